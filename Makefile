@@ -1,0 +1,54 @@
+# Malote — two commands on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/malote
+
+.PHONY: run test setup lint typecheck test-sqlite test-postgres bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock
+	UV_PYTHON=$(PYTHON) $(UV) sync --locked --quiet
+	touch $@
+
+setup: $(VENV)/.synced
+
+run: setup
+	$(BIN)/malote migrate --noinput
+	$(BIN)/malote collectstatic --noinput --verbosity 0
+	$(BIN)/malote demo
+	$(BIN)/gunicorn malote.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 \
+		--access-logfile - --graceful-timeout 10
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy malote
+
+test-sqlite: setup
+	env -u DATABASE_URL $(BIN)/pytest -n 2 -q
+
+# Runs the whole suite on PostgreSQL; where no server answers, the database tests are skipped
+# with that reason (see conftest.py), never failed.
+test-postgres: setup
+	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q
+
+test: lint typecheck test-sqlite test-postgres
+
+bench: setup
+	$(BIN)/malote bench transitions
+	$(BIN)/malote bench search
+
+clean:
+	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache

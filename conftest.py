@@ -1,0 +1,58 @@
+"""Suite-wide test setup.
+
+When ``DATABASE_URL`` points at PostgreSQL and no server answers, every database test is
+skipped with that reason instead of failing; tests marked ``postgres`` need PostgreSQL and are
+skipped on SQLite runs (``make test`` runs the suite on both).
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+
+
+def _postgres_unreachable() -> str | None:
+    db = settings.DATABASES["default"]
+    if "postgresql" not in str(db["ENGINE"]):
+        return None
+    import psycopg
+
+    try:
+        psycopg.connect(
+            host=str(db.get("HOST") or "127.0.0.1"),
+            port=int(db.get("PORT") or 5432),
+            user=str(db.get("USER") or ""),
+            password=str(db.get("PASSWORD") or ""),
+            dbname="postgres",
+            connect_timeout=3,
+        ).close()
+    except psycopg.OperationalError as exc:
+        return f"PostgreSQL at {db.get('HOST')}:{db.get('PORT')} is not reachable ({str(exc).strip()[:120]})"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    unreachable = _postgres_unreachable()
+    on_postgres = "postgresql" in str(settings.DATABASES["default"]["ENGINE"])
+    for item in items:
+        uses_db = item.get_closest_marker("django_db") is not None or bool(
+            {"db", "transactional_db", "live_server", "django_db_setup"}
+            & set(getattr(item, "fixturenames", ()))
+        )
+        if unreachable and uses_db:
+            item.add_marker(pytest.mark.skip(reason=unreachable))
+        elif item.get_closest_marker("postgres") and not on_postgres:
+            item.add_marker(
+                pytest.mark.skip(
+                    reason="needs PostgreSQL: runs in the DATABASE_URL=postgres://… pass of make test"
+                )
+            )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    db = settings.DATABASES["default"]
+    return (
+        f"malote database: {db['ENGINE']} {db.get('HOST') or ''} {os.environ.get('DATABASE_URL', '(sqlite)')}"
+    )

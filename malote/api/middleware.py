@@ -1,0 +1,123 @@
+"""API middleware: ``Idempotency-Key`` on every POST, and JSON bodies on every API error."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from malote.accounts.models import IdempotencyRecord
+from malote.api.errors import error_body
+
+API_PREFIX = "/api/"
+IN_PROGRESS = 0
+# Answers that say nothing about the request itself are not remembered: the client may retry.
+NOT_STORED = {401, 403, 413, 429}
+
+
+def _principal(request: HttpRequest) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer ") and len(header) > 7:
+        return "t:" + hashlib.sha256(header[7:].strip().encode()).hexdigest()[:40]
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    return f"s:{session_key}" if session_key else None
+
+
+class IdempotencyKeyMiddleware:
+    """Replays the stored answer to a POST repeated with the same ``Idempotency-Key``.
+
+    The key is scoped to the caller (token or session). The same key with a different request is
+    refused with 422 ``idempotency_key_reused``; a repeat while the first is still running gets
+    409 ``idempotency_in_progress``. 5xx answers are not stored, so such a request can be retried.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key or not request.path.startswith(API_PREFIX):
+            return self.get_response(request)
+        principal = _principal(request)
+        if principal is None:
+            return self.get_response(request)
+        if len(key) > 255:
+            return JsonResponse(
+                error_body("idempotency_key_too_long", "Idempotency-Key is limited to 255 characters."),
+                status=422,
+            )
+        try:
+            body = request.body
+        except Exception:  # RequestDataTooBig and the like: let the view answer it.
+            return self.get_response(request)
+        digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\n" + body).hexdigest()
+        try:
+            with transaction.atomic():
+                record = IdempotencyRecord.objects.create(
+                    principal=principal,
+                    key=key,
+                    method=request.method,
+                    path=request.path[:500],
+                    request_hash=digest,
+                    status=IN_PROGRESS,
+                    body=b"",
+                )
+        except IntegrityError:
+            return self._replay(principal, key, digest)
+        response = self.get_response(request)
+        if response.status_code >= 500 or response.status_code in NOT_STORED or response.streaming:
+            record.delete()
+            return response
+        IdempotencyRecord.objects.filter(pk=record.pk).update(
+            status=response.status_code, body=response.content
+        )
+        return response
+
+    def _replay(self, principal: str, key: str, digest: str) -> HttpResponse:
+        record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
+        if record is None:  # deleted after a failure in between: ask for a retry
+            return JsonResponse(error_body("idempotency_in_progress", "Retry the request."), status=409)
+        if record.request_hash != digest:
+            return JsonResponse(
+                error_body(
+                    "idempotency_key_reused", "This Idempotency-Key was already used for a different request."
+                ),
+                status=422,
+            )
+        if record.status == IN_PROGRESS:
+            return JsonResponse(
+                error_body(
+                    "idempotency_in_progress", "A request with this Idempotency-Key is still running."
+                ),
+                status=409,
+            )
+        response = HttpResponse(bytes(record.body), status=record.status, content_type="application/json")
+        response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class ApiJsonErrorsMiddleware:
+    """Gives API errors answered outside the API's handlers (unknown path, wrong method) a JSON body."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            request.path.startswith(API_PREFIX)
+            and response.status_code >= 400
+            and not response.streaming
+            and "json" not in response.get("Content-Type", "")
+        ):
+            code = {404: "not_found", 405: "method_not_allowed"}.get(response.status_code, "error")
+            detail = {404: "No such API path.", 405: "Method not allowed on this path."}.get(
+                response.status_code, "Request failed."
+            )
+            replaced = JsonResponse(error_body(code, detail), status=response.status_code)
+            if response.has_header("Allow"):
+                replaced["Allow"] = response["Allow"]
+            return replaced
+        return response

@@ -1,0 +1,258 @@
+"""Orders: create, list and search, read, transitions, timeline, export."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import UTC, datetime, time, timedelta
+from typing import Any, Literal
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, StreamingHttpResponse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from ninja import Query, Router, Status
+
+from malote.api import serializers
+from malote.api.auth import actor_for, require
+from malote.api.export import stream_orders
+from malote.api.schemas import ErrorOut, EventOut, OrderOut, OrderPageOut, TransitionOut
+from malote.core.errors import InvalidInput, NotFound
+from malote.orders import actions, selectors
+from malote.orders.lifecycle import TRANSITIONS, Transition
+from malote.orders.models import Order
+from malote.orders.schemas import OrderIn
+from malote.orders.statuses import OrderStatus
+
+router = Router(tags=["orders"])
+
+ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+
+
+def _order_or_404(order_id: int) -> Order:
+    order = (
+        Order.objects.select_related("channel")
+        .prefetch_related("lines", "payments", "invoices", "shipments")
+        .filter(pk=order_id)
+        .first()
+    )
+    if order is None:
+        raise NotFound(f"No order with id {order_id}.", code="order_not_found")
+    return order
+
+
+@router.post(
+    "/orders", response={200: OrderOut, 201: OrderOut, **ERRORS}, summary="Create (or find) an order"
+)
+def create_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
+    """Create the canonical order. The same (channel, external_id) again answers 200 with the
+    existing order and writes nothing. Stock is reserved for the lines."""
+    require(request, "orders.add_order")
+    order, created = actions.create_order(payload, actor=actor_for(request))
+    return Status(201 if created else 200, serializers.order_detail(_order_or_404(order.pk), request.user))
+
+
+# --- list and search ---------------------------------------------------------------------------
+
+
+def _in_range(moment: datetime) -> datetime:
+    """Raise ``OverflowError`` unless the moment can be stored in UTC (as the database does)."""
+    moment.astimezone(UTC)
+    return moment
+
+
+def _parse_moment(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:
+    """A date (whole day) or an ISO 8601 date-time; naive values are in the shop's zone."""
+    if not value:
+        return None
+    try:
+        day = parse_date(value) if len(value) == 10 else None
+        if day is not None:
+            moment = timezone.make_aware(
+                datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+            )
+            return _in_range(moment - (timedelta(microseconds=1) if end_of_day else timedelta(0)))
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return _in_range(timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed)
+    except (ValueError, OverflowError):
+        pass
+    raise InvalidInput(
+        f"{value!r} is not a date or ISO 8601 date-time.", code="invalid_datetime", field=field
+    )
+
+
+def _encode_cursor(order: Order) -> str:
+    return base64.urlsafe_b64encode(f"{order.placed_at.isoformat()}|{order.pk}".encode()).decode()
+
+
+def _after_cursor(qs: QuerySet[Order], cursor: str) -> QuerySet[Order]:
+    try:
+        placed, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        placed_at = datetime.fromisoformat(placed)
+        last_id = int(pk)
+        if timezone.is_naive(placed_at) or not 0 < last_id < 2**63:
+            raise ValueError(cursor)
+        _in_range(placed_at)
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput(
+            "The cursor is not one this API gave out.", code="invalid_cursor", field="cursor"
+        ) from None
+    return qs.filter(Q(placed_at__lt=placed_at) | Q(placed_at=placed_at, pk__lt=last_id))
+
+
+def filtered_orders(
+    status: list[OrderStatus] | None,
+    channel: list[str] | None,
+    placed_from: str | None,
+    placed_to: str | None,
+    q: str | None,
+) -> QuerySet[Order]:
+    if q is not None and len(q) > 200:
+        raise InvalidInput("The search text is limited to 200 characters.", code="query_too_long", field="q")
+    return selectors.filter_orders(
+        Order.objects.select_related("channel"),
+        status=[str(s) for s in status] if status else None,
+        channel=channel,
+        placed_from=_parse_moment(placed_from, "placed_from", end_of_day=False),
+        placed_to=_parse_moment(placed_to, "placed_to", end_of_day=True),
+        q=q,
+    )
+
+
+@router.get("/orders", response={200: OrderPageOut, **ERRORS}, summary="List and search orders")
+def list_orders(
+    request: HttpRequest,
+    status: list[OrderStatus] | None = Query(None),  # noqa: B008
+    channel: list[str] | None = Query(None),  # noqa: B008
+    placed_from: str | None = Query(None, description="Date (YYYY-MM-DD) or ISO 8601 date-time"),
+    placed_to: str | None = Query(None, description="Date (whole day, inclusive) or ISO 8601 date-time"),
+    q: str | None = Query(
+        None,
+        description="Contains-search: Malote number, external id (punctuation and shipment suffix ignored)",
+    ),
+    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    limit: int = Query(50, ge=1, le=200),
+) -> dict[str, Any]:
+    """Newest first (placed_at, then id), keyset-paginated so pages never shift under inserts."""
+    require(request, "orders.view_order")
+    qs = filtered_orders(status, channel, placed_from, placed_to, q).order_by("-placed_at", "-id")
+    if cursor:
+        qs = _after_cursor(qs, cursor)
+    page = list(qs[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return {
+        "items": [serializers.order_summary(o) for o in page],
+        "next_cursor": _encode_cursor(page[-1]) if more and page else None,
+    }
+
+
+@router.get("/orders/export", response={200: None, **ERRORS}, summary="Export the order history (streamed)")
+def export_orders(
+    request: HttpRequest,
+    format: Literal["csv", "json"] = Query("csv"),
+    status: list[OrderStatus] | None = Query(None),  # noqa: B008
+    channel: list[str] | None = Query(None),  # noqa: B008
+    placed_from: str | None = Query(None),
+    placed_to: str | None = Query(None),
+    q: str | None = Query(None),
+) -> StreamingHttpResponse:
+    """Every order matching the list's filters, oldest first, as CSV or a JSON array; streamed
+    row by row so memory stays flat however many orders there are."""
+    require(request, "orders.export_order")
+    qs = filtered_orders(status, channel, placed_from, placed_to, q)
+    return stream_orders(qs, format)
+
+
+# --- one order ---------------------------------------------------------------------------------
+
+
+@router.get("/orders/{int:order_id}", response={200: OrderOut, **ERRORS}, summary="Read an order")
+def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
+    require(request, "orders.view_order")
+    return serializers.order_detail(_order_or_404(order_id), request.user)
+
+
+@router.get(
+    "/orders/{int:order_id}/events", response={200: list[EventOut], **ERRORS}, summary="Order timeline"
+)
+def order_events(request: HttpRequest, order_id: int) -> list[dict[str, Any]]:
+    require(request, "orders.view_order")
+    order = _order_or_404(order_id)
+    return [serializers.event_dict(e) for e in order.events.order_by("id")]
+
+
+@router.get(
+    "/orders/{int:order_id}/transitions",
+    response={200: list[TransitionOut], **ERRORS},
+    summary="Transitions and whether this caller may run them now",
+)
+def order_transitions(request: HttpRequest, order_id: int) -> list[dict[str, Any]]:
+    require(request, "orders.view_order")
+    return serializers.transitions_for(_order_or_404(order_id), request.user)
+
+
+def _read_body(request: HttpRequest) -> dict[str, Any]:
+    """The transition input: a JSON object; an empty body (or an empty form) means ``{}``."""
+    if not request.body.strip():
+        return {}
+    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        return {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("The body is not valid JSON.", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("The body must be a JSON object.", code="body_not_object")
+    return data
+
+
+def _run(request: HttpRequest, order_id: int, transition: Transition) -> dict[str, Any]:
+    _order_or_404(order_id)
+    require(request, transition.permission)
+    actions.run_transition(order_id, transition.name, _read_body(request), actor=actor_for(request))
+    return serializers.order_detail(_order_or_404(order_id), request.user)
+
+
+def _register_transition(transition: Transition) -> None:
+    def endpoint(request: HttpRequest, order_id: int) -> dict[str, Any]:
+        return _run(request, order_id, transition)
+
+    endpoint.__name__ = f"transition_{transition.name}"
+    router.post(
+        f"/orders/{{int:order_id}}/transitions/{transition.name}",
+        response={200: OrderOut, **ERRORS},
+        summary=f"Run {transition.name}",
+        description=(
+            f"From {', '.join(sorted(transition.sources))} to {transition.target or 'the status before'}."
+            f" Needs permission {transition.permission}. Repeating it with the same data is a no-op;"
+            " with other data after it happened: 409 transition_conflict."
+        ),
+        operation_id=f"transition_{transition.name}",
+        openapi_extra={
+            "requestBody": {
+                "required": False,
+                "content": {
+                    "application/json": {
+                        "schema": {"$ref": f"#/components/schemas/{transition.input.__name__}"}
+                    }
+                },
+            }
+        },
+    )(endpoint)
+
+
+for _transition in TRANSITIONS.values():
+    _register_transition(_transition)
+
+
+@router.post(
+    "/orders/{int:order_id}/transitions/{name}",
+    response={200: OrderOut, **ERRORS},
+    summary="Run a transition by name",
+    include_in_schema=False,
+)
+def run_named_transition(request: HttpRequest, order_id: int, name: str) -> dict[str, Any]:
+    return _run(request, order_id, actions.get_transition_or_404(name))

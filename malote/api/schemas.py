@@ -1,0 +1,174 @@
+"""Response schemas of the API (the OpenAPI document is generated from these)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from ninja import Schema
+from pydantic import ConfigDict, Field
+
+
+class ErrorOut(Schema):
+    code: str
+    detail: str
+    field: str | None = None
+
+
+class LineOut(Schema):
+    position: int
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Decimal
+    discount: Decimal
+    total: Decimal
+
+
+class CustomerOut(Schema):
+    name: str
+    email: str
+    phone: str
+    document: str
+    document_formatted: str
+
+
+class AddressOut(Schema):
+    street: str = ""
+    number: str = ""
+    complement: str = ""
+    district: str = ""
+    city: str = ""
+    state: str = ""
+    postal_code: str = ""
+    country: str = "BR"
+
+
+class PaymentOut(Schema):
+    method: str
+    gateway: str
+    transaction_id: str
+    installments: int
+    amount: Decimal
+    status: str
+    due_date: date | None
+    expires_at: datetime | None
+    paid_at: datetime | None
+
+
+class InvoiceOut(Schema):
+    key: str
+    key_formatted: str
+    number: int
+    series: int
+    issued_at: datetime
+    has_xml: bool
+    authorization_protocol: str
+    authorization_status: str
+
+
+class ShipmentOut(Schema):
+    status: str
+    carrier: str
+    method: str
+    tracking_code: str
+    tracking_url: str
+    collection_code: str
+    shipped_at: datetime | None
+    delivered_at: datetime | None
+    problem: str
+
+
+class TransitionOut(Schema):
+    name: str
+    label: str
+    target: str | None
+    allowed: bool
+    reason: str | None = None
+
+
+class OrderSummaryOut(Schema):
+    id: int
+    number: str
+    channel: str
+    external_id: str
+    placed_at: datetime
+    status: str
+    status_label: str
+    customer_name: str
+    total: Decimal
+    currency: str
+    payment_method: str
+
+
+class OrderOut(OrderSummaryOut):
+    created_at: datetime
+    updated_at: datetime
+    status_path: list[str]
+    stock_state: str
+    cancel_reason: str
+    subtotal: Decimal
+    shipping_price: Decimal
+    discount: Decimal
+    tax: Decimal
+    shipping_method: str
+    customer: CustomerOut
+    billing_address: AddressOut
+    shipping_address: AddressOut
+    lines: list[LineOut]
+    payment: PaymentOut | None
+    payments: list[PaymentOut]
+    invoice: InvoiceOut | None
+    invoices: list[InvoiceOut]
+    shipments: list[ShipmentOut]
+    available_transitions: list[str]
+
+
+class OrderPageOut(Schema):
+    items: list[OrderSummaryOut]
+    next_cursor: str | None
+
+
+class EventOut(Schema):
+    id: int
+    type: str
+    transition: str
+    from_status: str
+    to_status: str
+    actor_kind: str
+    actor_label: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+class StockOut(Schema):
+    sku: str
+    name: str
+    physical: int
+    reserved: int
+    available: int
+    low_stock_threshold: int
+    updated_at: datetime
+
+
+class StockIn(Schema):
+    """Set the physical quantity of a SKU (an adjustment or an inventory count)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    physical: int = Field(ge=0, le=100_000_000)
+    reason: Literal["adjustment", "inventory_count"] = "adjustment"
+    note: str = Field(default="", max_length=255)
+    name: str | None = Field(default=None, max_length=200)
+
+
+class StockMovementOut(Schema):
+    sku: str
+    reason: str
+    physical_delta: int
+    reserved_delta: int
+    order_number: str | None
+    note: str
+    actor: str
+    created_at: datetime

@@ -1,0 +1,67 @@
+"""Errors with stable codes, shared by every part of Malote.
+
+Every error a caller can act on carries a ``code`` (stable snake_case, documented in the API),
+a readable ``detail`` and, for invalid input, the ``field`` at fault. The API and the back office
+render them the same way: ``{"code", "detail", "field"?}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class MaloteError(Exception):
+    """Base of all coded errors; ``status`` is the HTTP status the API answers with."""
+
+    status = 400
+    default_code = "bad_request"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        field: str | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.code = code or self.default_code
+        self.field = field
+        self.extra = extra or {}
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "detail": self.detail}
+        if self.field:
+            body["field"] = self.field
+        body.update(self.extra)
+        return body
+
+
+class InvalidInput(MaloteError):
+    """The request is well-formed but a value breaks a rule (422)."""
+
+    status = 422
+    default_code = "invalid"
+
+
+class NotFound(MaloteError):
+    status = 404
+    default_code = "not_found"
+
+
+class Conflict(MaloteError):
+    """The request conflicts with the current state of the resource (409)."""
+
+    status = 409
+    default_code = "conflict"
+
+
+class Forbidden(MaloteError):
+    status = 403
+    default_code = "permission_denied"
+
+
+class Unauthorized(MaloteError):
+    status = 401
+    default_code = "not_authenticated"

@@ -1,0 +1,296 @@
+"""Commands that change orders. Every caller (API, back office, connectors, schedules) uses these.
+
+Each command takes the actor explicitly, locks and re-reads the order, checks the lifecycle
+table, and writes the facts, the status and the ``OrderEvent`` in one transaction. Permissions
+are the caller's business (see ``lifecycle``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from pydantic import BaseModel, ValidationError
+
+from malote.channels.models import Channel
+from malote.core import fastsql
+from malote.core.actors import Actor
+from malote.core.errors import Conflict, InvalidInput, NotFound
+from malote.orders import events, search
+from malote.orders.effects import EFFECTS, reserve_stock
+from malote.orders.lifecycle import TRANSITIONS, Transition
+from malote.orders.models import Order, OrderEvent, OrderLine, Payment
+from malote.orders.schemas import OrderIn
+from malote.orders.statuses import OrderStatus, PaymentStatus, StockState
+
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    order: Order
+    applied: bool
+
+
+def invalid_input_from(exc: ValidationError, *, prefix: str = "") -> InvalidInput:
+    """The first pydantic error as a coded ``InvalidInput`` (all errors ride along in ``errors``)."""
+    errors = [
+        {
+            "field": ".".join(str(p) for p in (prefix, *err["loc"]) if p != ""),
+            "code": err["type"],
+            "detail": err["msg"],
+        }
+        for err in exc.errors(include_url=False)
+    ]
+    first = errors[0]
+    return InvalidInput(
+        first["detail"], code=first["code"], field=first["field"] or None, extra={"errors": errors}
+    )
+
+
+# --- creating orders ---------------------------------------------------------------------------
+
+
+def _check_totals(data: OrderIn) -> Decimal:
+    subtotal = Decimal("0.00")
+    for index, item in enumerate(data.items):
+        gross = item.unit_price * item.quantity
+        if item.discount > gross:
+            raise InvalidInput(
+                f"Line {index + 1}: discount {item.discount} exceeds the line value {gross}.",
+                code="line_discount_exceeds_value",
+                field=f"items.{index}.discount",
+            )
+        subtotal += gross - item.discount
+    expected = (subtotal + data.shipping.price + data.tax - data.discount).quantize(CENT)
+    if expected != data.total.quantize(CENT):
+        raise InvalidInput(
+            f"Totals do not add up: subtotal {subtotal} + shipping {data.shipping.price} + tax {data.tax}"
+            f" − discount {data.discount} = {expected}, but total is {data.total}.",
+            code="totals_mismatch",
+            field="total",
+        )
+    return subtotal
+
+
+def create_order(data: OrderIn, *, actor: Actor) -> tuple[Order, bool]:
+    """Create the canonical order, or return the one that already has this (channel, external_id).
+
+    Returns ``(order, created)``. Reserves stock for the lines; an order imported as paid whose
+    lines cannot all be reserved goes on to ``out_of_stock``. Nothing is written on any error.
+    """
+    channel = Channel.objects.filter(code=data.channel).first()
+    if channel is None:
+        raise InvalidInput(f"No channel with code {data.channel!r}.", code="unknown_channel", field="channel")
+    existing = Order.objects.filter(channel=channel, external_id=data.external_id).first()
+    if existing is not None:
+        return existing, False
+    subtotal = _check_totals(data)
+    try:
+        with transaction.atomic():
+            order = _insert_order(data, channel, subtotal, actor)
+    except IntegrityError:
+        # A concurrent request created the same (channel, external_id) first: answer with it.
+        existing = Order.objects.filter(channel=channel, external_id=data.external_id).first()
+        if existing is None:
+            raise
+        return existing, False
+    return order, True
+
+
+def _insert_order(data: OrderIn, channel: Channel, subtotal: Decimal, actor: Actor) -> Order:
+    billing = data.billing_address.model_dump()
+    shipping = data.shipping_address.model_dump() if data.shipping_address else billing
+    order = Order.objects.create(
+        channel=channel,
+        external_id=data.external_id,
+        placed_at=data.placed_at,
+        status=data.status,
+        status_path=[data.status],
+        currency=data.currency,
+        subtotal=subtotal,
+        shipping_price=data.shipping.price,
+        discount=data.discount,
+        tax=data.tax,
+        total=data.total,
+        customer_name=data.customer.name,
+        customer_email=data.customer.email,
+        customer_phone=data.customer.phone,
+        customer_document=data.customer.document,
+        billing_address=billing,
+        shipping_address=shipping,
+        shipping_method=data.shipping.method,
+        payment_method=data.payment.method,
+    )
+    order.number = f"{settings.MALOTE_ORDER_NUMBER_PREFIX}{order.pk:07d}"
+    order.search_key = search.search_key(
+        [order.number, order.external_id, order.customer_document, order.customer_email, order.customer_name]
+    )
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            position=index + 1,
+            sku=item.sku,
+            name=item.name,
+            quantity=item.quantity,
+            unit_price=item.unit_price,
+            discount=item.discount,
+        )
+        for index, item in enumerate(data.items)
+    )
+    paid = data.status == OrderStatus.PAID
+    Payment.objects.create(
+        order=order,
+        method=data.payment.method,
+        gateway=data.payment.gateway,
+        transaction_id=data.payment.transaction_id,
+        installments=data.payment.installments,
+        amount=data.total,
+        due_date=data.payment.due_date,
+        expires_at=data.payment.expires_at,
+        status=PaymentStatus.APPROVED if paid else PaymentStatus.PENDING,
+        paid_at=data.placed_at if paid else None,
+    )
+    short = reserve_stock(order, actor)
+    order.save(update_fields=["number", "search_key", "stock_state"])
+    events.order_created(order, actor, stock=order.stock_state, short_skus=short)
+    if short and paid:
+        _apply(
+            order, TRANSITIONS["flag_out_of_stock"], TRANSITIONS["flag_out_of_stock"].input(), Actor.system()
+        )
+    return order
+
+
+# --- transitions -------------------------------------------------------------------------------
+
+
+def parse_transition_input(transition: Transition, payload: dict[str, Any] | BaseModel | None) -> BaseModel:
+    """Validate a transition's input against its schema; raises a coded ``InvalidInput``."""
+    if isinstance(payload, transition.input):
+        return payload
+    if isinstance(payload, BaseModel):
+        payload = payload.model_dump(exclude_unset=True)
+    try:
+        return transition.input.model_validate(payload or {})
+    except ValidationError as exc:
+        raise invalid_input_from(exc) from None
+
+
+def get_transition_or_404(name: str) -> Transition:
+    transition = TRANSITIONS.get(name)
+    if transition is None:
+        raise NotFound(f"No transition named {name!r}.", code="unknown_transition", field="name")
+    return transition
+
+
+def _given(data: BaseModel) -> dict[str, Any]:
+    return data.model_dump(mode="json", exclude_unset=True)
+
+
+def _conflicting_fields(before: dict[str, Any], now: dict[str, Any]) -> list[str]:
+    return sorted(k for k in before.keys() & now.keys() if before[k] != now[k])
+
+
+def run_transition(
+    order_id: int, name: str, payload: dict[str, Any] | BaseModel | None, *, actor: Actor
+) -> TransitionResult:
+    """Run transition ``name`` on an order.
+
+    Raises ``NotFound`` (unknown order or transition), ``InvalidInput`` (422, with field and code),
+    ``Conflict`` ``transition_not_allowed`` (with the current status) when the table forbids it,
+    and ``Conflict`` ``transition_conflict`` when the transition already happened with other data.
+    Repeating a transition that already happened with the same data is a successful no-op
+    (``applied`` is False), so connectors may retry freely.
+    """
+    transition = get_transition_or_404(name)
+    data = parse_transition_input(transition, payload)
+    with transaction.atomic():
+        order = fastsql.lock(Order, order_id)
+        if order is None:
+            raise NotFound(f"No order with id {order_id}.", code="order_not_found")
+        if transition.target is not None and transition.target in order.status_path:
+            _check_repeat(order, transition, data)
+            return TransitionResult(order, applied=False)
+        reason = transition.blocking_reason(order)
+        if reason:
+            raise Conflict(
+                reason,
+                code="transition_not_allowed",
+                extra={"status": order.status, "transition": transition.name},
+            )
+        _apply(order, transition, data, actor)
+    return TransitionResult(order, applied=True)
+
+
+def _check_repeat(order: Order, transition: Transition, data: BaseModel) -> None:
+    previous = (
+        OrderEvent.objects.filter(order=order, transition=transition.name)
+        .order_by("-id")
+        .values_list("data", flat=True)
+        .first()
+    )
+    if previous is None:
+        return
+    conflicting = _conflicting_fields(previous.get("input", {}), _given(data))
+    if conflicting:
+        raise Conflict(
+            f"{transition.name} already happened on this order with other values"
+            f" for: {', '.join(conflicting)}.",
+            code="transition_conflict",
+            field=conflicting[0],
+            extra={"status": order.status, "transition": transition.name},
+        )
+
+
+def _apply(order: Order, transition: Transition, data: BaseModel, actor: Actor) -> None:
+    """Write the effect, the new status and the event. Runs inside the caller's transaction."""
+    from_status = order.status
+    to_status = transition.target or order.status_path[-2]
+    outcome = EFFECTS[transition.name](order, data, actor)
+    path = list(order.status_path)
+    if transition.target is None:
+        path.pop()  # reopen: the terminal status may be entered again later
+    else:
+        path.append(to_status)
+    order.status = to_status
+    order.status_path = path
+    order.status_changed_at = timezone.now()
+    fastsql.update(
+        Order,
+        order.pk,
+        status=order.status,
+        status_path=path,
+        status_changed_at=order.status_changed_at,
+        stock_state=order.stock_state,
+        cancel_reason=order.cancel_reason,
+        updated_at=order.status_changed_at,
+    )
+    events.transition_applied(
+        order, transition.name, from_status, to_status, actor, {"input": _given(data), **outcome.data}
+    )
+    if outcome.follow_up:
+        follow = TRANSITIONS[outcome.follow_up]
+        _apply(order, follow, follow.input(), Actor.system())
+
+
+def resume_out_of_stock_orders(skus: list[str], *, actor: Actor) -> list[Order]:
+    """Move ``out_of_stock`` orders holding any of ``skus`` on to ``preparing``, oldest first,
+    as far as the stock now allows. Each order is its own transaction."""
+    waiting = (
+        Order.objects.filter(status=OrderStatus.OUT_OF_STOCK, lines__sku__in=skus)
+        .exclude(stock_state=StockState.RESERVED)
+        .order_by("placed_at", "id")
+        .values_list("id", flat=True)
+        .distinct()
+    )
+    resumed = []
+    for order_id in list(waiting):
+        try:
+            resumed.append(run_transition(order_id, "start_preparing", None, actor=actor).order)
+        except Conflict:
+            continue
+    return resumed

@@ -1,0 +1,328 @@
+"""What each transition writes besides the status: payment, invoice and shipment facts, and stock.
+
+Each effect runs inside the command's transaction with the order row locked, may raise a coded
+error (nothing is then written), and returns extra data for the timeline event. An effect may
+also ask for an automatic follow-up transition (a paid order whose stock cannot be reserved goes
+on to ``out_of_stock``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+from pydantic import BaseModel
+
+from malote import fiscal
+from malote.core import fastsql
+from malote.core.actors import Actor
+from malote.core.errors import Conflict, InvalidInput
+from malote.orders import schemas
+from malote.orders.models import Invoice, Order, Payment, Shipment
+from malote.orders.selectors import order_stock_lines
+from malote.orders.statuses import (
+    HOLDS_RESERVATION,
+    UNPAID,
+    OrderStatus,
+    PaymentStatus,
+    ShipmentStatus,
+    StockState,
+)
+from malote.stock import actions as stock
+
+NOT_YET_SHIPPED = frozenset({OrderStatus.INVOICED, OrderStatus.READY_TO_SHIP})
+
+
+@dataclass
+class Outcome:
+    data: dict[str, Any] = field(default_factory=dict)
+    follow_up: str | None = None
+
+
+Effect = Callable[[Order, Any, Actor], Outcome]
+
+
+def _insufficient(short: list[str]) -> Conflict:
+    return Conflict(
+        f"Not enough stock for: {', '.join(short)}.", code="insufficient_stock", extra={"skus": short}
+    )
+
+
+def reserve_stock(order: Order, actor: Actor) -> list[str]:
+    """Reserve the order's lines; sets ``stock_state`` and returns the SKUs short (if any)."""
+    short = stock.reserve(order_stock_lines(order), order_id=order.pk, actor=actor)
+    if not short:
+        order.stock_state = StockState.RESERVED
+    return short
+
+
+def _set_payment_status(order: Order, status: str) -> None:
+    Payment.objects.filter(order=order).exclude(status=PaymentStatus.APPROVED).update(status=status)
+
+
+def start_review(order: Order, data: BaseModel, actor: Actor) -> Outcome:
+    _set_payment_status(order, PaymentStatus.IN_REVIEW)
+    return Outcome()
+
+
+def mark_overdue(order: Order, data: BaseModel, actor: Actor) -> Outcome:
+    _set_payment_status(order, PaymentStatus.OVERDUE)
+    return Outcome()
+
+
+def approve_payment(order: Order, data: schemas.ApprovePaymentIn, actor: Actor) -> Outcome:
+    given = {name: getattr(data, name) for name in ("method", "gateway", "transaction_id", "amount")}
+    facts = {name: value for name, value in given.items() if value is not None}
+    facts.update(status=PaymentStatus.APPROVED, paid_at=data.paid_at or timezone.now())
+    if not Payment.objects.filter(order=order).exclude(status=PaymentStatus.APPROVED).update(**facts):
+        Payment.objects.create(
+            **{"order": order, "method": order.payment_method, "amount": order.total, **facts}
+        )
+    if order.stock_state == StockState.RESERVED:
+        return Outcome()
+    short = reserve_stock(order, actor)
+    if short:
+        return Outcome({"short_skus": short}, follow_up="flag_out_of_stock")
+    return Outcome({"stock": "reserved"})
+
+
+def flag_out_of_stock(order: Order, data: BaseModel, actor: Actor) -> Outcome:
+    return Outcome()
+
+
+def start_preparing(order: Order, data: BaseModel, actor: Actor) -> Outcome:
+    if order.stock_state == StockState.RESERVED:
+        return Outcome()
+    short = reserve_stock(order, actor)
+    if short:
+        raise _insufficient(short)
+    return Outcome({"stock": "reserved"})
+
+
+def _check_invoice_xml(order: Order, data: schemas.InvoiceIn) -> dict[str, Any]:
+    """Parse the XML and make it agree with the key, the order total and the customer."""
+    needs_xml = order.channel.invoice_needs_xml
+    if not data.xml:
+        if needs_xml:
+            raise InvalidInput(
+                f"Channel {order.channel.code} accepts the NF-e only as its authorized XML.",
+                code="invoice_xml_required",
+                field="xml",
+            )
+        return {}
+    try:
+        doc = fiscal.parse_nfe_xml(data.xml)
+        fiscal.check_nfe_xml_against_key(doc, data.key)
+    except fiscal.FiscalError as exc:
+        raise InvalidInput(exc.detail, code=exc.code, field="xml") from None
+    if doc.total != order.total:
+        raise InvalidInput(
+            f"The NF-e total {doc.total} differs from the order total {order.total}.",
+            code="nfe_xml_total_mismatch",
+            field="xml",
+        )
+    if (doc.recipient_document or "") != order.customer_document:
+        raise InvalidInput(
+            "The NF-e recipient document differs from the customer's CPF/CNPJ.",
+            code="nfe_xml_recipient_mismatch",
+            field="xml",
+        )
+    if doc.authorization is None:
+        if needs_xml:
+            raise InvalidInput(
+                "The XML has no SEFAZ authorization (protNFe); send the nfeProc file.",
+                code="nfe_xml_not_authorized",
+                field="xml",
+            )
+        return {}
+    if not doc.authorization.is_authorized:
+        raise InvalidInput(
+            f"SEFAZ status {doc.authorization.status_code} does not authorize this NF-e.",
+            code="nfe_xml_not_authorized",
+            field="xml",
+        )
+    return {"protocol": doc.authorization.protocol, "status": doc.authorization.status_code}
+
+
+def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
+    key = fiscal.parse_nfe_key(data.key)
+    if key.number != int(data.number):
+        raise InvalidInput(
+            f"The key carries NF-e number {key.number}, not {data.number}.",
+            code="invoice_number_mismatch",
+            field="number",
+        )
+    if key.series != int(data.series):
+        raise InvalidInput(
+            f"The key carries series {key.series}, not {data.series}.",
+            code="invoice_series_mismatch",
+            field="series",
+        )
+    if (key.year, key.month) != (data.issued_at.year, data.issued_at.month):
+        raise InvalidInput(
+            f"The key was issued in {key.month:02d}/{key.year}, not {data.issued_at:%m/%Y}.",
+            code="invoice_issued_at_mismatch",
+            field="issued_at",
+        )
+    if fastsql.rows(
+        "SELECT order_id FROM orders_invoice WHERE key = %s AND order_id <> %s", [key.key, order.pk]
+    ):
+        raise Conflict("This NF-e key already belongs to another order.", code="invoice_key_in_use")
+    authorization = _check_invoice_xml(order, data)
+    lines = order_stock_lines(order)
+    if order.stock_state == StockState.RESERVED:
+        stock.consume(lines, order_id=order.pk, actor=actor)
+    else:
+        short = stock.consume_unreserved(lines, order_id=order.pk, actor=actor)
+        if short:
+            raise _insufficient(short)
+    order.stock_state = StockState.CONSUMED
+    fastsql.insert(
+        Invoice,
+        order=order.pk,
+        key=key.key,
+        number=int(data.number),
+        series=int(data.series),
+        issued_at=data.issued_at,
+        xml=data.xml or "",
+        authorization_protocol=authorization.get("protocol", ""),
+        authorization_status=authorization.get("status", ""),
+        created_at=timezone.now(),
+    )
+    return Outcome({"stock": "consumed"})
+
+
+def ready_to_ship(order: Order, data: schemas.ReadyToShipIn, actor: Actor) -> Outcome:
+    Shipment.objects.create(
+        order=order,
+        status=ShipmentStatus.READY,
+        carrier=data.carrier or "",
+        collection_code=data.collection_code or "",
+    )
+    return Outcome()
+
+
+def ship(order: Order, data: schemas.ShipIn, actor: Actor) -> Outcome:
+    try:
+        code = fiscal.validate_tracking_code(data.carrier, data.tracking_code)
+    except fiscal.FiscalError as exc:
+        raise InvalidInput(exc.detail, code=exc.code, field="tracking_code") from None
+    facts = {
+        "status": ShipmentStatus.SHIPPED,
+        "carrier": data.carrier,
+        "method": data.method,
+        "tracking_code": code,
+        "tracking_url": data.tracking_url or fiscal.tracking_url(data.carrier, code) or "",
+        "shipped_at": data.shipped_at or timezone.now(),
+    }
+    ready = fastsql.rows(
+        "SELECT id FROM orders_shipment WHERE order_id = %s AND status = %s ORDER BY id",
+        [order.pk, ShipmentStatus.READY],
+    )
+    if ready:
+        fastsql.update(Shipment, ready[0][0], **facts)
+    else:
+        fastsql.insert(
+            Shipment, order=order.pk, collection_code="", problem="", created_at=timezone.now(), **facts
+        )
+    return Outcome({"tracking_code": code})
+
+
+def _active_shipments(order: Order) -> Any:
+    return order.shipments.exclude(status__in=[ShipmentStatus.READY, ShipmentStatus.DELIVERED])
+
+
+def mark_in_transit(order: Order, data: BaseModel, actor: Actor) -> Outcome:
+    _active_shipments(order).update(status=ShipmentStatus.IN_TRANSIT)
+    return Outcome()
+
+
+def report_delivery_problem(order: Order, data: schemas.ReportDeliveryProblemIn, actor: Actor) -> Outcome:
+    _active_shipments(order).update(status=ShipmentStatus.FAILED, problem=data.description)
+    return Outcome()
+
+
+def deliver(order: Order, data: schemas.DeliverIn, actor: Actor) -> Outcome:
+    left_later = fastsql.rows(
+        "SELECT 1 FROM orders_shipment WHERE order_id = %s AND shipped_at > %s",
+        [order.pk, fastsql.prep(Shipment, "shipped_at", data.delivered_at)],
+    )
+    if left_later:
+        raise InvalidInput(
+            "The delivery time is before the shipment left.",
+            code="delivered_before_shipped",
+            field="delivered_at",
+        )
+    fastsql.execute(
+        "UPDATE orders_shipment SET status = %s, delivered_at = %s"
+        " WHERE order_id = %s AND status NOT IN (%s, %s)",
+        [
+            ShipmentStatus.DELIVERED,
+            fastsql.prep(Shipment, "delivered_at", data.delivered_at),
+            order.pk,
+            ShipmentStatus.READY,
+            ShipmentStatus.DELIVERED,
+        ],
+    )
+    return Outcome()
+
+
+def cancel(order: Order, data: schemas.CancelIn, actor: Actor) -> Outcome:
+    """Give the stock back: a reservation is released; units invoiced but not yet shipped go back
+    on the shelf. Units already shipped are not restocked here: a return is counted when it arrives."""
+    lines = order_stock_lines(order)
+    outcome = Outcome()
+    if order.stock_state == StockState.RESERVED:
+        stock.release(lines, order_id=order.pk, actor=actor)
+        order.stock_state = StockState.RELEASED
+        outcome.data["stock"] = "released"
+    elif order.stock_state == StockState.CONSUMED and order.status in NOT_YET_SHIPPED:
+        stock.restock(lines, order_id=order.pk, actor=actor)
+        order.stock_state = StockState.RELEASED
+        outcome.data["stock"] = "restocked"
+    if order.status in UNPAID:
+        _set_payment_status(order, PaymentStatus.CANCELED)
+    order.cancel_reason = data.reason
+    return outcome
+
+
+def reopen(order: Order, data: schemas.ReopenIn, actor: Actor) -> Outcome:
+    """Return to the status before the terminal one, taking the stock back if it was given up."""
+    target = order.status_path[-2]
+    order.cancel_reason = ""
+    if order.stock_state != StockState.RELEASED:
+        return Outcome({"reopened_to": target})
+    lines = order_stock_lines(order)
+    if target in HOLDS_RESERVATION:
+        short = stock.reserve(lines, order_id=order.pk, actor=actor)
+        if not short:
+            order.stock_state = StockState.RESERVED
+        elif target not in UNPAID:
+            raise _insufficient(short)
+        else:
+            order.stock_state = StockState.UNRESERVED
+    else:
+        short = stock.consume_unreserved(lines, order_id=order.pk, actor=actor)
+        if short:
+            raise _insufficient(short)
+        order.stock_state = StockState.CONSUMED
+    return Outcome({"reopened_to": target})
+
+
+EFFECTS: dict[str, Effect] = {
+    "start_review": start_review,
+    "mark_overdue": mark_overdue,
+    "approve_payment": approve_payment,
+    "flag_out_of_stock": flag_out_of_stock,
+    "start_preparing": start_preparing,
+    "invoice": invoice,
+    "ready_to_ship": ready_to_ship,
+    "ship": ship,
+    "mark_in_transit": mark_in_transit,
+    "report_delivery_problem": report_delivery_problem,
+    "deliver": deliver,
+    "cancel": cancel,
+    "reopen": reopen,
+}

@@ -1,0 +1,43 @@
+"""Factories for the append-only ``OrderEvent`` timeline, one function per event type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from malote.core import fastsql
+from malote.core.actors import Actor
+from malote.orders.models import Order, OrderEvent
+
+
+def _event(order: Order, type_: str, actor: Actor, data: dict[str, Any], **fields: str) -> None:
+    # Written on every transition: pre-built SQL (see fastsql) rather than a compiled queryset.
+    fastsql.insert(
+        OrderEvent,
+        order=order.pk,
+        type=type_,
+        transition=fields.get("transition", ""),
+        from_status=fields.get("from_status", ""),
+        to_status=fields.get("to_status", ""),
+        actor_kind=actor.kind,
+        actor_label=actor.label[:200],
+        actor_user=actor.user_id,
+        data=data,
+        created_at=timezone.now(),
+    )
+
+
+def order_created(order: Order, actor: Actor, *, stock: str, short_skus: list[str]) -> None:
+    data: dict[str, Any] = {"channel": order.channel.code, "external_id": order.external_id, "stock": stock}
+    if short_skus:
+        data["short_skus"] = short_skus
+    _event(order, "created", actor, data, to_status=order.status)
+
+
+def transition_applied(
+    order: Order, transition: str, from_status: str, to_status: str, actor: Actor, data: dict[str, Any]
+) -> None:
+    _event(
+        order, "transition", actor, data, transition=transition, from_status=from_status, to_status=to_status
+    )

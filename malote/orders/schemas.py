@@ -1,0 +1,259 @@
+"""Input schemas of the canonical order and of every transition (DESIGN.md §5).
+
+Field rules raise ``PydanticCustomError`` with the stable code of the failed rule, so the API
+answers ``{"code": "cpf_check_digit", "field": "customer.document", …}``. Rules that need the
+order itself (totals, the NF-e XML against the order) live in the commands.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from django.utils import timezone
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from malote import fiscal
+from malote.orders.statuses import CancelReason, OrderStatus, PaymentMethod
+
+
+def _coded(func: Callable[[str], Any]) -> Callable[[str], Any]:
+    """Turn a fiscal validator's ``FiscalError`` into a pydantic error carrying the same code."""
+
+    def validate(value: str) -> Any:
+        try:
+            return func(value)
+        except fiscal.FiscalError as exc:
+            raise PydanticCustomError(exc.code, exc.detail) from None
+
+    return validate
+
+
+def _aware(value: datetime) -> datetime:
+    # Naive times are read in the shop's zone (America/Sao_Paulo), as Brazilian systems send them.
+    return timezone.make_aware(value) if timezone.is_naive(value) else value
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: str) -> str:
+    if value and not _EMAIL.match(value):
+        raise PydanticCustomError("email_invalid", "Not a valid e-mail address.")
+    return value.lower()
+
+
+def _document(value: str) -> str:
+    return str(_coded(fiscal.parse_tax_document)(value).number)
+
+
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["49.90"])]
+AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Text = Annotated[str, Field(max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+
+class CustomerIn(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    email: Annotated[str, Field(max_length=254), AfterValidator(_email)] = ""
+    phone: str = Field(default="", max_length=30)
+    document: Annotated[
+        str, Field(max_length=30, description="CPF or CNPJ, masked or not"), AfterValidator(_document)
+    ]
+
+
+class AddressIn(Strict):
+    street: str = Field(min_length=1, max_length=200)
+    number: str = Field(default="", max_length=20)
+    complement: str = Field(default="", max_length=100)
+    district: str = Field(default="", max_length=100)
+    city: str = Field(min_length=1, max_length=100)
+    state: str = Field(max_length=2, description="UF")
+    postal_code: str = Field(max_length=10, description="CEP")
+    country: str = Field(default="BR", min_length=2, max_length=2)
+
+    @field_validator("state")
+    @classmethod
+    def _uf(cls, value: str) -> str:
+        return str(_coded(fiscal.normalize_uf)(value))
+
+    @field_validator("postal_code")
+    @classmethod
+    def _cep(cls, value: str) -> str:
+        return str(_coded(fiscal.normalize_cep)(value))
+
+
+class ItemIn(Strict):
+    sku: str = Field(min_length=1, max_length=60)
+    name: str = Field(min_length=1, max_length=200)
+    quantity: int = Field(description="Units; must be positive")
+    unit_price: Money
+    discount: Money = Decimal("0.00")
+
+    @field_validator("quantity")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value <= 0:
+            raise PydanticCustomError("quantity_not_positive", "Quantity must be a positive whole number.")
+        if value > 1_000_000:
+            raise PydanticCustomError("quantity_too_large", "Quantity must be at most 1,000,000.")
+        return value
+
+
+class ShippingIn(Strict):
+    method: str = Field(default="", max_length=100)
+    price: Money = Decimal("0.00")
+
+
+class PaymentIn(Strict):
+    method: PaymentMethod
+    gateway: str = Field(default="", max_length=40)
+    transaction_id: str = Field(default="", max_length=100)
+    installments: int = Field(default=1, ge=1, le=48)
+    due_date: date | None = Field(default=None, description="Boleto due date")
+    expires_at: AwareDatetime | None = Field(default=None, description="Pix expiry")
+
+
+class OrderIn(Strict):
+    channel: str = Field(min_length=1, max_length=50, description="Code of a configured channel")
+    external_id: str = Field(min_length=1, max_length=100, description="The order's id in that channel")
+    placed_at: AwareDatetime
+    currency: Literal["BRL"] = "BRL"
+    status: Literal[OrderStatus.PENDING_PAYMENT, OrderStatus.PAID] = OrderStatus.PENDING_PAYMENT
+    customer: CustomerIn
+    billing_address: AddressIn
+    shipping_address: AddressIn | None = Field(default=None, description="Defaults to the billing address")
+    items: list[ItemIn] = Field(min_length=1, max_length=500)
+    shipping: ShippingIn = ShippingIn()
+    discount: Money = Decimal("0.00")
+    tax: Money = Decimal("0.00")
+    total: Money
+    payment: PaymentIn
+
+    model_config = ConfigDict(
+        str_strip_whitespace=True,
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "site",
+                    "external_id": "02-704319102",
+                    "placed_at": "2026-11-20T14:03:00-03:00",
+                    "currency": "BRL",
+                    "customer": {
+                        "name": "Maria Souza",
+                        "email": "maria@example.com",
+                        "phone": "+5511999990000",
+                        "document": "529.982.247-25",
+                    },
+                    "billing_address": {
+                        "street": "Rua das Flores",
+                        "number": "100",
+                        "complement": "ap 12",
+                        "district": "Centro",
+                        "city": "São Paulo",
+                        "state": "SP",
+                        "postal_code": "01001-000",
+                        "country": "BR",
+                    },
+                    "items": [
+                        {
+                            "sku": "CHINELO-42",
+                            "name": "Chinelo de praia 42",
+                            "quantity": 2,
+                            "unit_price": "49.90",
+                            "discount": "0.00",
+                        }
+                    ],
+                    "shipping": {"method": "Correios SEDEX", "price": "15.00"},
+                    "discount": "0.00",
+                    "tax": "0.00",
+                    "total": "114.80",
+                    "payment": {
+                        "method": "boleto",
+                        "gateway": "pagarme",
+                        "transaction_id": "ch_123",
+                        "installments": 1,
+                        "due_date": "2026-11-23",
+                    },
+                }
+            ]
+        },
+    )
+
+
+# --- transition inputs -------------------------------------------------------------------------
+
+
+class NoInput(Strict):
+    """Transitions that take no data."""
+
+
+class ApprovePaymentIn(Strict):
+    method: PaymentMethod | None = None
+    gateway: str | None = Field(default=None, max_length=40)
+    transaction_id: str | None = Field(default=None, max_length=100)
+    amount: Money | None = None
+    paid_at: AwareDatetime | None = None
+
+
+class InvoiceIn(Strict):
+    key: Annotated[str, Field(max_length=60, description="NF-e access key, 44 positions")]
+    number: str = Field(max_length=9, pattern=r"^[0-9]{1,9}$", description="nNF")
+    series: str = Field(max_length=3, pattern=r"^[0-9]{1,3}$", description="série")
+    issued_at: AwareDatetime
+    xml: str | None = Field(default=None, max_length=1_000_000, description="nfeProc or NFe, layout 4.00")
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        return str(_coded(fiscal.parse_nfe_key)(value).key)
+
+    @field_validator("number")
+    @classmethod
+    def _number(cls, value: str) -> str:
+        if int(value) == 0:
+            raise PydanticCustomError("invoice_number_zero", "The NF-e number cannot be zero.")
+        return str(int(value))
+
+    @field_validator("series")
+    @classmethod
+    def _series(cls, value: str) -> str:
+        return str(int(value))
+
+
+class ReadyToShipIn(Strict):
+    collection_code: str | None = Field(default=None, max_length=64)
+    carrier: str | None = Field(default=None, max_length=60)
+
+
+class ShipIn(Strict):
+    carrier: str = Field(min_length=1, max_length=60, examples=["correios"])
+    method: str = Field(min_length=1, max_length=100, examples=["SEDEX"])
+    tracking_code: str = Field(min_length=1, max_length=64, examples=["AA123456785BR"])
+    tracking_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
+    shipped_at: AwareDatetime | None = None
+
+
+class ReportDeliveryProblemIn(Strict):
+    description: str = Field(min_length=1, max_length=2000)
+
+
+class DeliverIn(Strict):
+    delivered_at: AwareDatetime
+
+
+class CancelIn(Strict):
+    reason: CancelReason
+    note: str = Field(default="", max_length=2000)
+
+
+class ReopenIn(Strict):
+    reason: str = Field(min_length=1, max_length=2000)
