@@ -68,6 +68,11 @@ TEMPLATES = [
 ]
 
 
+SQLITE_SYNCHRONOUS = os.environ.get("MALOTE_SQLITE_SYNCHRONOUS", "FULL").upper()
+if SQLITE_SYNCHRONOUS not in {"FULL", "NORMAL", "EXTRA"}:
+    raise ValueError("MALOTE_SQLITE_SYNCHRONOUS must be FULL, NORMAL or EXTRA")
+
+
 def _database_config() -> dict[str, object]:
     url = os.environ.get("DATABASE_URL", "")
     if url:
@@ -82,7 +87,12 @@ def _database_config() -> dict[str, object]:
             # so that two transactions never deadlock upgrading a read lock.
             "transaction_mode": "IMMEDIATE",
             "timeout": 20,
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+            # FULL: a commit survives a power loss, not only a process crash (an acknowledged order
+            # must never vanish); NORMAL is faster and may be chosen with MALOTE_SQLITE_SYNCHRONOUS.
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA busy_timeout=20000; "
+                f"PRAGMA synchronous={SQLITE_SYNCHRONOUS};"
+            ),
         },
         # A file (not memory) so tests can use real concurrent connections; one per process so
         # parallel runs never share it.

@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
 
@@ -67,6 +68,10 @@ def install(api: NinjaAPI, *, body_params: set[str]) -> None:
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
         return JsonResponse(error_body("payload_too_large", "The request body is too large."), status=413)
 
+    def on_unparsable(request: HttpRequest, exc: Exception) -> HttpResponse:
+        # A multipart body without a boundary, too many form or query fields, and the like.
+        return JsonResponse(error_body("malformed_request", "The request cannot be parsed."), status=400)
+
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         log.exception("unexpected error in %s %s", request.method, request.path)
         return JsonResponse(error_body("internal_error", "Unexpected error; it has been logged."), status=500)
@@ -78,6 +83,8 @@ def install(api: NinjaAPI, *, body_params: set[str]) -> None:
         (HttpError, on_http_error),
         (Http404, on_404),
         (RequestDataTooBig, on_too_big),
+        (SuspiciousOperation, on_unparsable),
+        (MultiPartParserError, on_unparsable),
         (Exception, on_unexpected),
     ]
     for exc_class, handler in handlers:

@@ -202,7 +202,7 @@ def _read_body(request: HttpRequest) -> dict[str, Any]:
         return {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
     try:
         data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         raise InvalidInput("The body is not valid JSON.", code="malformed_json") from None
     if not isinstance(data, dict):
         raise InvalidInput("The body must be a JSON object.", code="body_not_object")

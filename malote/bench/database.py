@@ -32,10 +32,11 @@ def use_fresh_sqlite(path: Path | None = None, *, reuse: bool = False) -> Path:
 
 def sqlite_insert_baseline(count: int) -> float:
     """Single-row insert transactions per second through plain sqlite3, same pragmas as Malote."""
+    synchronous = settings.SQLITE_SYNCHRONOUS
     directory = Path(tempfile.mkdtemp(prefix="malote-baseline-"))
     conn = sqlite3.connect(directory / "baseline.sqlite3", isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
     conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, order_id INTEGER, kind TEXT, data TEXT, at REAL)")
     start = time.perf_counter()
     for n in range(count):

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 from malote.bench.database import sqlite_insert_baseline, use_fresh_sqlite
@@ -81,7 +82,7 @@ def run(orders: int) -> dict[str, Any]:
     baseline = sqlite_insert_baseline(max(2000, len(plans)))
     result = {
         "benchmark": "transitions",
-        "database": f"sqlite {sqlite3.sqlite_version} (WAL, synchronous=NORMAL) at {path}",
+        "database": f"sqlite {sqlite3.sqlite_version} (WAL, synchronous={settings.SQLITE_SYNCHRONOUS}) at {path}",
         "orders": orders,
         "transitions": len(plans),
         "seconds": round(elapsed, 3),

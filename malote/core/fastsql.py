@@ -23,34 +23,54 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):  # reverse relations have no column
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    return field
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return _q(str(_field(model, name).column))
+
+
 @cache
 def _insert_sql(model: type[models.Model], columns: tuple[str, ...], vendor: str) -> str:
     table = _q(model._meta.db_table)
-    names = ", ".join(_q(model._meta.get_field(c).column) for c in columns)
+    names = ", ".join(_column(model, c) for c in columns)
     return f"INSERT INTO {table} ({names}) VALUES ({', '.join(['%s'] * len(columns))})"
 
 
 @cache
 def _update_sql(model: type[models.Model], columns: tuple[str, ...], vendor: str) -> str:
     table = _q(model._meta.db_table)
-    sets = ", ".join(f"{_q(model._meta.get_field(c).column)} = %s" for c in columns)
-    return f"UPDATE {table} SET {sets} WHERE {_q(model._meta.pk.column)} = %s"  # type: ignore[union-attr]
+    sets = ", ".join(f"{_column(model, c)} = %s" for c in columns)
+    return f"UPDATE {table} SET {sets} WHERE {_column(model, model._meta.pk.name)} = %s"
 
 
 @cache
-def _lock_sql(model: type[models.Model], vendor: str) -> str:
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    table = _q(model._meta.db_table)
-    return f"SELECT * FROM {table} WHERE {_q(model._meta.pk.column)} = %s{lock}"  # type: ignore[union-attr]
+def _lock_plan(model: type[models.Model], vendor: str) -> tuple[str, Any, list[Any], list[str]]:
+    """Django's own SQL and value converters for "this row by pk, FOR UPDATE", compiled once.
+
+    Must first run inside a transaction (Django refuses to compile FOR UPDATE outside one).
+    """
+    query = model._default_manager.filter(pk=0).order_by().select_for_update().query
+    compiler = query.get_compiler(connection=connection)
+    sql, params = compiler.as_sql()
+    if tuple(params) != (0,):  # the statement must take the primary key as its only parameter
+        raise RuntimeError(f"unexpected parameters for the lock query of {model.__name__}: {params}")
+    converters = compiler.get_converters([column for column, _, _ in compiler.select])
+    names = [field.attname for field in model._meta.concrete_fields]
+    return sql, compiler, converters, names
 
 
 def _params(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
-    return [model._meta.get_field(name).get_db_prep_save(value, connection) for name, value in values.items()]  # type: ignore[union-attr]
+    return [_field(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
 
 
 def prep(model: type[models.Model], field: str, value: Any) -> Any:
     """A value as the database stores it in ``model.field`` (for hand-written comparisons)."""
-    return model._meta.get_field(field).get_db_prep_save(value, connection)  # type: ignore[union-attr]
+    return _field(model, field).get_db_prep_save(value, connection)
 
 
 def insert(model: type[models.Model], **values: Any) -> None:
@@ -69,9 +89,19 @@ def update(model: type[models.Model], pk: Any, **values: Any) -> int:
 
 
 def lock(model: type[M], pk: Any) -> M | None:
-    """Read one row by primary key, locked ``FOR UPDATE`` where the database supports it."""
-    found = list(model._default_manager.raw(_lock_sql(model, connection.vendor), [pk]))
-    return found[0] if found else None
+    """Read one row by primary key, locked ``FOR UPDATE`` where the database supports it.
+
+    Call inside ``transaction.atomic()``. Values pass through Django's converters, so the
+    instance is the one the ORM would build.
+    """
+    sql, compiler, converters, names = _lock_plan(model, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        found = cursor.fetchall()
+    if not found:
+        return None
+    row = next(iter(compiler.apply_converters(found, converters))) if converters else found[0]
+    return model.from_db(connection.alias, names, row)
 
 
 def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

@@ -21,7 +21,7 @@ from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput
 from malote.orders import schemas
 from malote.orders.models import Invoice, Order, Payment, Shipment
-from malote.orders.selectors import order_stock_lines
+from malote.orders.selectors import channel_policy, order_stock_lines
 from malote.orders.statuses import (
     HOLDS_RESERVATION,
     UNPAID,
@@ -76,7 +76,13 @@ def approve_payment(order: Order, data: schemas.ApprovePaymentIn, actor: Actor) 
     given = {name: getattr(data, name) for name in ("method", "gateway", "transaction_id", "amount")}
     facts = {name: value for name, value in given.items() if value is not None}
     facts.update(status=PaymentStatus.APPROVED, paid_at=data.paid_at or timezone.now())
-    if not Payment.objects.filter(order=order).exclude(status=PaymentStatus.APPROVED).update(**facts):
+    open_payments = fastsql.rows(
+        "SELECT id FROM orders_payment WHERE order_id = %s AND status <> %s ORDER BY id",
+        [order.pk, PaymentStatus.APPROVED],
+    )
+    if open_payments:
+        fastsql.update(Payment, open_payments[-1][0], **facts)
+    else:
         Payment.objects.create(
             **{"order": order, "method": order.payment_method, "amount": order.total, **facts}
         )
@@ -103,11 +109,11 @@ def start_preparing(order: Order, data: BaseModel, actor: Actor) -> Outcome:
 
 def _check_invoice_xml(order: Order, data: schemas.InvoiceIn) -> dict[str, Any]:
     """Parse the XML and make it agree with the key, the order total and the customer."""
-    needs_xml = order.channel.invoice_needs_xml
+    channel_code, needs_xml = channel_policy(order)
     if not data.xml:
         if needs_xml:
             raise InvalidInput(
-                f"Channel {order.channel.code} accepts the NF-e only as its authorized XML.",
+                f"Channel {channel_code} accepts the NF-e only as its authorized XML.",
                 code="invoice_xml_required",
                 field="xml",
             )

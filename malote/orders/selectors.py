@@ -21,6 +21,14 @@ def order_stock_lines(order: Order) -> list[stock_actions.StockLine]:
     return [stock_actions.StockLine(sku, qty) for sku, qty in rows]
 
 
+def channel_policy(order: Order) -> tuple[str, bool]:
+    """(code, invoice_needs_xml) of the order's channel, read without building the Channel."""
+    code, needs_xml = fastsql.rows(
+        "SELECT code, invoice_needs_xml FROM channels_channel WHERE id = %s", [order.channel_id]
+    )[0]
+    return str(code), bool(needs_xml)
+
+
 def stock_shortages(order: Order) -> list[str]:
     lines = order_stock_lines(order)
     totals: dict[str, int] = {}

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from malote.core import fastsql
@@ -43,7 +43,7 @@ _SHIFT_IF_AVAILABLE = _SHIFT + " AND physical - reserved >= %s"
 
 
 def _now() -> object:
-    return StockItem._meta.get_field("updated_at").get_db_prep_save(timezone.now(), connection)  # type: ignore[union-attr]
+    return fastsql.prep(StockItem, "updated_at", timezone.now())
 
 
 def _shift(sku: str, physical: int, reserved: int, *, needs_available: int | None = None) -> bool:

@@ -150,7 +150,9 @@ def test_export_invalid_query_is_422(
     assert_error(api.get(f"{EXPORT}?{query}"), 422, code, field)
 
 
-def test_text_with_commas_quotes_and_accents_round_trips(api: ApiClient, make_order: Callable[..., Order]) -> None:
+def test_text_with_commas_quotes_and_accents_round_trips(
+    api: ApiClient, make_order: Callable[..., Order]
+) -> None:
     customer = {"name": 'João "Zé", da Silva', "document": "529.982.247-25", "email": "ze@example.com"}
     make_order(customer=customer)
     [row] = _csv(api)

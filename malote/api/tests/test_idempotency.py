@@ -113,7 +113,9 @@ def test_replay_answers_the_stored_result_even_after_the_order_moved_on(
     assert OrderEvent.objects.filter(order=order, transition="cancel").count() == 1
 
 
-def test_a_refused_401_is_not_stored(api: ApiClient, ready: None, user_with_role: Callable[[str], Any]) -> None:
+def test_a_refused_401_is_not_stored(
+    api: ApiClient, ready: None, user_with_role: Callable[[str], Any]
+) -> None:
     token, raw = ApiToken.issue(user_with_role("admin"), "late")
     ApiToken.objects.filter(pk=token.pk).update(revoked_at=timezone.now())
     client = ApiClient(raw)
@@ -175,7 +177,9 @@ def test_a_request_still_running_is_409(api: ApiClient, ready: None) -> None:
 
 
 def test_key_longer_than_255_is_422(api: ApiClient, ready: None) -> None:
-    assert_error(api.post(ORDERS, order_data(), **{"Idempotency-Key": "k" * 256}), 422, "idempotency_key_too_long")
+    assert_error(
+        api.post(ORDERS, order_data(), **{"Idempotency-Key": "k" * 256}), 422, "idempotency_key_too_long"
+    )
     assert api.post(ORDERS, order_data(), **{"Idempotency-Key": "k" * 255}).status_code == 201
 
 

@@ -46,7 +46,15 @@ def target(make_order: OrderFactory) -> Order:
 
 @pytest.mark.parametrize(
     "query",
-    ["02-704319102", "02704319102", "704319102", "704319102-1", "704319102-12", "02.704.319/102", " 704319102 "],
+    [
+        "02-704319102",
+        "02704319102",
+        "704319102",
+        "704319102-1",
+        "704319102-12",
+        "02.704.319/102",
+        " 704319102 ",
+    ],
 )
 def test_search_finds_the_external_id_however_it_is_pasted(api: ApiClient, target: Order, query: str) -> None:
     assert _ids(api, q=query) == {target.pk}
@@ -71,7 +79,9 @@ def test_search_finds_other_orders_by_their_own_ids(api: ApiClient, target: Orde
     assert _ids(api, q="555000") == {other.pk}
 
 
-@pytest.mark.parametrize(("query", "found"), [("02", True), ("7", True), ("q", False), ("zz", False), ("b2", False)])
+@pytest.mark.parametrize(
+    ("query", "found"), [("02", True), ("7", True), ("q", False), ("zz", False), ("b2", False)]
+)
 def test_short_queries_work(api: ApiClient, target: Order, query: str, found: bool) -> None:
     assert (target.pk in _ids(api, q=query)) is found
 
@@ -301,6 +311,8 @@ def test_valid_cursor_format_is_accepted(api: ApiClient, seven: list[Order]) -> 
     assert ids == [pk for pk in _expected_order(seven) if Order.objects.get(pk=pk).placed_at <= moment]
 
 
-@pytest.mark.parametrize(("limit", "code"), [(0, "greater_than_equal"), (201, "less_than_equal"), ("x", "int_parsing")])
+@pytest.mark.parametrize(
+    ("limit", "code"), [(0, "greater_than_equal"), (201, "less_than_equal"), ("x", "int_parsing")]
+)
 def test_limit_bounds(api: ApiClient, seven: list[Order], limit: Any, code: str) -> None:
     assert_error(api.get(f"{ORDERS}?limit={limit}"), 422, code, "limit")

@@ -38,13 +38,20 @@ def test_get_unknown_sku_is_404(api: ApiClient, stock: Callable[..., None]) -> N
 
 def test_put_sets_physical_and_records_the_movement(api: ApiClient, stock: Callable[..., None]) -> None:
     stock("CHINELO-42", 7)
-    response = api.put(f"{STOCK}/CHINELO-42", {"physical": 12, "reason": "inventory_count", "note": "contagem"})
+    response = api.put(
+        f"{STOCK}/CHINELO-42", {"physical": 12, "reason": "inventory_count", "note": "contagem"}
+    )
     assert response.status_code == 200
     assert (response.json()["physical"], response.json()["available"]) == (12, 12)
     assert StockItem.objects.get(sku="CHINELO-42").physical == 12
     move = StockMovement.objects.filter(sku="CHINELO-42").order_by("-id").first()
     assert move is not None
-    assert (move.reason, move.physical_delta, move.reserved_delta, move.note) == ("inventory_count", 5, 0, "contagem")
+    assert (move.reason, move.physical_delta, move.reserved_delta, move.note) == (
+        "inventory_count",
+        5,
+        0,
+        "contagem",
+    )
     assert move.actor == "operator-user (test)"
 
 
@@ -156,11 +163,16 @@ def test_put_that_brings_stock_back_resumes_out_of_stock_orders(
 
 
 def test_stock_for_one_order_resumes_the_oldest_first(api: ApiClient, channel: Channel, db: None) -> None:
-    older = api.post(ORDERS, order_data(status="paid", external_id="A-1", placed_at="2026-11-20T10:00:00-03:00"))
-    newer = api.post(ORDERS, order_data(status="paid", external_id="A-2", placed_at="2026-11-20T11:00:00-03:00"))
+    older = api.post(
+        ORDERS, order_data(status="paid", external_id="A-1", placed_at="2026-11-20T10:00:00-03:00")
+    )
+    newer = api.post(
+        ORDERS, order_data(status="paid", external_id="A-2", placed_at="2026-11-20T11:00:00-03:00")
+    )
     api.put(f"{STOCK}/CHINELO-42", {"physical": 3})
     statuses = {
-        r.json()["external_id"]: api.get(f"{ORDERS}/{r.json()['id']}").json()["status"] for r in (older, newer)
+        r.json()["external_id"]: api.get(f"{ORDERS}/{r.json()['id']}").json()["status"]
+        for r in (older, newer)
     }
     assert statuses == {"A-1": "preparing", "A-2": "out_of_stock"}
     api.put(f"{STOCK}/CHINELO-42", {"physical": 4})

@@ -26,7 +26,7 @@ def test_order_admin_lists_and_shows_but_cannot_change(
 ) -> None:
     order = make_order()
     listing = admin_client_logged.get("/admin/orders/order/?q=704319101")
-    assert listing.status_code == 200 and order.number in listing.content.decode()
+    assert listing.status_code == 200 and str(order.number) in listing.content.decode()
     page = admin_client_logged.get(f"/admin/orders/order/{order.pk}/change/")
     assert page.status_code == 200
     assert admin_client_logged.get("/admin/orders/order/add/").status_code == 403
