@@ -82,7 +82,8 @@ def run(orders: int) -> dict[str, Any]:
     baseline = sqlite_insert_baseline(max(2000, len(plans)))
     result = {
         "benchmark": "transitions",
-        "database": f"sqlite {sqlite3.sqlite_version} (WAL, synchronous={settings.SQLITE_SYNCHRONOUS}) at {path}",
+        "database": f"sqlite {sqlite3.sqlite_version} (WAL, synchronous={settings.SQLITE_SYNCHRONOUS})",
+        "database_file": str(path),
         "orders": orders,
         "transitions": len(plans),
         "seconds": round(elapsed, 3),
