@@ -32,6 +32,7 @@ INSTALLED_APPS = [
     "malote.channels",
     "malote.stock",
     "malote.orders",
+    "malote.sync",
     "malote.api",
 ]
 
@@ -115,6 +116,8 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Present before the first collectstatic, so WhiteNoise starts without warnings on a fresh clone.
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},

@@ -111,6 +111,9 @@ def filtered_orders(
 ) -> QuerySet[Order]:
     if q is not None and len(q) > 200:
         raise InvalidInput("The search text is limited to 200 characters.", code="query_too_long", field="q")
+    for field, values in (("q", [q or ""]), ("channel", channel or [])):
+        if any("\x00" in value for value in values):
+            raise InvalidInput("Text may not contain NUL characters.", code="nul_character", field=field)
     return selectors.filter_orders(
         Order.objects.select_related("channel"),
         status=[str(s) for s in status] if status else None,

@@ -19,6 +19,12 @@ router = Router(tags=["stock"])
 ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
 
 
+def _check_sku(sku: str) -> None:
+    # No SKU is empty, longer than 60 or holds NUL (PostgreSQL text cannot): such a path names nothing.
+    if not sku or len(sku) > 60 or "\x00" in sku:
+        raise NotFound("SKUs are 1 to 60 printable characters.", code="stock_item_not_found")
+
+
 def _out(item: StockItem) -> dict[str, Any]:
     return {
         "sku": item.sku,
@@ -44,6 +50,7 @@ def list_stock(
     if low:
         qs = qs.filter(physical__lte=F("reserved") + F("low_stock_threshold"))
     if sku:
+        _check_sku(sku)
         qs = qs.filter(sku__icontains=sku)
     return [_out(i) for i in qs[offset : offset + limit]]
 
@@ -51,6 +58,7 @@ def list_stock(
 @router.get("/stock/{sku}", response={200: StockOut, **ERRORS}, summary="Read one SKU")
 def get_stock(request: HttpRequest, sku: str) -> dict[str, Any]:
     require(request, "stock.view_stockitem")
+    _check_sku(sku)
     item = StockItem.objects.filter(sku=sku).first()
     if item is None:
         raise NotFound(f"No stock item {sku!r}.", code="stock_item_not_found")
@@ -62,8 +70,7 @@ def put_stock(request: HttpRequest, sku: str, payload: StockIn) -> dict[str, Any
     """Sets physical stock (creating the SKU if new) and records the movement with its reason.
     Orders waiting in ``out_of_stock`` for this SKU move on to ``preparing`` as far as it allows."""
     require(request, "stock.change_stockitem")
-    if not sku or len(sku) > 60:
-        raise NotFound("SKUs are 1 to 60 characters.", code="stock_item_not_found")
+    _check_sku(sku)
     actor = actor_for(request)
     item = actions.set_physical(
         sku, payload.physical, actor=actor, reason=payload.reason, note=payload.note, name=payload.name
@@ -78,6 +85,7 @@ def stock_movements(
     request: HttpRequest, sku: str, limit: int = Query(100, ge=1, le=1000)
 ) -> list[dict[str, Any]]:
     require(request, "stock.view_stockmovement")
+    _check_sku(sku)
     moves = StockMovement.objects.filter(sku=sku).select_related("order").order_by("-id")[:limit]
     return [
         {

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -35,7 +35,16 @@ def _coded(func: Callable[[str], Any]) -> Callable[[str], Any]:
 
 def _aware(value: datetime) -> datetime:
     # Naive times are read in the shop's zone (America/Sao_Paulo), as Brazilian systems send them.
-    return timezone.make_aware(value) if timezone.is_naive(value) else value
+    try:
+        aware = timezone.make_aware(value) if timezone.is_naive(value) else value
+        aware.astimezone(UTC)
+    except (OverflowError, ValueError):
+        raise PydanticCustomError(
+            "datetime_out_of_range", "The date-time cannot be represented in UTC."
+        ) from None
+    if not 1970 <= aware.year <= 2200:
+        raise PydanticCustomError("datetime_out_of_range", "The date-time must fall between 1970 and 2200.")
+    return aware
 
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -57,7 +66,17 @@ Text = Annotated[str, Field(max_length=200)]
 
 
 class Strict(BaseModel):
+    """Every input schema: unknown fields refused, text stripped, no NUL characters anywhere."""
+
     model_config = ConfigDict(str_strip_whitespace=True, extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        # PostgreSQL text cannot hold NUL; refuse it at the edge for every database alike.
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_character", "Text may not contain NUL characters.")
+        return value
 
 
 class CustomerIn(Strict):

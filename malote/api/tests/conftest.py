@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-from django.conf import settings
-
-
-@pytest.fixture(autouse=True, scope="session")
-def _static_root() -> None:
-    """WhiteNoise warns (an error under this suite's filterwarnings) when STATIC_ROOT is missing,
-    as on a fresh clone before ``collectstatic``; the API does not serve static files."""
-    Path(settings.STATIC_ROOT).mkdir(parents=True, exist_ok=True)
 
 
 @pytest.fixture(autouse=True)

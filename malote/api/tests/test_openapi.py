@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
 import pytest
+from django.conf import settings
 from django.test import Client
 
 from malote.conftest import ORDER_JSON
@@ -172,3 +174,12 @@ def test_docs_redirect_and_page() -> None:
     assert "swagger-ui" in html
     assert OPENAPI in html
     assert "Malote API" in html
+
+
+@pytest.mark.django_db
+def test_first_request_works_before_collectstatic(recwarn: pytest.WarningsRecorder) -> None:
+    """The settings create STATIC_ROOT, so WhiteNoise starts without a warning on a fresh clone."""
+    assert Path(settings.STATIC_ROOT).is_dir()
+    response = Client().get(OPENAPI)
+    assert response.status_code == 200
+    assert not [w for w in recwarn if "No directory at" in str(w.message)]

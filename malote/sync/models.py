@@ -1,0 +1,130 @@
+"""Reliable delivery tables: outbox (to other systems), inbox (from them), schedules.
+
+See ``../shared/docs/reference/reliable-delivery.md`` §7.2. An ``OutboxMessage`` is written in the
+same transaction as the change that causes it, one row per destination; workers claim the oldest
+due message per (destination, key) so per-order order is kept while one slow system blocks no
+other. An ``InboxEvent`` is unique on (source, event_id) and written in the same transaction as
+its effect, so a repeated webhook changes nothing.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class MessageState(models.TextChoices):
+    PENDING = "pending", _("Pendente")
+    IN_FLIGHT = "in_flight", _("Em envio")
+    DONE = "done", _("Entregue")
+    DEAD = "dead", _("Falhou (dead letter)")
+
+
+class OutboxMessage(models.Model):
+    destination = models.CharField(max_length=80, help_text=_("Handler and target, e.g. channel:tiny"))
+    # Ordering key inside a destination: "order:<id>" for order messages, "sku:<sku>" for stock.
+    key = models.CharField(max_length=100)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox_messages"
+    )
+    seq = models.PositiveIntegerField(default=0, help_text=_("Per-order sequence number"))
+    kind = models.CharField(max_length=60)
+    payload = models.JSONField(default=dict)
+    idempotency_key = models.CharField(max_length=120, unique=True)
+    state = models.CharField(max_length=10, choices=MessageState.choices, default=MessageState.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    lease_owner = models.CharField(max_length=80, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["state", "next_attempt_at"], name="outbox_due"),
+            models.Index(fields=["destination", "key", "state"], name="outbox_key_state"),
+            models.Index(fields=["order", "destination"], name="outbox_order"),
+        ]
+        constraints = [
+            # At most one message per (destination, key) is ever being delivered.
+            models.UniqueConstraint(
+                fields=["destination", "key"],
+                condition=Q(state="in_flight"),
+                name="outbox_one_in_flight_per_key",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.destination} {self.kind} #{self.pk} ({self.state})"
+
+
+class InboxEvent(models.Model):
+    """One webhook or polled change, stored raw; unique per (source, event_id)."""
+
+    source = models.CharField(max_length=80)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=80, blank=True)
+    headers = models.JSONField(default=dict)
+    body = models.TextField(blank=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=40, blank=True)
+    detail = models.TextField(blank=True)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbox_events"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="inbox_once_per_source")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.event_id}"
+
+
+class Schedule(models.Model):
+    """A periodic job (poll a channel, push stock, reconcile…) run once per slot across workers."""
+
+    name = models.CharField(max_length=100, unique=True)
+    job = models.CharField(max_length=60, help_text=_("Registered job name"))
+    channel = models.ForeignKey(
+        "channels.Channel", null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
+    )
+    interval_seconds = models.PositiveIntegerField(default=300)
+    enabled = models.BooleanField(default=True)
+    params = models.JSONField(default=dict, blank=True)
+    last_slot = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ScheduleRun(models.Model):
+    """The election of one runner for one slot: the unique insert is the lock."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="runs")
+    slot = models.DateTimeField()
+    worker = models.CharField(max_length=80)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    ok = models.BooleanField(null=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-slot"]
+        constraints = [
+            models.UniqueConstraint(fields=["schedule", "slot"], name="schedule_run_once_per_slot")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} @ {self.slot:%Y-%m-%d %H:%M:%S}"
