@@ -30,9 +30,11 @@ INSTALLED_APPS = [
     "malote.core",
     "malote.accounts",
     "malote.channels",
+    "malote.connectors",
     "malote.stock",
     "malote.orders",
     "malote.sync",
+    "malote.notify",
     "malote.api",
 ]
 
@@ -133,4 +135,18 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("MALOTE_LOG_LEVEL", "INFO")},
+    # One line per HTTP call is noise at INFO; failures surface through the outbox's last_error.
+    "loggers": {"httpx": {"level": "WARNING"}, "httpcore": {"level": "WARNING"}},
 }
+
+# Customer e-mails (malote.notify): Django's SMTP backend; a local relay without auth by default.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = os.environ.get("MALOTE_EMAIL_HOST", "127.0.0.1")
+EMAIL_PORT = int(os.environ.get("MALOTE_EMAIL_PORT", "1025"))
+EMAIL_HOST_USER = os.environ.get("MALOTE_EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("MALOTE_EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("MALOTE_EMAIL_USE_TLS", "") == "1"
+EMAIL_TIMEOUT = 10
+DEFAULT_FROM_EMAIL = os.environ.get("MALOTE_EMAIL_FROM", "Loja Malote <pedidos@malote.local>")
+# Right-hand side of the stable Message-IDs of customer e-mails.
+MALOTE_EMAIL_DOMAIN = os.environ.get("MALOTE_EMAIL_DOMAIN", "malote.local")

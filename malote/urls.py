@@ -3,6 +3,7 @@ from django.urls import path
 from django.views.generic import RedirectView
 
 from malote.api.main import api
+from malote.channels.views import receive_webhook
 from malote.core.views import health
 
 urlpatterns = [
@@ -11,4 +12,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False), name="api-docs"),
     path("api/v1/", api.urls),
+    path("hooks/<slug:code>", receive_webhook, name="webhook"),
 ]

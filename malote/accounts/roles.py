@@ -22,6 +22,8 @@ _READ = [
     "stock.view_stockitem",
     "stock.view_stockmovement",
     "channels.view_channel",
+    "sync.view_outboxmessage",
+    "sync.view_inboxevent",
 ]
 _OPERATE = [
     *_READ,
@@ -29,6 +31,7 @@ _OPERATE = [
     "orders.change_order_status",
     "orders.export_order",
     "stock.change_stockitem",
+    "sync.change_outboxmessage",
 ]
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     VIEWER: _READ,

@@ -10,6 +10,7 @@ from pydantic.json_schema import models_json_schema
 from malote.api import errors
 from malote.api.auth import AUTH
 from malote.api.orders import router as orders_router
+from malote.api.outbox import router as outbox_router
 from malote.api.stock import router as stock_router
 from malote.orders.lifecycle import TRANSITIONS
 
@@ -43,3 +44,4 @@ api = MaloteAPI(
 errors.install(api, body_params={"payload"})
 api.add_router("", orders_router)
 api.add_router("", stock_router)
+api.add_router("", outbox_router)

@@ -20,7 +20,8 @@ from malote.channels.models import Channel
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
-from malote.orders import events, search
+from malote.orders import changes, events, search
+from malote.orders.changes import OrderChange
 from malote.orders.effects import EFFECTS, reserve_stock
 from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Order, OrderEvent, OrderLine, Payment
@@ -158,6 +159,7 @@ def _insert_order(data: OrderIn, channel: Channel, subtotal: Decimal, actor: Act
     short = reserve_stock(order, actor)
     order.save(update_fields=["number", "search_key", "stock_state"])
     events.order_created(order, actor, stock=order.stock_state, short_skus=short)
+    changes.publish(OrderChange(order, "created", "", order.status, actor))
     if short and paid:
         _apply(
             order, TRANSITIONS["flag_out_of_stock"], TRANSITIONS["flag_out_of_stock"].input(), Actor.system()
@@ -269,9 +271,11 @@ def _apply(order: Order, transition: Transition, data: BaseModel, actor: Actor) 
         cancel_reason=order.cancel_reason,
         updated_at=order.status_changed_at,
     )
+    given = _given(data)
     events.transition_applied(
-        order, transition.name, from_status, to_status, actor, {"input": _given(data), **outcome.data}
+        order, transition.name, from_status, to_status, actor, {"input": given, **outcome.data}
     )
+    changes.publish(OrderChange(order, transition.name, from_status, to_status, actor, given))
     if outcome.follow_up:
         follow = TRANSITIONS[outcome.follow_up]
         _apply(order, follow, follow.input(), Actor.system())

@@ -68,7 +68,9 @@ class Fault:
     def matches(self, method: str | None, path: str | None) -> bool:
         if self.method is not None and method is not None and self.method != method.upper():
             return False
-        return not (self.path_prefix is not None and path is not None and not path.startswith(self.path_prefix))
+        return not (
+            self.path_prefix is not None and path is not None and not path.startswith(self.path_prefix)
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -111,9 +111,7 @@ class Response:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
     @classmethod
-    def json(
-        cls, data: Any, status: int = 200, headers: Iterable[tuple[str, str]] | None = None
-    ) -> Response:
+    def json(cls, data: Any, status: int = 200, headers: Iterable[tuple[str, str]] | None = None) -> Response:
         body = json.dumps(data, ensure_ascii=False).encode("utf-8")
         return cls(status, body, [("Content-Type", JSON_CONTENT_TYPE), *(headers or [])])
 

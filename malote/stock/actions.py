@@ -17,6 +17,7 @@ from django.utils import timezone
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import InvalidInput
+from malote.stock import changes
 from malote.stock.models import MovementReason, StockItem, StockMovement
 
 
@@ -61,6 +62,7 @@ def _record(
     moves: list[tuple[str, int, int]], reason: str, *, order_id: int | None, actor: Actor, note: str = ""
 ) -> None:
     now = timezone.now()
+    changes.publish([sku for sku, _physical, _reserved in moves])
     for sku, physical, reserved in moves:
         fastsql.insert(
             StockMovement,

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from malote.core import fastsql
 from malote.core.errors import Conflict
+from malote.sync import crashpoints
 from malote.sync.errors import DeliveryError
 from malote.sync.models import MessageState, OutboxMessage
 
@@ -192,6 +193,7 @@ def settle(worker: str, outcomes: list[Outcome], *, retry: RetryPolicy | None = 
                 last_error=error.detail[:2000],
                 last_status=error.status,
             )
+        crashpoints.reach("during_commit")
 
 
 # --- operators ---------------------------------------------------------------------------------

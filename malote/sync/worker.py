@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections, connections
 
-from malote.sync import outbox, schedules
+from malote.sync import crashpoints, outbox, schedules
 from malote.sync.errors import DeliveryError
 from malote.sync.handlers import handler_for
 from malote.sync.models import OutboxMessage
@@ -78,6 +78,7 @@ class Worker:
         )
         if not ids:
             return 0
+        crashpoints.reach("after_claim")
         messages = list(OutboxMessage.objects.filter(id__in=ids).order_by("id"))
         if self.stopping.is_set():
             outbox.release(self.name, ids)
@@ -86,6 +87,7 @@ class Worker:
             outcomes = [deliver(m) for m in messages]
         else:
             outcomes = list(self._pool.map(_deliver_in_pool, messages))
+        crashpoints.reach("after_remote_call")
         outbox.settle(self.name, outcomes)
         return len(outcomes)
 

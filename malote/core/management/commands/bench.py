@@ -1,11 +1,17 @@
-"""``malote bench transitions|search``: benchmarks that print JSON figures (never assert)."""
+"""``malote bench transitions|search|delivery|latency``: benchmarks that print JSON figures (never assert)."""
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+
+BENCH_SETTINGS = "malote.bench.settings"
 
 
 class Command(BaseCommand):
@@ -21,9 +27,28 @@ class Command(BaseCommand):
         search.add_argument("--orders", type=int, default=1_000_000)
         search.add_argument("--queries", type=int, default=200, help="target orders sampled (6 queries each)")
         search.add_argument("--reuse", action="store_true", help="keep and reuse var/bench/search-N.sqlite3")
+        delivery = sub.add_parser("delivery", help="outbox → HTTP sink, against django-tasks-db as a peer")
+        delivery.add_argument("--messages", type=int, default=5000)
+        delivery.add_argument("--orders", type=int, default=500)
+        delivery.add_argument("--threads", type=int, default=8)
+        latency = sub.add_parser("latency", help="p50/p99 commit → delivery at a steady rate")
+        latency.add_argument("--rate", type=float, default=200.0)
+        latency.add_argument("--seconds", type=float, default=15.0)
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if options["which"] == "transitions":
+        if options["which"] in ("delivery", "latency") and settings.SETTINGS_MODULE != BENCH_SETTINGS:
+            # The peer (django-tasks-db) is installed only in the benchmark's own settings.
+            env = {**os.environ, "DJANGO_SETTINGS_MODULE": BENCH_SETTINGS}
+            raise SystemExit(subprocess.call([sys.executable, "-m", "malote.cli", *sys.argv[1:]], env=env))
+        if options["which"] == "delivery":
+            from malote.bench import delivery
+
+            result = delivery.run_delivery(options["messages"], options["orders"], options["threads"])
+        elif options["which"] == "latency":
+            from malote.bench import delivery
+
+            result = delivery.run_latency(options["rate"], options["seconds"])
+        elif options["which"] == "transitions":
             from malote.bench import transitions
 
             result = transitions.run(options["orders"])

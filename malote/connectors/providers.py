@@ -1,0 +1,3 @@
+"""Import every connector module so each registers itself."""
+
+from malote.connectors import manual, webhook  # noqa: F401

@@ -1,0 +1,51 @@
+"""Operator-editable e-mail templates and the log of e-mails sent.
+
+``SentEmail`` is unique per (order, status): the sender checks it before sending and writes it
+right after, so a redelivered outbox message sends nothing more.
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from malote.notify.statuses import CustomerStatus
+
+
+class EmailTemplate(models.Model):
+    """The subject and body (Django template text, sent as plain text) of one status's e-mail."""
+
+    status = models.CharField(max_length=20, choices=CustomerStatus.choices, unique=True)
+    subject = models.CharField(max_length=255)
+    body = models.TextField(help_text=_("Django template text, sent as plain text."))
+    enabled = models.BooleanField(default=True, help_text=_("Disabled: no e-mail is sent for this status."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("e-mail template")
+
+    def __str__(self) -> str:
+        return str(CustomerStatus(self.status).label)
+
+
+class SentEmail(models.Model):
+    """One e-mail accepted by the SMTP server; written after the send, in its own transaction."""
+
+    order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="sent_emails")
+    status = models.CharField(max_length=20, choices=CustomerStatus.choices)
+    message_id = models.CharField(max_length=255, unique=True)
+    to = models.CharField(max_length=254)
+    subject = models.CharField(max_length=255)
+    sent_at = models.DateTimeField(default=timezone.now)
+    # A plain id, not a foreign key: the sent log outlives outbox clean-ups.
+    outbox_message_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = _("sent e-mail")
+        constraints = [models.UniqueConstraint(fields=["order", "status"], name="sent_email_once_per_status")]
+
+    def __str__(self) -> str:
+        return self.message_id

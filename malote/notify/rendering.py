@@ -1,0 +1,175 @@
+"""Render a status e-mail: the template context, and the operator's template made safe to run.
+
+Templates run on a standalone Django ``Engine`` with no loaders and no ``{% load %}``able
+libraries beyond the built-ins (plus ``brl``), without HTML auto-escaping (the e-mails are plain
+text). Any error compiling or rendering an operator's template becomes ``TemplateBroken``, which
+the sender turns into a dead letter: a broken template is fixed, not retried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.utils import parseaddr
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.template import Context, Engine, Template
+
+from malote.fiscal import format_nfe_key
+from malote.notify.defaults import EmailText
+from malote.notify.formatting import format_money
+from malote.notify.statuses import CustomerStatus
+from malote.orders.models import Invoice, Order, Shipment
+
+# Shown to operators next to the template fields (admin); keep in step with build_context().
+CONTEXT_HELP = (
+    "Variables: number, customer_name, first_name, customer_email, status, status_label, placed_at, "
+    "store_name, lines (sku, name, quantity, unit_price, discount, total), subtotal, shipping_price, "
+    "discount, has_discount, tax, total (money already formatted as R$ 1.234,56), shipping_method, "
+    "payment (method_label, amount, due_date) and payment_method_label, invoice (number, series, key, "
+    "key_formatted, issued_at), shipment (carrier, carrier_label, method, tracking_code, tracking_url, "
+    "shipped_at, delivered_at), tracking_code, tracking_url, cancel_reason, cancel_reason_label, and the "
+    'order itself. Filters: the Django built-ins (e.g. date:"d/m/Y") and brl for other amounts.'
+)
+
+
+class TemplateBroken(Exception):
+    """An operator's template does not compile or render; ``str()`` says which and why."""
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    subject: str
+    body: str
+
+
+@cache
+def _engine() -> Engine:
+    return Engine(autoescape=False, builtins=["malote.notify.formatting"])
+
+
+def compile_template(source: str, *, status: str, part: str) -> Template:
+    try:
+        return _engine().from_string(source)
+    except Exception as exc:  # TemplateSyntaxError and anything a tag's parser raises
+        raise TemplateBroken(_describe(exc, status=status, part=part)) from exc
+
+
+def render(text: EmailText, context: dict[str, Any], *, status: str) -> RenderedEmail:
+    """Subject (collapsed to one line: a header cannot hold a newline) and body of one e-mail."""
+    parts: dict[str, str] = {}
+    for part, source in (("subject", text.subject), ("body", text.body)):
+        template = compile_template(source, status=status, part=part)
+        try:
+            parts[part] = template.render(Context(context, autoescape=False))
+        except Exception as exc:  # a tag or filter failing at render time is the template's fault too
+            raise TemplateBroken(_describe(exc, status=status, part=part)) from exc
+    return RenderedEmail(subject=" ".join(parts["subject"].split()), body=parts["body"])
+
+
+def _describe(exc: Exception, *, status: str, part: str) -> str:
+    return (
+        f"The e-mail template for {status!r} is broken ({part}): {type(exc).__name__}: {exc}. "
+        "Fix it under Customer e-mails > E-mail templates, then replay this message."
+    )
+
+
+# --- context -----------------------------------------------------------------------------------
+
+
+def store_name() -> str:
+    """The display name of ``DEFAULT_FROM_EMAIL`` (``Loja Malote <…>`` → ``Loja Malote``)."""
+    name, address = parseaddr(settings.DEFAULT_FROM_EMAIL)
+    return name or address
+
+
+def _carrier_label(carrier: str) -> str:
+    # Carriers are stored as typed by connectors ("correios"); a bare lower-case name is shown
+    # capitalized, anything else (JadLog, "Loggi Express") as given.
+    return carrier.capitalize() if carrier.islower() else carrier
+
+
+def _invoice(order: Order) -> dict[str, Any] | None:
+    invoice = Invoice.objects.filter(order=order).order_by("-id").first()
+    if invoice is None:
+        return None
+    return {
+        "number": invoice.number,
+        "series": invoice.series,
+        "key": invoice.key,
+        "key_formatted": format_nfe_key(invoice.key),
+        "issued_at": invoice.issued_at,
+    }
+
+
+def _shipment(order: Order) -> dict[str, Any] | None:
+    # The latest shipment that left; else the latest one (e.g. only a collection order so far).
+    shipments = Shipment.objects.filter(order=order).order_by("-id")
+    shipment = shipments.exclude(shipped_at=None).first() or shipments.first()
+    if shipment is None:
+        return None
+    return {
+        "carrier": shipment.carrier,
+        "carrier_label": _carrier_label(shipment.carrier),
+        "method": shipment.method,
+        "tracking_code": shipment.tracking_code,
+        "tracking_url": shipment.tracking_url,
+        "shipped_at": shipment.shipped_at,
+        "delivered_at": shipment.delivered_at,
+    }
+
+
+def build_context(order: Order, status: str) -> dict[str, Any]:
+    """Everything a status e-mail may show, read now (the order as it is at send time)."""
+
+    def money(value: Any) -> str:
+        return format_money(value, order.currency)
+
+    payment = order.payments.order_by("-id").first()
+    shipment = _shipment(order)
+    lines = [
+        {
+            "sku": line.sku,
+            "name": line.name,
+            "quantity": line.quantity,
+            "unit_price": money(line.unit_price),
+            "discount": money(line.discount),
+            "total": money(line.total),
+        }
+        for line in order.lines.all()
+    ]
+    return {
+        "order": order,
+        "number": order.number,
+        "customer_name": order.customer_name,
+        "first_name": order.customer_name.split()[0] if order.customer_name.split() else "",
+        "customer_email": order.customer_email,
+        "status": status,
+        "status_label": str(CustomerStatus(status).label),
+        "placed_at": order.placed_at,
+        "store_name": store_name(),
+        "lines": lines,
+        "subtotal": money(order.subtotal),
+        "shipping_price": money(order.shipping_price),
+        "discount": money(order.discount),
+        "has_discount": order.discount > 0,
+        "tax": money(order.tax),
+        "total": money(order.total),
+        "shipping_method": order.shipping_method,
+        "payment_method_label": order.get_payment_method_display(),
+        "payment": None
+        if payment is None
+        else {
+            "method_label": payment.get_method_display(),
+            "amount": money(payment.amount),
+            "due_date": payment.due_date,
+        },
+        "invoice": _invoice(order),
+        "shipment": shipment,
+        "carrier": shipment["carrier_label"] if shipment else "",
+        "tracking_code": shipment["tracking_code"] if shipment else "",
+        "tracking_url": shipment["tracking_url"] if shipment else "",
+        "cancel_reason": order.cancel_reason,
+        "cancel_reason_label": order.get_cancel_reason_display() if order.cancel_reason else "",
+    }

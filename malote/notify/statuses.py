@@ -1,0 +1,60 @@
+"""Which order changes the customer hears about, and what each e-mail is called.
+
+An e-mail is keyed by a ``CustomerStatus``: the order status it announces, plus ``received``
+for the order's creation. Each is queued at most once per order because each order status is
+entered at most once (``reopen`` re-enters one, and is ignored here).
+"""
+
+from __future__ import annotations
+
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from malote.orders.changes import OrderChange
+from malote.orders.statuses import OrderStatus
+
+DESTINATION = "email:customer"
+MESSAGE_KIND = "email.status"
+
+
+class CustomerStatus(models.TextChoices):
+    RECEIVED = "received", _("Pedido recebido")
+    PAID = "paid", _("Pagamento aprovado")
+    INVOICED = "invoiced", _("Nota fiscal emitida")
+    SHIPPED = "shipped", _("Pedido enviado")
+    DELIVERED = "delivered", _("Pedido entregue")
+    CANCELED = "canceled", _("Pedido cancelado")
+    PAYMENT_OVERDUE = "payment_overdue", _("Pagamento vencido")
+
+
+# The order status that must still be in ``Order.status_path`` when the e-mail goes out; None:
+# the order merely has to exist. A status that is gone (reopened) or never entered is not mailed.
+REQUIRED_ORDER_STATUS: dict[str, str | None] = {
+    CustomerStatus.RECEIVED: None,
+    CustomerStatus.PAID: OrderStatus.PAID,
+    CustomerStatus.INVOICED: OrderStatus.INVOICED,
+    CustomerStatus.SHIPPED: OrderStatus.SHIPPED,
+    CustomerStatus.DELIVERED: OrderStatus.DELIVERED,
+    CustomerStatus.CANCELED: OrderStatus.CANCELED,
+    CustomerStatus.PAYMENT_OVERDUE: OrderStatus.PAYMENT_OVERDUE,
+}
+
+_BY_ORDER_STATUS: dict[str, str] = {
+    order_status: status for status, order_status in REQUIRED_ORDER_STATUS.items() if order_status
+}
+
+
+def statuses_for(change: OrderChange) -> list[str]:
+    """The e-mails a change calls for, in sending order.
+
+    Creation sends ``received``; an order created already paid (an import) also gets ``paid``,
+    as the customer would have after a separate approval. ``reopen`` sends nothing: it returns
+    to a status the customer was already told about.
+    """
+    if change.transition == "reopen":
+        return []
+    found = [CustomerStatus.RECEIVED.value] if change.transition == "created" else []
+    status = _BY_ORDER_STATUS.get(change.to_status)
+    if status is not None:
+        found.append(status)
+    return found

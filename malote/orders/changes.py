@@ -1,0 +1,48 @@
+"""Order changes, published to listeners inside the transaction that makes them.
+
+Every committed status change must reach other systems exactly once, so listeners run in the
+change's own transaction and may only write rows (outbox messages), never call out. Apps register
+their listener in ``AppConfig.ready``: channels route changes to connected systems, notify queues
+customer e-mails. A listener that raises aborts the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from malote.core.actors import Actor
+
+if TYPE_CHECKING:
+    from malote.orders.models import Order
+
+
+@dataclass(frozen=True)
+class OrderChange:
+    """What just happened to an order.
+
+    ``transition`` is the lifecycle transition's name, or ``"created"``; ``to_status`` is the
+    status entered (for ``created``, the initial one). ``data`` is the transition's input as given.
+    """
+
+    order: Order
+    transition: str
+    from_status: str
+    to_status: str
+    actor: Actor
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+Listener = Callable[[OrderChange], None]
+_LISTENERS: list[Listener] = []
+
+
+def register_listener(listener: Listener) -> None:
+    if listener not in _LISTENERS:
+        _LISTENERS.append(listener)
+
+
+def publish(change: OrderChange) -> None:
+    for listener in _LISTENERS:
+        listener(change)
