@@ -22,12 +22,12 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 
 setup: $(VENV)/.synced
 
+# Web server, a delivery worker, the sandbox fakes, a local mailbox and demo traffic (see malote up).
 run: setup
 	$(BIN)/malote migrate --noinput
 	$(BIN)/malote collectstatic --noinput --verbosity 0
 	$(BIN)/malote demo
-	$(BIN)/gunicorn malote.wsgi:application --bind $(HOST):$(PORT) --workers 2 --threads 4 \
-		--access-logfile - --graceful-timeout 10
+	$(BIN)/malote up --host $(HOST) --port $(PORT)
 
 lint: setup
 	$(BIN)/ruff check .
