@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "malote.sync",
     "malote.notify",
     "malote.api",
+    "malote.sandbox",
 ]
 
 MIDDLEWARE = [

@@ -87,3 +87,36 @@ def start(env: dict[str, str], *args: str, extra_env: dict[str, str] | None = No
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def serve_web(env: dict[str, str], port: int) -> subprocess.Popen[str]:
+    """gunicorn (the production server ``make run`` uses) on 127.0.0.1:port; waits until it answers."""
+    import time
+    import urllib.request
+
+    gunicorn = str(Path(sys.executable).parent / "gunicorn")
+    bind = f"127.0.0.1:{port}"
+    process = subprocess.Popen(
+        [gunicorn, "malote.wsgi:application", "--bind", bind, "--workers", "1", "--threads", "8"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                return process
+        except OSError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"gunicorn did not start: {process.communicate()[1][-2000:]}")
