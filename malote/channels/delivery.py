@@ -7,7 +7,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from malote.channels.models import Channel, LinkState, OrderLink
+from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.channels.snapshots import order_snapshot
 from malote.connectors.base import Connector, Unsupported
 from malote.connectors.registry import connector_for
@@ -95,6 +95,9 @@ def _push_change(
     external_id = link.external_id if link and link.external_id else ""
     if not external_id and channel.pk == order.channel_id:
         external_id = order.external_id
+    if not external_id and channel.role == ChannelRole.GATEWAY:
+        # The gateway knows the order by its charge, before any webhook linked them.
+        external_id = order.payments.order_by("-id").values_list("transaction_id", flat=True).first() or ""
     if not external_id:
         raise DeliveryError(f"The order is not in {channel.code} yet.", retryable=True)
     snapshot = order_snapshot(order)

@@ -1,3 +1,3 @@
 """Import every connector module so each registers itself."""
 
-from malote.connectors import manual, webhook  # noqa: F401
+from malote.connectors import manual, pagarme, tiny, webhook  # noqa: F401

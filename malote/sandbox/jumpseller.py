@@ -12,6 +12,12 @@ API (HTTP Basic ``login:authtoken``, or the deprecated ``?login=&authtoken=`` qu
     PUT  /v1/orders/{id}.json            {"order": {writable fields}} → {"order": {…}}
     GET|POST /v1/orders/{id}/documents.json, PUT|DELETE /v1/orders/{id}/documents/{public_id}.json
     GET|POST /v1/hooks.json, GET|PUT|DELETE /v1/hooks/{id}.json
+    GET  /v1/products.json               page, limit (50, max 100), oldest first
+    GET  /v1/products/count.json         {"count": n}
+    GET  /v1/products/search.json        query (required, else 404), fields, status → [{"product"}]
+    GET  /v1/products/{id}.json          {"product": {…}}
+    PUT  /v1/products/{id}.json          {"product": {stock, stock_unlimited, …}} → {"product": {…}}
+    GET|POST /v1/products/{id}/variants.json, GET|PUT /v1/products/{id}/variants/{variant_id}.json
 
 Conventions: resources wrapped in a root key, lists are arrays of wrapped objects, money as floats
 in reais, empty values ``null``, CPF/CNPJ in ``billing_address.taxid``, dates like
@@ -63,6 +69,26 @@ Assumptions (the reference is silent or unconfirmed; switches where it matters):
   vendor's FIPS wording notwithstanding; ``payment_method_type`` is ``pix``/``boleto``/
   ``credit_card``; ``fulfillment_status`` is ``Fulfilled`` once shipped, else ``Unfulfilled``.
 * Rate limits (800/min, 20/s) are only reported in headers unless ``enforce_rate_limit`` is on.
+
+Products and stock (OpenAPI ``Product``/``ProductFields``, ``Variant``/``VariantFields``): the ten
+seed SKUs are products with ids 3001–3010, ``stock`` 100 (the schema's default), no variants;
+variants are added with ``POST /products/{id}/variants.json`` (``VariantEdit``) and get ids from
+5001. Writable on ``PUT /products/{id}.json``: ``name``, ``price``, ``sku``, ``barcode``, ``status``,
+``stock``, ``stock_unlimited``, ``stock_threshold``, ``stock_notification``; on a variant the same
+minus ``name``/``status``; other fields are ignored; a bad value answers 422. Assumptions:
+
+* ❓ ``product_put_requires_name_and_price`` (default off): the vendor's ``ProductEditFields``
+  declares ``name`` and ``price`` required, which would forbid a stock-only update; its own
+  ``VariantEdit`` example and every integration we know send partial bodies.
+* ❓ ``/products/search.json`` matches ``query`` as a case-insensitive substring of the fields
+  named in ``fields`` (comma list of ``sku, barcode, brand, name, description, variants,
+  option_name``; ``variants`` = the variants' SKUs and barcodes); without ``fields``, all of them.
+  It is not paged (the spec declares no ``page``/``limit`` there).
+* ❓ a stock change sends ``product_stock_updated``, any other change ``product_updated``, each
+  with ``{"product": {…}}``; a PUT that changes nothing sends nothing.
+* A product's ``stock`` is kept apart from its variants' (no summing), and orders placed through
+  ``/_sandbox/orders`` do not move product stock (Malote pushes the available quantity).
+* Negative ``stock`` is refused with 422 (the vendor's behaviour is not documented).
 """
 
 from __future__ import annotations
@@ -86,7 +112,15 @@ from malote.sandbox.app import ControlError, FakeApp, Setting, control_body
 from malote.sandbox.clock import BRASILIA, jumpseller_time, utc_now
 from malote.sandbox.faults import Fault
 from malote.sandbox.router import BadRequest, Request, Response
-from malote.sandbox.seed import CUSTOMERS, DEMO_ORDERS, Customer, Product, customer_from_json, product_by_sku
+from malote.sandbox.seed import (
+    CUSTOMERS,
+    DEMO_ORDERS,
+    PRODUCTS,
+    Customer,
+    Product,
+    customer_from_json,
+    product_by_sku,
+)
 
 ORDER_STATUS_LABELS = {
     "abandoned": "Abandoned",
@@ -133,6 +167,15 @@ PAYMENT_METHODS = {
 }
 TRACKING_TEXT_FIELDS = ("tracking_number", "tracking_company", "tracking_url", "additional_information")
 DEFAULT_SHIPPING_METHOD = "Correios SEDEX"
+#: ``fields`` values of ``/products/search.json`` that the fake searches (the spec's enum, less the
+#: custom-field ones, which the fake's products do not have).
+SEARCH_FIELDS = ("sku", "barcode", "brand", "name", "description", "variants", "option_name")
+PRODUCT_STATUSES = ("available", "not-available", "disabled")
+VARIANT_WRITABLE = frozenset(
+    {"price", "sku", "barcode", "stock", "stock_unlimited", "stock_threshold", "stock_notification"}
+)
+PRODUCT_WRITABLE = VARIANT_WRITABLE | {"name", "status"}
+SEED_STOCK = 100  # ProductFields.stock default in the vendor's schema
 
 _CENT = Decimal("0.01")
 
@@ -169,13 +212,15 @@ class UnsupportedMediaType(Exception):
 
 @dataclass
 class JumpsellerState:
-    """The store: orders, hooks and documents by order id."""
+    """The store: orders, hooks, documents by order id and the product catalogue."""
 
     orders: dict[int, dict[str, Any]] = field(default_factory=dict)
     hooks: dict[int, dict[str, Any]] = field(default_factory=dict)
     documents: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    products: dict[int, dict[str, Any]] = field(default_factory=dict)
     next_order_id: int = 10001
     next_hook_id: int = 1
+    next_variant_id: int = 5001
 
 
 @dataclass(frozen=True)
@@ -204,6 +249,9 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
         "rate_limit_per_minute": Setting(800, (int,), "reported in Jumpseller-PerMinuteRateLimit-Limit"),
         "rate_limit_per_second": Setting(20, (int,), "reported in Jumpseller-PerSecondRateLimit-Limit"),
         "enforce_rate_limit": Setting(False, (bool,), "answer 429 beyond the limits (off: headers only)"),
+        "product_put_requires_name_and_price": Setting(
+            False, (bool,), "❓ PUT /products/{id}.json refuses a body without name and price (422)"
+        ),
     }
 
     def __init__(self, *, seed: bool = True, config: Mapping[str, Any] | None = None) -> None:
@@ -318,6 +366,7 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
             "orders": [{"order": order} for order in self.state.orders.values()],
             "hooks": [{"hook": hook} for hook in self.state.hooks.values()],
             "documents": {str(order_id): docs for order_id, docs in self.state.documents.items()},
+            "products": [{"product": product} for product in self.state.products.values()],
         }
 
     # ----------------------------------------------------------------- routes
@@ -338,6 +387,15 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
         api("GET", "/v1/hooks/{id:int}.json", self._get_hook)
         api("PUT", "/v1/hooks/{id:int}.json", self._update_hook)
         api("DELETE", "/v1/hooks/{id:int}.json", self._delete_hook)
+        api("GET", "/v1/products.json", self._list_products)
+        api("GET", "/v1/products/count.json", self._count_products)
+        api("GET", "/v1/products/search.json", self._search_products)
+        api("GET", "/v1/products/{id:int}.json", self._get_product)
+        api("PUT", "/v1/products/{id:int}.json", self._update_product)
+        api("GET", "/v1/products/{id:int}/variants.json", self._list_variants)
+        api("POST", "/v1/products/{id:int}/variants.json", self._create_variant)
+        api("GET", "/v1/products/{id:int}/variants/{variant_id:int}.json", self._get_variant)
+        api("PUT", "/v1/products/{id:int}/variants/{variant_id:int}.json", self._update_variant)
         self.control.add("POST", "/_sandbox/orders", self._control_place_order)
         self.control.add("POST", "/_sandbox/orders/{id:int}/status", self._control_change_status)
 
@@ -613,6 +671,103 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
             return Response.json({"message": "Hook not found"}, 404)
         return Response.json("Hook deleted")
 
+    # ----------------------------------------------------------------- products and stock
+    def _find_product(self, request: Request) -> dict[str, Any] | None:
+        return self.state.products.get(int(request.params["id"]))
+
+    @staticmethod
+    def _product_not_found() -> Response:
+        return Response.json({"message": "Product not found"}, 404)
+
+    def _list_products(self, request: Request) -> Response:
+        products = sorted(self.state.products.values(), key=lambda product: int(product["id"]))
+        return Response.json([{"product": product} for product in self._paginate(request, products)])
+
+    def _count_products(self, request: Request) -> Response:
+        return Response.json({"count": len(self.state.products)})
+
+    def _search_products(self, request: Request) -> Response:
+        query = (request.arg("query") or "").strip().casefold()
+        if not query:
+            return Response.json({"message": "Invalid query"}, 404)
+        wanted = {name.strip() for name in (request.arg("fields") or "").split(",") if name.strip()}
+        fields = wanted & set(SEARCH_FIELDS) or set(SEARCH_FIELDS)
+        status = request.arg("status")
+        found = [
+            {"product": product}
+            for product in sorted(self.state.products.values(), key=lambda product: int(product["id"]))
+            if _matches(product, query, fields) and _has_status(product, status)
+        ]
+        return Response.json(found)
+
+    def _get_product(self, request: Request) -> Response:
+        product = self._find_product(request)
+        return self._product_not_found() if product is None else Response.json({"product": product})
+
+    def _update_product(self, request: Request) -> Response:
+        product = self._find_product(request)
+        if product is None:
+            return self._product_not_found()
+        fields = self._json_body(request, "product")
+        if self.config.get_bool("product_put_requires_name_and_price") and not (
+            "name" in fields and "price" in fields
+        ):
+            raise Unprocessable("name and price are required")
+        changes = _product_changes(fields, PRODUCT_WRITABLE)
+        self._apply_product_changes(product, product, changes)
+        return Response.json({"product": product})
+
+    def _find_variant(self, product: dict[str, Any], request: Request) -> dict[str, Any] | None:
+        variant_id = int(request.params["variant_id"])
+        return next((variant for variant in product["variants"] if variant["id"] == variant_id), None)
+
+    def _list_variants(self, request: Request) -> Response:
+        product = self._find_product(request)
+        if product is None:
+            return self._product_not_found()
+        return Response.json([{"variant": variant} for variant in product["variants"]])
+
+    def _create_variant(self, request: Request) -> Response:
+        product = self._find_product(request)
+        if product is None:
+            return self._product_not_found()
+        variant = _new_variant(self.state.next_variant_id, product, self._json_body(request, "variant"))
+        self.state.next_variant_id += 1
+        product["variants"].append(variant)
+        product["updated_at"] = jumpseller_time(utc_now())
+        self.send_webhook("product_updated", {"product": product})
+        return Response.json({"variant": variant})
+
+    def _get_variant(self, request: Request) -> Response:
+        product = self._find_product(request)
+        variant = None if product is None else self._find_variant(product, request)
+        if variant is None:
+            return self._product_not_found()
+        return Response.json({"variant": variant})
+
+    def _update_variant(self, request: Request) -> Response:
+        product = self._find_product(request)
+        variant = None if product is None else self._find_variant(product, request)
+        if product is None or variant is None:
+            return self._product_not_found()
+        changes = _product_changes(self._json_body(request, "variant"), VARIANT_WRITABLE)
+        self._apply_product_changes(product, variant, changes)
+        return Response.json({"variant": variant})
+
+    def _apply_product_changes(
+        self, product: dict[str, Any], target: dict[str, Any], changes: dict[str, Any]
+    ) -> list[str]:
+        """Write ``changes`` into ``target`` (the product or one of its variants) and send the
+        hook: ``product_stock_updated`` when the stock moved, else ``product_updated``."""
+        changed = {name for name, value in changes.items() if target.get(name) != value}
+        if not changed:
+            return []
+        target.update({name: changes[name] for name in changed})
+        product["updated_at"] = jumpseller_time(utc_now())
+        event = "product_stock_updated" if changed & {"stock", "stock_unlimited"} else "product_updated"
+        self.send_webhook(event, {"product": product})
+        return [event]
+
     # ----------------------------------------------------------------- building orders
     def new_state(self, seed: bool) -> JumpsellerState:
         state = JumpsellerState()
@@ -622,6 +777,8 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
 
     def _seed(self, state: JumpsellerState) -> None:
         now = utc_now()
+        for product in PRODUCTS:
+            state.products[product.id] = _new_product(product, now - timedelta(days=60))
         for demo in DEMO_ORDERS:
             state.next_order_id = demo.number
             order = self._new_order(
@@ -897,3 +1054,145 @@ def _lines(items: Any) -> list[_Line]:
         price = _decimal(item["price"], "price") if "price" in item else product.price
         lines.append(_Line(product, qty, price))
     return lines
+
+
+# ----------------------------------------------------------------- products
+def _new_product(product: Product, created_at: datetime) -> dict[str, Any]:
+    """A seed product as ``ProductFields`` (every property present, empty ones ``null``)."""
+    created = jumpseller_time(created_at)
+    return {
+        "id": product.id,
+        "name": product.name,
+        "page_title": product.name,
+        "description": None,
+        "type": "physical",
+        "days_to_expire": None,
+        "price": money(product.price),
+        "discount": 0.0,
+        "weight": money(product.weight_kg),
+        "stock": SEED_STOCK,
+        "stock_unlimited": False,
+        "stock_threshold": 0,
+        "stock_notification": False,
+        "back_in_stock_enabled": False,
+        "cost_per_item": None,
+        "compare_at_price": None,
+        "sku": product.sku,
+        "brand": None,
+        "barcode": None,
+        "google_product_category_text": None,
+        "quotable": False,
+        "featured": False,
+        "reviews_enabled": True,
+        "status": "available",
+        "created_at": created,
+        "updated_at": created,
+        "package_format": "box",
+        "length": None,
+        "width": None,
+        "height": None,
+        "diameter": None,
+        "permalink": product.sku.lower(),
+        "categories": [],
+        "images": [],
+        "variants": [],
+        "digital_products": [],
+    }
+
+
+def _variant_options(value: Any) -> list[dict[str, Any]]:
+    """``options`` of a new variant as ``ProductOptionVariantEdit`` objects."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise Unprocessable("options must be an array of objects")
+    options = []
+    for position, item in enumerate(value, start=1):
+        option_type = item.get("option_type", "option")
+        if option_type not in ("option", "color"):
+            raise Unprocessable("option_type must be option or color")
+        options.append(
+            {
+                "name": None if item.get("name") is None else str(item["name"]),
+                "option_type": option_type,
+                "value": None if item.get("value") is None else str(item["value"]),
+                "custom": None if item.get("custom") is None else str(item["custom"]),
+                "product_option_position": position,
+                "product_value_position": 1,
+            }
+        )
+    return options
+
+
+def _new_variant(variant_id: int, product: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """A variant as ``VariantFields``; what the body leaves out comes from the product."""
+    changes = _product_changes(fields, VARIANT_WRITABLE)
+    return {
+        "id": variant_id,
+        "price": changes.get("price", product["price"]),
+        "sku": changes.get("sku"),
+        "barcode": changes.get("barcode"),
+        "stock": changes.get("stock", SEED_STOCK),
+        "stock_unlimited": changes.get("stock_unlimited", False),
+        "stock_threshold": changes.get("stock_threshold", 0),
+        "stock_notification": changes.get("stock_notification", False),
+        "cost_per_item": None,
+        "compare_at_price": None,
+        "options": _variant_options(fields.get("options")),
+        "image": None,
+    }
+
+
+def _non_negative_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise Unprocessable(f"{name} must be a non-negative integer")
+    return value
+
+
+def _product_changes(fields: dict[str, Any], writable: frozenset[str]) -> dict[str, Any]:
+    """Validate the writable fields of a product or variant body; everything else is ignored."""
+    changes: dict[str, Any] = {}
+    for name in sorted(writable & set(fields)):
+        value = fields[name]
+        if name in ("stock", "stock_threshold"):
+            changes[name] = _non_negative_int(name, value)
+        elif name in ("stock_unlimited", "stock_notification"):
+            if not isinstance(value, bool):
+                raise Unprocessable(f"{name} must be true or false")
+            changes[name] = value
+        elif name == "price":
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise Unprocessable("price must be a non-negative number")
+            changes[name] = money(Decimal(str(value)))
+        elif name == "name":
+            if not isinstance(value, str) or not value.strip():
+                raise Unprocessable("name must not be blank")
+            changes[name] = value.strip()
+        elif name == "status":
+            if value not in PRODUCT_STATUSES:
+                raise Unprocessable(f"status must be one of {', '.join(PRODUCT_STATUSES)}")
+            changes[name] = value
+        else:  # sku, barcode
+            if value is not None and not isinstance(value, str | int):
+                raise Unprocessable(f"{name} must be a string")
+            changes[name] = None if value is None else str(value)
+    return changes
+
+
+def _matches(product: dict[str, Any], query: str, fields: set[str]) -> bool:
+    texts: list[Any] = [
+        product.get(name) for name in ("sku", "barcode", "brand", "name", "description") if name in fields
+    ]
+    if "variants" in fields:
+        texts += [variant.get(key) for variant in product["variants"] for key in ("sku", "barcode")]
+    if "option_name" in fields:
+        texts += [option.get("value") for variant in product["variants"] for option in variant["options"]]
+    return any(isinstance(text, str) and query in text.casefold() for text in texts)
+
+
+def _has_status(product: dict[str, Any], status: str | None) -> bool:
+    if not status:
+        return True
+    if status == "featured":
+        return bool(product["featured"])
+    return bool(product["status"] == status)

@@ -50,12 +50,12 @@ class Command(BaseCommand):
         fakes: list[RunningFake[Any]] = [jumpseller, tiny, pagarme]
         mailbox = self._mailbox(options["smtp_port"])
         self._configure(jumpseller, tiny, pagarme, tiny_hook_token)
-        children = [
-            self._spawn(
+        children: list[tuple[str, subprocess.Popen[bytes]]] = [
+            ("web", self._spawn(
                 "gunicorn", "malote.wsgi:application", "--bind", f"{options['host']}:{options['port']}",
                 "--workers", "2", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "10",
-            ),
-            self._spawn(sys.executable, "-m", "malote.cli", "worker", "--threads", "4"),
+            )),
+            ("worker", self._spawn(sys.executable, "-m", "malote.cli", "worker", "--threads", "4")),
         ]  # fmt: skip
         if not options["no_driver"]:
             driver = DemoDriver(jumpseller, pagarme, tiny, stop=stop)
@@ -74,15 +74,15 @@ class Command(BaseCommand):
         self.stdout.flush()
         try:
             while not stop.wait(0.5):
-                for child in children:
+                for name, child in children:
                     if child.poll() is not None:
-                        self.stderr.write(f"{child.args[0]} exited with {child.returncode}; stopping")
+                        self.stderr.write(f"the {name} exited with {child.returncode}; stopping")
                         stop.set()
         finally:
-            for child in children:
+            for _, child in children:
                 if child.poll() is None:
                     child.send_signal(signal.SIGTERM)
-            for child in children:
+            for _, child in children:
                 try:
                     child.wait(timeout=15)
                 except subprocess.TimeoutExpired:
@@ -100,7 +100,7 @@ class Command(BaseCommand):
 
         directory = Path(settings.VAR_DIR) / "mailbox"
         directory.mkdir(parents=True, exist_ok=True)
-        Controller(Mailbox(str(directory)), hostname="127.0.0.1", port=port).start()
+        Controller(Mailbox(directory), hostname="127.0.0.1", port=port).start()
         return directory
 
     def _configure(
