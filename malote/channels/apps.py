@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save
 
 
 class ChannelsConfig(AppConfig):
@@ -10,7 +9,6 @@ class ChannelsConfig(AppConfig):
     def ready(self) -> None:
         from malote.channels import jobs, routing
         from malote.channels.delivery import deliver_to_channel
-        from malote.channels.models import Channel
         from malote.orders.changes import register_listener as on_order_change
         from malote.stock.changes import register_listener as on_stock_change
         from malote.sync.handlers import register_handler
@@ -20,6 +18,3 @@ class ChannelsConfig(AppConfig):
         on_stock_change(routing.route_stock_change)
         register_handler("channel", deliver_to_channel)
         register_job("channel.poll", jobs.poll_channel)
-        # Only to forget the routing cache when a channel is edited (no business logic here).
-        post_save.connect(routing.clear_cache, sender=Channel, dispatch_uid="channels_cache_save")
-        post_delete.connect(routing.clear_cache, sender=Channel, dispatch_uid="channels_cache_delete")

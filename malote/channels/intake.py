@@ -15,6 +15,7 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from pydantic import ValidationError
 
 from malote.channels.models import Channel, ChannelRole, ImportPolicy, LinkState, OrderLink
 from malote.connectors.base import InboundChange
@@ -72,7 +73,12 @@ def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> 
             return inbox.Applied("unknown_order", detail=f"{channel.code} order {change.external_id}")
         if channel.import_policy == ImportPolicy.PAID_ONLY and change.status not in PAID:
             return inbox.Applied("deferred_unpaid", detail="import policy: only paid orders")
-        order, _ = actions.create_order(OrderIn.model_validate(change.order), actor=actor)
+        try:
+            data = OrderIn.model_validate(change.order)
+        except ValidationError as exc:
+            # Refused and recorded (the inbox keeps the raw body), so one bad order never blocks a poll.
+            raise actions.invalid_input_from(exc, prefix="order") from None
+        order, _ = actions.create_order(data, actor=actor)
     _remember_remote_status(order, channel, change)
     if not change.status:
         return inbox.Applied("recorded", order.pk, detail=f"no canonical status for {change.remote_status!r}")

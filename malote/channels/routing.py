@@ -15,10 +15,11 @@ Runs as an ``OrderChange`` listener inside the change's transaction and only wri
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from malote.channels.models import Channel, ChannelRole, ImportPolicy, OrderLink
+from malote.connectors.registry import provider
+from malote.core import fastsql
 from malote.orders.changes import OrderChange
 from malote.orders.statuses import OrderStatus
 from malote.sync import outbox
@@ -29,24 +30,19 @@ PAID_OR_LATER = frozenset(
     set(OrderStatus) - {"pending_payment", "payment_review", "payment_overdue", "canceled"}
 )
 
-_cache: dict[str, Any] = {"at": 0.0, "channels": None}
-CACHE_SECONDS = 2.0
-
 
 def enabled_channels() -> list[Channel]:
-    """Enabled channels, cached briefly (routing runs on every transition); saves clear it."""
-    now = time.monotonic()
-    if _cache["channels"] is None or now - _cache["at"] > CACHE_SECONDS:
-        _cache["channels"] = list(Channel.objects.filter(enabled=True).exclude(kind="manual"))
-        _cache["at"] = now
-    return list(_cache["channels"])
-
-
-def clear_cache(*_: object, **__: object) -> None:
-    _cache["channels"] = None
+    """Enabled channels driven by a connector; runs on every transition, so its SQL is pre-built."""
+    return fastsql.fixed_query(
+        "routing.enabled_channels", lambda: Channel.objects.filter(enabled=True).exclude(kind="manual")
+    )
 
 
 def _send(channel: Channel, order_id: int, op: str, **payload: Any) -> None:
+    if op == "status":
+        connector = provider(channel.kind)
+        if connector is not None and not connector.maps_status(channel, str(payload.get("status", ""))):
+            return  # the system has no word for this status: nothing to tell it
     outbox.enqueue(f"channel:{channel.code}", f"order.{op}", {"op": op, **payload}, order_id=order_id)
 
 

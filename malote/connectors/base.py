@@ -95,6 +95,12 @@ class Connector:
 
     # --- status maps ----------------------------------------------------------------------------
 
+    @classmethod
+    def maps_status(cls, channel: Any, status: str) -> bool:
+        """Whether the system has a word for this canonical status (else there is nothing to push)."""
+        own = (channel.status_map or {}).get("out", {})
+        return bool(own.get(status, cls.default_status_out.get(status)))
+
     def status_out(self, status: str) -> str | None:
         own = (self.channel.status_map or {}).get("out", {})
         return own.get(status, self.default_status_out.get(status))

@@ -3,8 +3,9 @@
 Channel configuration: ``base_url`` is the API root (``https://api.jumpseller.com/v1``, or a fake's
 ``api_url``); ``credentials`` are ``login`` and ``authtoken`` (HTTP Basic on every call) and
 ``hooks_token`` (the key of the hook signature). Options: ``push_stock`` (routing), ``pull_after_id``
-(where the first poll starts, default 0 = the whole order history) and ``invoice_url_template``
-(see :meth:`JumpsellerConnector.push_invoice`).
+(import every order after this id; by default the poll passes over orders placed before the channel
+was created, see :meth:`JumpsellerConnector.pull_changes`) and ``invoice_url_template`` (see
+:meth:`JumpsellerConnector.push_invoice`).
 
 Inbound. Hooks POST ``{"order": {…}}`` with ``Jumpseller-Event`` and ``Jumpseller-Hmac-Sha256``;
 the signature is checked (constant time) before anything is read. Hooks carry no event id and no
@@ -65,7 +66,7 @@ import json
 import logging
 import unicodedata
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -86,6 +87,8 @@ EVENT_HEADER = "Jumpseller-Event"
 RESET_HEADER = "Jumpseller-BannedByRateLimit-Reset"
 PULL_LIMIT = 50  # the API's default page size (max 100)
 DEFAULT_INVOICE_URL = "https://malote.invalid/nfe/{key}"
+# Clock skew between the store and Malote, and the store's whole-second times, fit in this.
+HISTORY_MARGIN = timedelta(minutes=15)
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 
@@ -340,16 +343,15 @@ def facts_of(order: Mapping[str, Any], remote: str) -> dict[str, Any]:
     carrier = _carrier(order)
     if code and carrier:
         url = _text(order.get("tracking_url"))
+        method = _text(order.get("shipping_method_name")) or _text(order.get("tracking_company"))
+        # ShipIn takes only http(s) links; the carrier's own page is the fallback.
+        if not url.startswith(("http://", "https://")):
+            url = fiscal.tracking_url(carrier, code) or ""
         facts["shipment"] = {
             "carrier": carrier,
-            "method": (_text(order.get("shipping_method_name")) or _text(order.get("tracking_company")))[
-                :100
-            ],
+            "method": method[:100],
             "tracking_code": code,
-            # ShipIn takes only http(s) links; the carrier's own page is the fallback.
-            "tracking_url": url
-            if url.startswith(("http://", "https://"))
-            else fiscal.tracking_url(carrier, code),
+            "tracking_url": url or None,
         }
     if remote == "delivered":
         facts["delivered_at"] = timezone.now().isoformat()
@@ -501,10 +503,16 @@ class JumpsellerConnector(Connector):
         """New orders after the cursor (the last order id seen), one page per call, oldest first.
 
         The import fallback for lost hooks: updates of orders already passed arrive through hooks
-        (or :meth:`fetch_order`), never through this poll.
+        (or :meth:`fetch_order`), never through this poll. Without the option ``pull_after_id``
+        the poll starts at the first order and passes over the store's history: orders placed more
+        than ``HISTORY_MARGIN`` before the channel was created in Malote are not imported (each
+        import e-mails its customer; a store's back catalogue of orders is not Malote's to take).
+        With ``pull_after_id`` every order after that id is imported.
         """
-        start = cursor if cursor else str(self.channel.option("pull_after_id", 0))
-        after = self._order_id(start)
+        explicit = self.channel.option("pull_after_id")
+        after = self._order_id(cursor or str(explicit or 0))
+        created = getattr(self.channel, "created_at", None)
+        history_ends = created - HISTORY_MARGIN if explicit is None and created is not None else None
         data = self._call(
             "GET",
             f"/orders/after/{after}.json",
@@ -521,7 +529,7 @@ class JumpsellerConnector(Connector):
             ),
             key=lambda order: int(order["id"]),
         )
-        changes = [self._polled(order) for order in orders]
+        changes = [self._polled(order) for order in orders if not _history(order, history_ends)]
         last = max([after, *(int(order["id"]) for order in orders)])
         return PullResult(changes=changes, cursor=str(last), more=len(data) >= PULL_LIMIT)
 
@@ -664,6 +672,12 @@ class JumpsellerConnector(Connector):
                 body={root: {"stock": available}},
                 idempotency_key=idempotency_key,
             )
+
+
+def _history(order: Mapping[str, Any], history_ends: datetime | None) -> bool:
+    """Whether the order was placed before ``history_ends`` (never, when that is ``None``)."""
+    placed = parse_time(order.get("created_at"))
+    return history_ends is not None and placed is not None and placed < history_ends
 
 
 def _reset_seconds(value: str | None) -> float | None:

@@ -1,3 +1,3 @@
 """Import every connector module so each registers itself."""
 
-from malote.connectors import manual, pagarme, tiny, webhook  # noqa: F401
+from malote.connectors import jumpseller, manual, pagarme, tiny, webhook  # noqa: F401

@@ -10,11 +10,12 @@ every timestamp explicitly. Use them only where the ORM's cost shows in a benchm
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
 from django.db import connection, models
+from django.db.models import QuerySet
 
 M = TypeVar("M", bound=models.Model)
 
@@ -62,6 +63,32 @@ def _lock_plan(model: type[models.Model], vendor: str) -> tuple[str, Any, list[A
     converters = compiler.get_converters([column for column, _, _ in compiler.select])
     names = [field.attname for field in model._meta.concrete_fields]
     return sql, compiler, converters, names
+
+
+_FIXED_PLANS: dict[tuple[str, str], tuple[str, list[Any], Any, Any, list[str], type[models.Model]]] = {}
+
+
+def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
+    """Run a queryset whose parameters never change, compiled by Django once per vendor.
+
+    ``build`` returns the queryset; its SQL, parameters and converters are kept under ``name``.
+    Rows come back as model instances, as the ORM would build them.
+    """
+    key = (name, connection.vendor)
+    plan = _FIXED_PLANS.get(key)
+    if plan is None:
+        queryset = build()
+        compiler = queryset.query.get_compiler(connection=connection)
+        sql, params = compiler.as_sql()
+        converters = compiler.get_converters([column for column, _, _ in compiler.select])
+        names = [field.attname for field in queryset.model._meta.concrete_fields]
+        plan = _FIXED_PLANS[key] = (sql, list(params), compiler, converters, names, queryset.model)
+    sql, params, compiler, converters, names, model = plan
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    rows = list(compiler.apply_converters(found, converters)) if converters else found
+    return [model.from_db(connection.alias, names, row) for row in rows]  # type: ignore[misc]
 
 
 def _params(model: type[models.Model], values: dict[str, Any]) -> list[Any]:

@@ -78,8 +78,8 @@ variants are added with ``POST /products/{id}/variants.json`` (``VariantEdit``) 
 minus ``name``/``status``; other fields are ignored; a bad value answers 422. Assumptions:
 
 * ❓ ``product_put_requires_name_and_price`` (default off): the vendor's ``ProductEditFields``
-  declares ``name`` and ``price`` required, which would forbid a stock-only update; its own
-  ``VariantEdit`` example and every integration we know send partial bodies.
+  declares ``name`` and ``price`` required (copied from the create schema, it seems), which would
+  forbid a stock-only update; ``VariantEditFields`` requires nothing. Unconfirmed either way.
 * ❓ ``/products/search.json`` matches ``query`` as a case-insensitive substring of the fields
   named in ``fields`` (comma list of ``sku, barcode, brand, name, description, variants,
   option_name``; ``variants`` = the variants' SKUs and barcodes); without ``fields``, all of them.

@@ -18,6 +18,9 @@ from malote.sync.models import OutboxMessage
 
 TIMEOUT_SECONDS = 10.0
 _local = threading.local()
+# Every connection opened, so a stopping worker can close them all (not only its own thread's).
+_opened: list[http.client.HTTPConnection] = []
+_opened_lock = threading.Lock()
 
 
 def _connection(scheme: str, netloc: str) -> http.client.HTTPConnection:
@@ -26,13 +29,28 @@ def _connection(scheme: str, netloc: str) -> http.client.HTTPConnection:
     if conn is None:
         cls = http.client.HTTPSConnection if scheme == "https" else http.client.HTTPConnection
         conn = pool[(scheme, netloc)] = cls(netloc, timeout=TIMEOUT_SECONDS)
+        with _opened_lock:
+            _opened.append(conn)
     return conn
+
+
+def close_connections() -> None:
+    """Close every keep-alive connection (a worker stopping, a test ending)."""
+    with _opened_lock:
+        opened = list(_opened)
+        _opened.clear()
+    for conn in opened:
+        conn.close()
+    _local.__dict__.pop("pool", None)
 
 
 def _forget(scheme: str, netloc: str) -> None:
     conn = _local.__dict__.get("pool", {}).pop((scheme, netloc), None)
     if conn is not None:
         conn.close()
+        with _opened_lock:
+            if conn in _opened:
+                _opened.remove(conn)
 
 
 def deliver_http(message: OutboxMessage) -> None:

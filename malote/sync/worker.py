@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections, connections
 
-from malote.sync import crashpoints, outbox, schedules
+from malote.sync import crashpoints, http, outbox, schedules
 from malote.sync.errors import DeliveryError
 from malote.sync.handlers import handler_for
 from malote.sync.models import OutboxMessage
@@ -136,6 +136,7 @@ class Worker:
         finally:
             self.stopping.set()
             self._pool.shutdown(wait=True)
+            http.close_connections()
             for thread in threads:
                 thread.join(timeout=5)
             log.info("worker %s stopped", self.name)
@@ -159,4 +160,5 @@ def drain(max_rounds: int = 1000, *, prefix: str | None = None) -> int:
     finally:
         worker.stop()
         worker._pool.shutdown(wait=True)
+        http.close_connections()
     return total

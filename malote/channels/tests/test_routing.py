@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from malote.channels.models import Channel, ChannelRole, ImportPolicy
-from malote.channels.routing import clear_cache
 from malote.conftest import SYSTEM
 from malote.core.actors import Actor
 from malote.orders import actions
@@ -35,7 +34,6 @@ def store(channel: Channel, sink: HttpSink) -> Channel:
     Channel.objects.filter(pk=channel.pk).update(
         kind="webhook", base_url=sink.url + "/store", credentials={"secret": "s"}
     )
-    clear_cache()
     channel.refresh_from_db()
     return channel
 
@@ -45,7 +43,6 @@ def _erp(sink: HttpSink, **fields: Any) -> Channel:
         code="erp", name="ERP", role=ChannelRole.ERP, kind="webhook", base_url=sink.url + "/erp",
         credentials={"secret": "e"}, **fields,
     )  # fmt: skip
-    clear_cache()
     return erp
 
 
@@ -82,7 +79,6 @@ def test_invoice_waits_for_shipment_and_delivery_from_channel(
     store: Channel, make_order: Callable[..., Order]
 ) -> None:
     Channel.objects.filter(pk=store.pk).update(invoice_waits_for_shipment=True, delivery_from_channel=True)
-    clear_cache()
     order = bring_to(make_order(), "invoiced")
     assert _ops("channel:site") == ["status"], "the key waits for the shipment"
     actions.run_transition(order.pk, "ship", valid_input(order, "ship"), actor=SYSTEM)
@@ -121,7 +117,6 @@ def test_a_canceled_unpaid_order_never_reaches_a_paid_only_erp(
 
 def test_stock_pushes_are_coalesced_per_sku(store: Channel, sink: HttpSink, db: None) -> None:
     Channel.objects.filter(pk=store.pk).update(options={"push_stock": True})
-    clear_cache()
     for n in range(10_000):
         set_physical("CHINELO-42", n % 50, actor=SYSTEM)
     assert OutboxMessage.objects.filter(key="sku:CHINELO-42").count() == 1
@@ -132,6 +127,5 @@ def test_stock_pushes_are_coalesced_per_sku(store: Channel, sink: HttpSink, db: 
 
 def test_disabled_channels_hear_nothing(store: Channel, make_order: Callable[..., Order]) -> None:
     Channel.objects.filter(pk=store.pk).update(enabled=False)
-    clear_cache()
     bring_to(make_order(), "paid")
     assert _ops("channel:site") == []

@@ -168,7 +168,7 @@ def test_order_from_storefront_to_delivery_over_http(stack: dict[str, Any]) -> N
     assert final["tracking_number"] == detail["shipments"][0]["tracking_code"]
     puts = list(jumpseller.calls.filter("PUT", f"/v1/orders/{store_id}.json"))
     changes = Counter(
-        (c.body.get("order", {}).get("status"), c.body.get("order", {}).get("shipment_status")) for c in puts
+        (c.json.get("order", {}).get("status"), c.json.get("order", {}).get("shipment_status")) for c in puts
     )
     assert all(count == 1 for count in changes.values()), changes
     documents = jumpseller.calls.filter("POST", f"/v1/orders/{store_id}/documents.json")

@@ -21,7 +21,6 @@ from django.test import Client
 import malote.connectors.pagarme  # noqa: F401  (registers the connector)
 from malote.channels.delivery import deliver_to_channel
 from malote.channels.models import Channel, ChannelRole, OrderLink
-from malote.channels.routing import clear_cache
 from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors import pagarme as pagarme_module
@@ -62,9 +61,7 @@ def pagarme(fake: Fake, channel: Channel) -> Iterator[Channel]:
         credentials={"secret_key": fake.credentials["secret_key"]},
         options={"jwks_url": fake.credentials["jwks_url"]},
     )
-    clear_cache()
     yield gateway
-    clear_cache()
     clear_jwks_cache()
 
 
@@ -116,7 +113,6 @@ def paying_order(
 
 def _configure(channel: Channel, **fields: Any) -> Channel:
     Channel.objects.filter(pk=channel.pk).update(**fields)
-    clear_cache()
     channel.refresh_from_db()
     return channel
 

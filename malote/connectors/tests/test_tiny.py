@@ -21,7 +21,6 @@ import malote.connectors.tiny  # noqa: F401  (registers the connector)
 from malote.channels.delivery import deliver_to_channel
 from malote.channels.jobs import poll_channel
 from malote.channels.models import Channel, ChannelRole, OrderLink
-from malote.channels.routing import clear_cache
 from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
@@ -62,9 +61,7 @@ def tiny(fake: Fake, channel: Channel) -> Iterator[Channel]:
         base_url=fake.api_url,
         credentials={"token": fake.credentials["token"], "webhook_token": WEBHOOK_TOKEN},
     )
-    clear_cache()
     yield erp
-    clear_cache()
 
 
 @pytest.fixture
@@ -83,7 +80,6 @@ def control(fake: Fake) -> Iterator[Callable[..., dict[str, Any]]]:
 
 def _configure(channel: Channel, **fields: Any) -> Channel:
     Channel.objects.filter(pk=channel.pk).update(**fields)
-    clear_cache()
     channel.refresh_from_db()
     return channel
 

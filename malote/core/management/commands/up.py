@@ -20,7 +20,6 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from malote.channels.jobs import sync_poll_schedule
 from malote.channels.models import Channel, ChannelRole, ImportPolicy
-from malote.channels.routing import clear_cache
 from malote.core.actors import Actor
 from malote.sandbox.demo import DemoDriver
 from malote.sandbox.seed import PRODUCTS
@@ -125,7 +124,6 @@ class Command(BaseCommand):
                 },
             )  # fmt: skip
             sync_poll_schedule(channel)
-        clear_cache()
         for product in PRODUCTS:
             if not StockItem.objects.filter(sku=product.sku).exists():
                 set_physical(
