@@ -80,8 +80,16 @@ class Connector:
 
     def __init__(self, channel: Any, *, http: httpx.Client | None = None) -> None:
         self.channel = channel
-        self.http = http or httpx.Client(timeout=DEFAULT_TIMEOUT, headers={"User-Agent": "Malote/0.1"})
+        self.http = http or httpx.Client(timeout=self._timeout(channel), headers={"User-Agent": "Malote/0.1"})
         self._owns_http = http is None
+
+    @staticmethod
+    def _timeout(channel: Any) -> httpx.Timeout:
+        """The channel's ``timeout_seconds`` option, else ``DEFAULT_TIMEOUT``."""
+        seconds = (getattr(channel, "options", None) or {}).get("timeout_seconds")
+        if not seconds:
+            return DEFAULT_TIMEOUT
+        return httpx.Timeout(float(seconds), connect=min(float(seconds), 5.0))
 
     def close(self) -> None:
         if self._owns_http:

@@ -92,7 +92,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from malote.connectors.base import DEFAULT_TIMEOUT, Connector, InboundChange, WebhookRejected
+from malote.connectors.base import Connector, InboundChange, WebhookRejected
 from malote.connectors.registry import register
 from malote.sync.errors import DeliveryError
 
@@ -206,23 +206,10 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return str(value or "").strip()
 
 
-def _client(channel: Any) -> httpx.Client | None:
-    """A client with the channel's own ``timeout_seconds``, or ``None`` for the default one."""
-    seconds = (channel.options or {}).get("timeout_seconds")
-    if not seconds:
-        return None
-    timeout = httpx.Timeout(float(seconds), connect=min(float(seconds), DEFAULT_TIMEOUT.connect or 5.0))
-    return httpx.Client(timeout=timeout, headers={"User-Agent": "Malote/0.1"})
-
-
 @register
 class PagarmeConnector(Connector):
     kind = "pagarme"
     default_status_in = DEFAULT_STATUS_IN
-
-    def __init__(self, channel: Any, *, http: httpx.Client | None = None) -> None:
-        super().__init__(channel, http=http or _client(channel))
-        self._owns_http = http is None
 
     def option(self, name: str, default: Any) -> Any:
         return (self.channel.options or {}).get(name, default)

@@ -89,10 +89,8 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import httpx
-
 from malote import fiscal
-from malote.connectors.base import DEFAULT_TIMEOUT, Connector, InboundChange, PullResult, WebhookRejected
+from malote.connectors.base import Connector, InboundChange, PullResult, WebhookRejected
 from malote.connectors.registry import register
 from malote.fiscal.tracking import CORREIOS
 from malote.sync.errors import DeliveryError
@@ -219,15 +217,6 @@ def _day_moment(text: Any, now: datetime) -> str | None:
     return min(datetime.combine(day, time(23, 59, 59), BRASILIA), now).isoformat()
 
 
-def _client(channel: Any) -> httpx.Client | None:
-    """A client with the channel's own ``timeout_seconds``, or ``None`` for the default one."""
-    seconds = (channel.options or {}).get("timeout_seconds")
-    if not seconds:
-        return None
-    timeout = httpx.Timeout(float(seconds), connect=min(float(seconds), DEFAULT_TIMEOUT.connect or 5.0))
-    return httpx.Client(timeout=timeout, headers={"User-Agent": "Malote/0.1"})
-
-
 class TinyError(DeliveryError):
     """A logical error inside Tiny's ``retorno`` (HTTP 200); ``code`` is its ``codigo_erro``."""
 
@@ -267,10 +256,6 @@ class TinyConnector(Connector):
     kind = "tiny"
     default_status_out = DEFAULT_STATUS_OUT
     default_status_in = DEFAULT_STATUS_IN
-
-    def __init__(self, channel: Any, *, http: httpx.Client | None = None) -> None:
-        super().__init__(channel, http=http or _client(channel))
-        self._owns_http = http is None
 
     def option(self, name: str, default: Any) -> Any:
         return (self.channel.options or {}).get(name, default)

@@ -80,17 +80,17 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
             token = python(env, SETUP.format(channels=channels))
             web = serve_web(env, port)
             worker = start(env, "worker", "--threads", "4", "--lease", "5")
+            api = httpx.Client(base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"})
             try:
                 yield {
-                    "api": httpx.Client(
-                        base_url=f"{base}/api/v1", headers={"Authorization": f"Bearer {token}"}
-                    ),
+                    "api": api,
                     "jumpseller": jumpseller,
                     "tiny": tiny,
                     "pagarme": pagarme,
                     "smtp": smtp,
                 }
             finally:
+                api.close()
                 for process in (worker, web):
                     process.terminate()
                     process.communicate(timeout=30)
@@ -102,8 +102,12 @@ def stack(tmp_path: Path) -> Iterator[dict[str, Any]]:
 
 def test_order_from_storefront_to_delivery_over_http(stack: dict[str, Any]) -> None:
     api: httpx.Client = stack["api"]
+    with httpx.Client(timeout=10) as control:
+        _journey(stack, api, control)
+
+
+def _journey(stack: dict[str, Any], api: httpx.Client, control: httpx.Client) -> None:
     jumpseller, tiny, pagarme = stack["jumpseller"], stack["tiny"], stack["pagarme"]
-    control = httpx.Client(timeout=10)
 
     placed = control.post(
         f"{jumpseller.url}/_sandbox/orders",
