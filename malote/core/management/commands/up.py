@@ -7,6 +7,7 @@ demo's shoppers and ERP operator. Ctrl+C (or SIGTERM) stops everything.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -98,9 +99,11 @@ class Command(BaseCommand):
         from aiosmtpd.handlers import Mailbox
 
         directory = Path(settings.VAR_DIR) / "mailbox"
-        directory.mkdir(parents=True, exist_ok=True)
+        for part in ("tmp", "new", "cur"):  # a maildir; Python creates these only for a new folder
+            (directory / part).mkdir(parents=True, exist_ok=True)
+        logging.getLogger("mail.log").setLevel(logging.WARNING)  # one line per SMTP command otherwise
         Controller(Mailbox(directory), hostname="127.0.0.1", port=port).start()
-        return directory
+        return directory / "new"
 
     def _configure(
         self, jumpseller: RunningFake[Any], tiny: RunningFake[Any], pagarme: RunningFake[Any], hook_token: str
