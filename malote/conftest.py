@@ -17,54 +17,12 @@ from malote.channels.models import Channel, ChannelRole
 from malote.core.actors import Actor
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.schemas import OrderIn
+from malote.orders.schemas import ORDER_EXAMPLE, OrderIn
 from malote.stock.actions import set_physical
 
 SYSTEM = Actor.system("test")
 
-# The canonical order of DESIGN.md §5 (2 × 49.90 + 15.00 shipping = 114.80).
-ORDER_JSON: dict[str, Any] = {
-    "channel": "site",
-    "external_id": "02-704319102",
-    "placed_at": "2026-11-20T14:03:00-03:00",
-    "currency": "BRL",
-    "customer": {
-        "name": "Maria Souza",
-        "email": "maria@example.com",
-        "phone": "+5511999990000",
-        "document": "529.982.247-25",
-    },
-    "billing_address": {
-        "street": "Rua das Flores",
-        "number": "100",
-        "complement": "ap 12",
-        "district": "Centro",
-        "city": "São Paulo",
-        "state": "SP",
-        "postal_code": "01001-000",
-        "country": "BR",
-    },
-    "items": [
-        {
-            "sku": "CHINELO-42",
-            "name": "Chinelo de praia 42",
-            "quantity": 2,
-            "unit_price": "49.90",
-            "discount": "0.00",
-        }
-    ],
-    "shipping": {"method": "Correios SEDEX", "price": "15.00"},
-    "discount": "0.00",
-    "tax": "0.00",
-    "total": "114.80",
-    "payment": {
-        "method": "boleto",
-        "gateway": "pagarme",
-        "transaction_id": "ch_123",
-        "installments": 1,
-        "due_date": "2026-11-23",
-    },
-}
+ORDER_JSON: dict[str, Any] = copy.deepcopy(ORDER_EXAMPLE)
 
 # A key consistent with the order above: SP, issued 2026-11, emitter 11.222.333/0001-81, série 1, nNF 1234.
 VALID_KEY = "35261111222333000181550010000012341123456780"

@@ -140,6 +140,52 @@ class PaymentIn(Strict):
     expires_at: AwareDatetime | None = Field(default=None, description="Pix expiry")
 
 
+# The canonical order of DESIGN.md §5 (2 × 49.90 + 15.00 shipping = 114.80): the API docs' example and
+# the tests' base order.
+ORDER_EXAMPLE: dict[str, Any] = {
+    "channel": "site",
+    "external_id": "02-704319102",
+    "placed_at": "2026-11-20T14:03:00-03:00",
+    "currency": "BRL",
+    "customer": {
+        "name": "Maria Souza",
+        "email": "maria@example.com",
+        "phone": "+5511999990000",
+        "document": "529.982.247-25",
+    },
+    "billing_address": {
+        "street": "Rua das Flores",
+        "number": "100",
+        "complement": "ap 12",
+        "district": "Centro",
+        "city": "São Paulo",
+        "state": "SP",
+        "postal_code": "01001-000",
+        "country": "BR",
+    },
+    "items": [
+        {
+            "sku": "CHINELO-42",
+            "name": "Chinelo de praia 42",
+            "quantity": 2,
+            "unit_price": "49.90",
+            "discount": "0.00",
+        }
+    ],
+    "shipping": {"method": "Correios SEDEX", "price": "15.00"},
+    "discount": "0.00",
+    "tax": "0.00",
+    "total": "114.80",
+    "payment": {
+        "method": "boleto",
+        "gateway": "pagarme",
+        "transaction_id": "ch_123",
+        "installments": 1,
+        "due_date": "2026-11-23",
+    },
+}
+
+
 class OrderIn(Strict):
     channel: str = Field(min_length=1, max_length=50, description="Code of a configured channel")
     external_id: str = Field(min_length=1, max_length=100, description="The order's id in that channel")
@@ -159,52 +205,7 @@ class OrderIn(Strict):
     model_config = ConfigDict(
         str_strip_whitespace=True,
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "channel": "site",
-                    "external_id": "02-704319102",
-                    "placed_at": "2026-11-20T14:03:00-03:00",
-                    "currency": "BRL",
-                    "customer": {
-                        "name": "Maria Souza",
-                        "email": "maria@example.com",
-                        "phone": "+5511999990000",
-                        "document": "529.982.247-25",
-                    },
-                    "billing_address": {
-                        "street": "Rua das Flores",
-                        "number": "100",
-                        "complement": "ap 12",
-                        "district": "Centro",
-                        "city": "São Paulo",
-                        "state": "SP",
-                        "postal_code": "01001-000",
-                        "country": "BR",
-                    },
-                    "items": [
-                        {
-                            "sku": "CHINELO-42",
-                            "name": "Chinelo de praia 42",
-                            "quantity": 2,
-                            "unit_price": "49.90",
-                            "discount": "0.00",
-                        }
-                    ],
-                    "shipping": {"method": "Correios SEDEX", "price": "15.00"},
-                    "discount": "0.00",
-                    "tax": "0.00",
-                    "total": "114.80",
-                    "payment": {
-                        "method": "boleto",
-                        "gateway": "pagarme",
-                        "transaction_id": "ch_123",
-                        "installments": 1,
-                        "due_date": "2026-11-23",
-                    },
-                }
-            ]
-        },
+        json_schema_extra={"examples": [ORDER_EXAMPLE]},
     )
 
 
