@@ -24,6 +24,7 @@ def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
 
+@cache
 def _field(model: type[models.Model], name: str) -> models.Field[Any, Any]:
     field = model._meta.get_field(name)
     if not isinstance(field, models.Field):  # reverse relations have no column
@@ -91,8 +92,17 @@ def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
     return [model.from_db(connection.alias, names, row) for row in rows]  # type: ignore[misc]
 
 
+@cache
+def _fields(model: type[models.Model], names: tuple[str, ...]) -> tuple[models.Field[Any, Any], ...]:
+    return tuple(_field(model, name) for name in names)
+
+
 def _params(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
-    return [_field(model, name).get_db_prep_save(value, connection) for name, value in values.items()]
+    fields = _fields(model, tuple(values))
+    return [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
 
 
 def prep(model: type[models.Model], field: str, value: Any) -> Any:
