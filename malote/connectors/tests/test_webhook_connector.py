@@ -168,3 +168,27 @@ def test_a_failing_erp_is_retried_and_does_not_block_the_storefront(
         assert erp_messages[0].last_status == 503 and len(down.requests) == 1, "only the head was tried"
         assert [b["type"] for b in store.bodies()] == ["order.cancellation"]
         assert OrderLink.objects.get(order=order, channel=erp).state == "error"
+
+
+def test_paid_only_import_policy_defers_unpaid_orders_until_paid(channels: tuple[Channel, Channel]) -> None:
+    jet, _ = channels
+    Channel.objects.filter(pk=jet.pk).update(import_policy="paid_only")
+    unpaid = _post(_created("evt-a"))
+    assert unpaid.json()["results"] == ["deferred_unpaid"]
+    assert not Order.objects.exists()
+    paid = _created("evt-b") | {"status": "paid"}
+    paid["order"] = paid["order"] | {"status": "paid"}
+    assert _post(paid).json()["results"] == ["already"]
+    order = Order.objects.get()
+    assert (order.status, order.external_id) == ("paid", "JET-1001")
+
+
+def test_an_invalid_order_is_refused_and_recorded_not_lost(channels: tuple[Channel, Channel]) -> None:
+    bad = _created("evt-bad")
+    bad["order"]["customer"]["document"] = "111.111.111-11"
+    response = _post(bad)
+    assert response.status_code == 200
+    assert response.json()["results"] == ["refused:cpf_repeated_digits"]
+    event = InboxEvent.objects.get()
+    assert event.result == "refused:cpf_repeated_digits" and "111.111.111-11" in event.body
+    assert not Order.objects.exists()
