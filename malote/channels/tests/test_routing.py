@@ -117,12 +117,13 @@ def test_a_canceled_unpaid_order_never_reaches_a_paid_only_erp(
 
 def test_stock_pushes_are_coalesced_per_sku(store: Channel, sink: HttpSink, db: None) -> None:
     Channel.objects.filter(pk=store.pk).update(options={"push_stock": True})
-    for n in range(10_000):
+    # 1,000 here (inside one test transaction); test_jumpseller proves 10,000 with real commits.
+    for n in range(1_000):
         set_physical("CHINELO-42", n % 50, actor=SYSTEM)
     assert OutboxMessage.objects.filter(key="sku:CHINELO-42").count() == 1
     drain(prefix="channel:")
     [push] = [r.json() for r in sink.requests]
-    assert (push["type"], push["sku"], push["available"]) == ("stock.available", "CHINELO-42", 9_999 % 50)
+    assert (push["type"], push["sku"], push["available"]) == ("stock.available", "CHINELO-42", 999 % 50)
 
 
 def test_disabled_channels_hear_nothing(store: Channel, make_order: Callable[..., Order]) -> None:
