@@ -120,3 +120,22 @@ def serve_web(env: dict[str, str], port: int) -> subprocess.Popen[str]:
             time.sleep(0.2)
     process.kill()
     raise AssertionError(f"gunicorn did not start: {process.communicate()[1][-2000:]}")
+
+
+def start_worker(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.Popen[str]:
+    """A ``malote worker`` process, returned once it says it is running (its signal handlers set)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "malote.cli", "worker", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()  # blocks until the worker prints it (or exits)
+    if "running" not in line:
+        process.kill()
+        raise AssertionError(
+            f"worker did not start: {line!r} {process.communicate(timeout=timeout)[1][-2000:]}"
+        )
+    return process

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from malote.sync.testing import HttpSink
-from malote.sync.tests.processes import python, start, worker_database
+from malote.sync.tests.processes import python, start_worker, worker_database
 
 pytestmark = pytest.mark.postgres
 
@@ -45,14 +45,14 @@ print(json.dumps(dict(OutboxMessage.objects.values_list("state").annotate(n=Coun
 def test_three_workers_keep_per_order_order_and_recover_a_killed_worker(tmp_path: Path) -> None:
     with HttpSink() as receiver, worker_database(tmp_path) as env:
         python(env, ENQUEUE.format(orders=ORDERS, changes=CHANGES, url=receiver.url + "/events"))
-        args = ("worker", "--lease", "2", "--batch", "25", "--threads", "4", "--no-schedules")
-        workers = [start(env, *args) for _ in range(3)]
+        args = ("--lease", "2", "--batch", "25", "--threads", "4", "--no-schedules")
+        workers = [start_worker(env, *args) for _ in range(3)]
         deadline = time.monotonic() + 240
         while len(receiver.requests) < ORDERS and time.monotonic() < deadline:
             time.sleep(0.2)
         workers[0].send_signal(signal.SIGKILL)  # mid-run, with leases in hand
         workers[0].communicate(timeout=30)
-        workers.append(start(env, *args))
+        workers.append(start_worker(env, *args))
         progress: dict[str, int] = {}
         while time.monotonic() < deadline:
             progress = python(env, PROGRESS)
