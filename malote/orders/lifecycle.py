@@ -117,7 +117,3 @@ TRANSITIONS: dict[str, Transition] = {
         ),
     )
 }
-
-
-def get_transition(name: str) -> Transition | None:
-    return TRANSITIONS.get(name)

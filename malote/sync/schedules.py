@@ -27,10 +27,6 @@ def register_job(name: str, job: Job) -> None:
     _JOBS[name] = job
 
 
-def registered_jobs() -> list[str]:
-    return sorted(_JOBS)
-
-
 def current_slot(schedule: Schedule, now: datetime) -> datetime:
     interval = max(int(schedule.interval_seconds), 1)
     epoch = int(now.timestamp())
