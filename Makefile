@@ -25,6 +25,7 @@ setup: $(VENV)/.synced
 # Web server, a delivery worker, the sandbox fakes, a local mailbox and demo traffic (see malote up).
 run: setup
 	$(BIN)/malote migrate --noinput
+	$(BIN)/malote createcachetable
 	$(BIN)/malote collectstatic --noinput --verbosity 0
 	$(BIN)/malote demo
 	$(BIN)/malote up --host $(HOST) --port $(PORT)

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "ninja",
+    "django_htmx",
     "malote.core",
     "malote.accounts",
     "malote.channels",
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "malote.notify",
     "malote.api",
     "malote.sandbox",
+    "malote.backoffice",
 ]
 
 MIDDLEWARE = [
@@ -49,6 +51,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "malote.api.middleware.ApiJsonErrorsMiddleware",
     "malote.api.middleware.IdempotencyKeyMiddleware",
 ]
@@ -106,6 +109,11 @@ def _database_config() -> dict[str, object]:
 
 DATABASES = {"default": _database_config()}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Shared by every web worker (failed-login throttling must count across them): the database.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "malote_cache"}}
+
+LOGIN_URL = "/backoffice/login/"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from malote.api.main import api
@@ -7,7 +7,8 @@ from malote.channels.views import receive_webhook
 from malote.core.views import health
 
 urlpatterns = [
-    path("", RedirectView.as_view(url="/api/docs", permanent=False)),
+    path("", RedirectView.as_view(url="/backoffice/", permanent=False)),
+    path("backoffice/", include("malote.backoffice.urls")),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False), name="api-docs"),
