@@ -181,6 +181,19 @@ class FakeApp(Generic[StateT]):
         """A fresh store, seeded with demo data when ``seed``."""
         raise NotImplementedError
 
+    # True while seeding: the seed goes through the live code paths, which must then stay quiet.
+    _seeding = False
+
+    def seed_through_live_paths(self, state: StateT, seed: Callable[[], None]) -> StateT:
+        """Make ``state`` the live store and run ``seed`` on it with ``_seeding`` set."""
+        self.state = state
+        self._seeding = True
+        try:
+            seed()
+        finally:
+            self._seeding = False
+        return state
+
     def add_routes(self) -> None:
         """Register API routes on :attr:`api` and extra control routes on :attr:`control`."""
 

@@ -312,15 +312,6 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
             response.set_header("Jumpseller-BannedByRateLimit-Reset", reset_at.isoformat())
         return response
 
-    def not_found_response(self, request: Request) -> Response:
-        return Response.json({"message": "Not Found"}, 404)
-
-    def method_not_allowed_response(self, request: Request, allowed: tuple[str, ...]) -> Response:
-        return Response.json({"message": "Method Not Allowed"}, 405, [("Allow", ", ".join(allowed))])
-
-    def bad_request_response(self, request: Request, detail: str) -> Response:
-        return Response.json({"message": detail}, 400)
-
     def _recent_counts(self, now: float) -> tuple[int, int]:
         with self._rate_lock:
             while self._request_times and now - self._request_times[0] > 60:

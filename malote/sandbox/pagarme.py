@@ -811,19 +811,9 @@ class PagarmeApp(FakeApp[PagarmeState]):
             self._emit(event, self._order_out(order))
 
     # ----------------------------------------------------------------- seed
-    _seeding = False
-
     def new_state(self, seed: bool) -> PagarmeState:
         state = PagarmeState()
-        if seed:
-            # The seed goes through the same code paths as live orders, which work on self.state.
-            self.state = state
-            self._seeding = True
-            try:
-                self._seed()
-            finally:
-                self._seeding = False
-        return state
+        return self.seed_through_live_paths(state, self._seed) if seed else state
 
     def _seed(self) -> None:
         """The demo orders that reached the gateway (abandoned carts never did)."""

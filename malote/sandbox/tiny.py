@@ -899,19 +899,9 @@ class TinyApp(FakeApp[TinyState]):
         self.send_webhook(tipo, payload)
 
     # ----------------------------------------------------------------- seed
-    _seeding = False
-
     def new_state(self, seed: bool) -> TinyState:
         state = TinyState()
-        if seed:
-            # The seed goes through the same code paths as live orders, which work on self.state.
-            self.state = state
-            self._seeding = True
-            try:
-                self._seed()
-            finally:
-                self._seeding = False
-        return state
+        return self.seed_through_live_paths(state, self._seed) if seed else state
 
     def _seed(self) -> None:
         """The paid demo orders, as the ERP received them from the shop."""
