@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "malote.notify",
     "malote.api",
     "malote.sandbox",
+    "malote.reconcile",
     "malote.backoffice",
 ]
 

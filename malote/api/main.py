@@ -13,6 +13,7 @@ from malote.api.orders import router as orders_router
 from malote.api.outbox import router as outbox_router
 from malote.api.stock import router as stock_router
 from malote.orders.lifecycle import TRANSITIONS
+from malote.reconcile.api import router as issues_router
 
 
 class MaloteAPI(NinjaAPI):
@@ -45,3 +46,4 @@ errors.install(api, body_params={"payload"})
 api.add_router("", orders_router)
 api.add_router("", stock_router)
 api.add_router("", outbox_router)
+api.add_router("", issues_router)

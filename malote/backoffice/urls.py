@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from malote.backoffice import views
 
@@ -10,4 +10,5 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("orders/export.csv", views.order_export, name="orders-export"),
     path("orders/<int:order_id>/", views.order_detail, name="order"),
+    path("", include("malote.backoffice.manage_urls")),
 ]

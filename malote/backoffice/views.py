@@ -2,43 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 
 from malote import fiscal
 from malote.api.export import stream_orders
 from malote.api.serializers import format_document, invoice_dict, transitions_for
 from malote.backoffice import selectors
+from malote.backoffice.access import backoffice_view
 from malote.backoffice.forms import DEFAULT_SORT, OrderFilterForm, ThrottledAuthenticationForm
 from malote.core.errors import InvalidInput
 from malote.orders.statuses import OrderStatus
 
 PAGE_SIZE = 50
-
-View = Callable[..., HttpResponseBase]
-
-
-def backoffice_view(permission: str = "orders.view_order") -> Callable[[View], View]:
-    """Login required (redirect to the login page), then ``permission`` (403 without it)."""
-
-    def decorate(view: View) -> View:
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-            if not request.user.has_perm(permission):
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return login_required(wrapped)
-
-    return decorate
 
 
 class LoginView(auth_views.LoginView):

@@ -70,6 +70,51 @@ class PullResult:
     more: bool = False
 
 
+@dataclass(frozen=True)
+class ListedOrder:
+    """One order as a system lists it, for reconciliation (``Connector.list_orders``).
+
+    ``external_id`` is its id there; ``reference`` the number the shop knows it by when the system
+    stores one (an ERP keeps the storefront's number; a gateway the shop's order code);
+    ``remote_status`` the system's word and ``status`` its canonical mapping (``""`` when none).
+    Times are ISO 8601; ``total`` a decimal string.
+    """
+
+    external_id: str
+    reference: str = ""
+    remote_status: str = ""
+    status: str = ""
+    placed_at: str = ""
+    updated_at: str = ""
+    total: str = ""
+
+
+@dataclass(frozen=True)
+class OrderListing:
+    """One page of ``list_orders``; pass ``cursor`` back for the next page while ``more``."""
+
+    orders: list[ListedOrder]
+    cursor: str | None
+    more: bool = False
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A help-desk ticket as the help desk reports it (``status`` is its own word: new, open, solved…)."""
+
+    id: str
+    status: str
+    url: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+    content_type: str = "application/pdf"
+
+
 class Connector:
     """Base class; subclasses set ``kind`` and override what their system supports."""
 
@@ -153,6 +198,29 @@ class Connector:
         raise Unsupported
 
     def fetch_order(self, external_id: str) -> InboundChange:
+        """The order (for a gateway: the payment, by transaction id) as the system shows it now."""
+        raise Unsupported
+
+    def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
+        """Orders created or changed since ``since`` (ISO 8601), one page at a time, oldest first."""
+        raise Unsupported
+
+    # --- help desk --------------------------------------------------------------------------------
+
+    def create_ticket(
+        self,
+        *,
+        subject: str,
+        body: str,
+        group: str,
+        requester_email: str = "",
+        attachments: tuple[Attachment, ...] = (),
+        idempotency_key: str,
+    ) -> Ticket:
+        """Open a ticket; retried with the same key it must never open a second one."""
+        raise Unsupported
+
+    def fetch_ticket(self, ticket_id: str) -> Ticket:
         raise Unsupported
 
     # --- outbound (snapshot = malote.channels.snapshots.order_snapshot) ---------------------------

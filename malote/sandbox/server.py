@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib
 import io
 import logging
 import socketserver
@@ -39,7 +40,19 @@ from malote.sandbox.webhooks import WebhookLog
 
 logger = logging.getLogger("malote.sandbox")
 
-FakeKind = Literal["jumpseller", "tiny", "pagarme"]
+FakeKind = Literal[
+    "jumpseller", "tiny", "pagarme", "skyhub", "vtex", "mercadolivre", "bling", "adyen", "zendesk"
+]
+
+# Fakes added after the first three are imported when first started (``module:Class``).
+LAZY_FAKE_APPS: dict[str, str] = {
+    "skyhub": "malote.sandbox.skyhub:SkyHubApp",
+    "vtex": "malote.sandbox.vtex:VtexApp",
+    "mercadolivre": "malote.sandbox.mercadolivre:MercadoLivreApp",
+    "bling": "malote.sandbox.bling:BlingApp",
+    "adyen": "malote.sandbox.adyen:AdyenApp",
+    "zendesk": "malote.sandbox.zendesk:ZendeskApp",
+}
 
 FAKE_APPS: dict[str, Callable[..., FakeApp[Any]]] = {
     "jumpseller": JumpsellerApp,
@@ -248,6 +261,26 @@ class RunningFake(Generic[StateT]):
         return f"<RunningFake {self.kind} {self.url}>"
 
 
+def _lazy_fake_app(kind: str) -> Callable[..., FakeApp[Any]] | None:
+    target = LAZY_FAKE_APPS.get(kind)
+    if target is None:
+        return None
+    module_name, _, class_name = target.partition(":")
+    factory: Callable[..., FakeApp[Any]] = getattr(importlib.import_module(module_name), class_name)
+    return factory
+
+
+@overload
+def start_fake(
+    kind: Literal["skyhub", "vtex", "mercadolivre", "bling", "adyen", "zendesk"],
+    *,
+    port: int = ...,
+    seed: bool = ...,
+    host: str = ...,
+    **config: Any,
+) -> RunningFake[Any]: ...
+
+
 @overload
 def start_fake(
     kind: Literal["jumpseller"], *, port: int = ..., seed: bool = ..., host: str = ..., **config: Any
@@ -274,9 +307,9 @@ def start_fake(
     ``config`` sets the fake's settings (see each fake's docstring and ``GET /_sandbox``);
     an unknown name raises :class:`~malote.sandbox.app.ConfigError`. ``seed`` loads the demo data.
     """
-    factory = FAKE_APPS.get(kind)
+    factory = FAKE_APPS.get(kind) or _lazy_fake_app(kind)
     if factory is None:
-        raise ValueError(f"unknown fake {kind!r} (known: {', '.join(FAKE_APPS)})")
+        raise ValueError(f"unknown fake {kind!r} (known: {', '.join([*FAKE_APPS, *LAZY_FAKE_APPS])})")
     app = factory(seed=seed, config=config)
     try:
         server = _FakeHTTPServer((host, port), app)

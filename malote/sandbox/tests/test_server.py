@@ -36,7 +36,7 @@ def test_three_fakes_start_well_under_a_second_and_stop_cleanly(http: httpx.Clie
 
 def test_unknown_kind_and_unknown_setting_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown fake"):
-        start_fake("bling")  # type: ignore[call-overload]
+        start_fake("shopify")  # type: ignore[call-overload]
     with pytest.raises(ConfigError, match="unknown setting"):
         start_fake("tiny", tokn="x")
     with pytest.raises(ConfigError, match="must be bool"):

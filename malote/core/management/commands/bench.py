@@ -1,4 +1,4 @@
-"""``malote bench transitions|search|delivery|latency``: benchmarks that print JSON figures (never assert)."""
+"""``malote bench <name>``: benchmarks that print JSON figures (never assert)."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ class Command(BaseCommand):
         latency.add_argument("--rate", type=float, default=200.0)
         latency.add_argument("--seconds", type=float, default=15.0)
 
+        backoffice = sub.add_parser("backoffice", help="p50/p95 of the back office list and order pages")
+        backoffice.add_argument("--orders", type=int, default=100_000)
+        backoffice.add_argument("--requests", type=int, default=200)
+        reconcile = sub.add_parser("reconcile", help="compare two systems' order listings")
+        reconcile.add_argument("--orders", type=int, default=1_000_000)
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["which"] in ("delivery", "latency") and settings.SETTINGS_MODULE != BENCH_SETTINGS:
             # The peer (django-tasks-db) is installed only in the benchmark's own settings.
@@ -48,6 +54,14 @@ class Command(BaseCommand):
             from malote.bench import delivery
 
             result = delivery.run_latency(options["rate"], options["seconds"])
+        elif options["which"] == "backoffice":
+            from malote.bench import backoffice
+
+            result = backoffice.run(options["orders"], requests=options["requests"])
+        elif options["which"] == "reconcile":
+            from malote.bench import reconcile
+
+            result = reconcile.run(options["orders"])
         elif options["which"] == "transitions":
             from malote.bench import transitions
 

@@ -1,0 +1,1 @@
+"""Connector for adyen (being written; see issue 5)."""

@@ -1,0 +1,1 @@
+"""Connector for bling (being written; see issue 5)."""

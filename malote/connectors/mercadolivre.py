@@ -1,0 +1,1 @@
+"""Connector for mercadolivre (being written; see issue 5)."""

@@ -1,0 +1,1 @@
+"""Connector for skyhub (being written; see issue 5)."""

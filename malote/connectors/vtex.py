@@ -1,0 +1,1 @@
+"""Connector for vtex (being written; see issue 5)."""

@@ -1,0 +1,1 @@
+"""Connector for zendesk (being written; see issue 5)."""
