@@ -113,6 +113,7 @@ class OrderOut(OrderSummaryOut):
     discount: Decimal
     tax: Decimal
     shipping_method: str
+    marketplace: str
     customer: CustomerOut
     billing_address: AddressOut
     shipping_address: AddressOut

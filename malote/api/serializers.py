@@ -114,6 +114,7 @@ def order_detail(order: Order, user: AbstractUser | AnonymousUser | None) -> dic
         "discount": order.discount,
         "tax": order.tax,
         "shipping_method": order.shipping_method,
+        "marketplace": order.marketplace,
         "customer": {
             "name": order.customer_name,
             "email": order.customer_email,

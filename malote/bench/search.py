@@ -48,6 +48,7 @@ COLUMNS = [
     "billing_address",
     "shipping_address",
     "shipping_method",
+    "marketplace",
     "payment_method",
     "search_key",
     "created_at",
@@ -76,7 +77,7 @@ def _fill(count: int, channel_id: int) -> None:
         batch.append(
             (n, number, channel_id, ext, placed, "paid", '["paid"]', placed, "reserved", "", "BRL",
              "100.00", "0.00", "0.00", "0.00", "100.00", name, email, "", "52998224725",
-             "{}", "{}", "", "pix", key, now, now)
+             "{}", "{}", "", "", "pix", key, now, now)
         )  # fmt: skip
         if len(batch) == 20_000:
             _flush(sql, batch)

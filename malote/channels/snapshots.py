@@ -49,6 +49,7 @@ def order_snapshot(order: Order) -> dict[str, Any]:
         "billing_address": dict(order.billing_address),
         "shipping_address": dict(order.shipping_address),
         "shipping_method": order.shipping_method,
+        "marketplace": order.marketplace,
         "cancel_reason": order.cancel_reason,
         "items": [
             {

@@ -125,6 +125,7 @@ def _insert_order(data: OrderIn, channel: Channel, subtotal: Decimal, actor: Act
         billing_address=billing,
         shipping_address=shipping,
         shipping_method=data.shipping.method,
+        marketplace=data.marketplace,
         payment_method=data.payment.method,
     )
     order.number = f"{settings.MALOTE_ORDER_NUMBER_PREFIX}{order.pk:07d}"

@@ -50,6 +50,8 @@ class Order(models.Model):
     billing_address = models.JSONField(default=dict)
     shipping_address = models.JSONField(default=dict)
     shipping_method = models.CharField(max_length=100, blank=True)
+    # The sub-channel at a hub or marketplace (SkyHub's "Magazine Luiza", "Lojas Americanas"…).
+    marketplace = models.CharField(max_length=100, blank=True)
     payment_method = models.CharField(
         max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.OTHER
     )

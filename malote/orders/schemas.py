@@ -201,6 +201,11 @@ class OrderIn(Strict):
     tax: Money = Decimal("0.00")
     total: Money
     payment: PaymentIn
+    marketplace: str = Field(
+        default="",
+        max_length=100,
+        description="Sub-channel at a hub or marketplace (e.g. SkyHub's 'Magazine Luiza')",
+    )
 
     model_config = ConfigDict(
         str_strip_whitespace=True,
