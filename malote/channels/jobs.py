@@ -26,6 +26,7 @@ def poll_channel(schedule: Schedule, slot: datetime) -> str:
                 result = connector.pull_changes(cursor)
                 for change in result.changes:
                     intake.take_in(channel, change, headers={"x-malote-poll": schedule.name}, body="")
+                    connector.confirm_pulled(change)  # after the commit: queues drop it only now
                     taken += 1
                 cursor = result.cursor or cursor
                 schedule.params = {**(schedule.params or {}), "cursor": cursor}

@@ -197,6 +197,13 @@ class Connector:
     def pull_changes(self, cursor: str | None) -> PullResult:
         raise Unsupported
 
+    def confirm_pulled(self, change: InboundChange) -> None:
+        """Called once ``change`` (from ``pull_changes``) is committed in Malote, or was a duplicate.
+
+        Queue-based systems acknowledge the message here (SkyHub's ``DELETE /queues/orders/{code}``),
+        so a crash before the commit leaves the message in the queue to be delivered again.
+        """
+
     def fetch_order(self, external_id: str) -> InboundChange:
         """The order (for a gateway: the payment, by transaction id) as the system shows it now."""
         raise Unsupported
