@@ -9,6 +9,7 @@ from malote.core.views import health
 urlpatterns = [
     path("", RedirectView.as_view(url="/backoffice/", permanent=False)),
     path("backoffice/", include("malote.backoffice.urls")),
+    path("backoffice/integracoes/", include("malote.reconcile.urls")),
     path("healthz", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/docs", RedirectView.as_view(url="/api/v1/docs", permanent=False), name="api-docs"),
