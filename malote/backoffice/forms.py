@@ -55,6 +55,7 @@ class OrderFilterForm(forms.Form):
     payment_method = forms.ChoiceField(
         label="Pagamento", required=False, choices=[("", "Todos"), *PaymentMethod.choices]
     )
+    problem = forms.BooleanField(label="Com problema de integração", required=False)
     sort = forms.ChoiceField(required=False, choices=sort_choices(), widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, channels: list[tuple[str, str]], **kwargs: Any) -> None:

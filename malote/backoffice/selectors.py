@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from malote.api.orders import filtered_orders
 from malote.backoffice.forms import DEFAULT_SORT, SORTS
-from malote.channels.models import Channel
+from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
+from malote.stock.models import StockMovement
+from malote.sync.models import MessageState, OutboxMessage
 
 
 def channel_choices() -> list[tuple[str, str]]:
@@ -31,6 +33,8 @@ def orders_for(cleaned: dict[str, Any], *, with_status: bool = True) -> QuerySet
     )
     if cleaned.get("payment_method"):
         qs = qs.filter(payment_method=cleaned["payment_method"])
+    if cleaned.get("problem"):
+        qs = qs.filter(integration_problem())
     return qs
 
 
@@ -61,3 +65,64 @@ def order_page_data(order_id: int) -> Order | None:
         .filter(pk=order_id)
         .first()
     )
+
+
+PROBLEM_LINK_STATES = (LinkState.ERROR, LinkState.DIVERGENT)
+PANEL_MESSAGES = 100
+
+
+def integration_problem() -> Q:
+    """Orders with a link in error or divergent, or a dead outbox message."""
+    bad_link = OrderLink.objects.filter(order=OuterRef("pk"), state__in=PROBLEM_LINK_STATES)
+    dead = OutboxMessage.objects.filter(order=OuterRef("pk"), state=MessageState.DEAD)
+    return Q(Exists(bad_link)) | Q(Exists(dead))
+
+
+def with_problem_flag(qs: QuerySet[Order]) -> QuerySet[Order]:
+    """Annotate ``has_problem`` (for the list's badge) in the same query."""
+    bad_link = OrderLink.objects.filter(order=OuterRef("pk"), state__in=PROBLEM_LINK_STATES)
+    dead = OutboxMessage.objects.filter(order=OuterRef("pk"), state=MessageState.DEAD)
+    return qs.annotate(has_problem=Exists(bad_link) | Exists(dead))
+
+
+def integration_panel(order: Order) -> list[dict[str, Any]]:
+    """Per connected system: the order's link there and its outbox messages (newest first).
+
+    Messages to a system the order has no link with (e-mail, a channel not linked yet) get a group
+    of their own, so nothing waiting or failed is hidden.
+    """
+    links = list(OrderLink.objects.filter(order=order).select_related("channel"))
+    messages = list(
+        OutboxMessage.objects.filter(order=order)
+        .order_by("-id")
+        .only("id", "destination", "kind", "state", "attempts", "last_error", "last_status",
+              "next_attempt_at", "created_at", "delivered_at")[:PANEL_MESSAGES]
+    )  # fmt: skip
+    groups: dict[str, dict[str, Any]] = {}
+    for link in links:
+        groups[f"channel:{link.channel.code}"] = {"title": link.channel.name, "link": link, "messages": []}
+    for message in messages:
+        group = groups.setdefault(
+            message.destination,
+            {"title": _destination_title(message.destination), "link": None, "messages": []},
+        )
+        group["messages"].append(message)
+    return list(groups.values())
+
+
+def panel_has_problem(panel: list[dict[str, Any]]) -> bool:
+    return any(
+        (g["link"] is not None and g["link"].state in PROBLEM_LINK_STATES)
+        or any(m.state == MessageState.DEAD for m in g["messages"])
+        for g in panel
+    )
+
+
+def _destination_title(destination: str) -> str:
+    if destination.startswith("email:"):
+        return "E-mail ao cliente"
+    return destination
+
+
+def order_stock_movements(order: Order) -> list[StockMovement]:
+    return list(StockMovement.objects.filter(order=order).order_by("created_at", "id"))

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from malote.backoffice import views
+from malote.backoffice import exceptions_views, process_views, views
 
 app_name = "backoffice"
 
@@ -10,5 +10,12 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("orders/export.csv", views.order_export, name="orders-export"),
     path("orders/<int:order_id>/", views.order_detail, name="order"),
+    path("orders/<int:order_id>/process/<slug:name>/", process_views.process_transition, name="process"),
+    path("orders/<int:order_id>/invoice.xml", process_views.invoice_xml, name="invoice-xml"),
+    path("orders/<int:order_id>/danfe.pdf", process_views.invoice_danfe, name="invoice-danfe"),
+    path("outbox/<int:message_id>/retry/", process_views.retry_message, name="outbox-retry"),
+    path("excecoes/", exceptions_views.inbox, name="exceptions"),
+    path("excecoes/retry/", exceptions_views.bulk_retry, name="exceptions-retry"),
+    path("excecoes/resume-stock/", exceptions_views.resume_stock, name="exceptions-resume-stock"),
     path("", include("malote.backoffice.manage_urls")),
 ]

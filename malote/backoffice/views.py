@@ -11,10 +11,11 @@ from django.shortcuts import render
 
 from malote import fiscal
 from malote.api.export import stream_orders
-from malote.api.serializers import format_document, invoice_dict, transitions_for
-from malote.backoffice import selectors
+from malote.api.serializers import format_document, invoice_dict
+from malote.backoffice import results, selectors
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.forms import DEFAULT_SORT, OrderFilterForm, ThrottledAuthenticationForm
+from malote.backoffice.process_views import transitions_context
 from malote.core.errors import InvalidInput
 from malote.orders.statuses import OrderStatus
 
@@ -52,7 +53,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
     cleaned = _cleaned(form)
     sort = cleaned.get("sort") or DEFAULT_SORT
     try:
-        qs = selectors.sorted_orders(selectors.orders_for(cleaned), sort)
+        qs = selectors.with_problem_flag(selectors.sorted_orders(selectors.orders_for(cleaned), sort))
         counts = selectors.status_counts(cleaned)
     except InvalidInput as exc:
         form.add_error(None, str(exc))
@@ -117,9 +118,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         }
         for e in order.events.all()
     ]
-    allowed = [t for t in transitions_for(order, request.user) if t["allowed"]]
-    for t in allowed:
-        t["target_label"] = _status_label(t["target"]) if t["target"] else ""
+    integration = selectors.integration_panel(order)
     context = {
         "order": order,
         "lines": list(order.lines.all()),
@@ -130,6 +129,11 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         "document": format_document(order.customer_document),
         "billing": _address_lines(order.billing_address),
         "shipping": _address_lines(order.shipping_address),
-        "transitions": allowed,
+        "transitions": transitions_context(order, request.user),
+        "result": results.pop(request, order.pk),
+        "integration": integration,
+        "has_problem": selectors.panel_has_problem(integration),
+        "stock_movements": selectors.order_stock_movements(order),
+        "can_retry": request.user.has_perm("sync.change_outboxmessage"),
     }
     return render(request, "backoffice/order_detail.html", context)

@@ -2,7 +2,7 @@
 
 :func:`build_nfe_xml` writes a small NF-e 4.00 document whose ``ide``/``emit`` fields are taken
 from the access key, so :func:`malote.fiscal.nfe_xml.cross_check_key` passes for any valid key.
-The document is *not* XSD-complete (no taxes, transport, payment or signature): it is meant for
+The document is *not* XSD-complete (no taxes or signature): it is meant for
 :func:`malote.fiscal.nfe_xml.parse_nfe_xml`, not for a SEFAZ. Every argument that breaks the
 consistency on purpose (``ide_overrides``, ``emitter_document``, ``issued_at``, ``protocol_key``)
 exists to build negative fixtures.
@@ -242,6 +242,11 @@ def build_nfe_xml(
     icms_tot = _sub(_sub(inf_nfe, "total"), "ICMSTot")
     _sub(icms_tot, "vProd", f"{items_total:.2f}")
     _sub(icms_tot, "vNF", f"{vnf:.2f}")
+    # Transport and payment groups are mandatory in real files; DANFE renderers read them.
+    _sub(_sub(inf_nfe, "transp"), "modFrete", "9")
+    det_pag = _sub(_sub(inf_nfe, "pag"), "detPag")
+    _sub(det_pag, "tPag", "17")
+    _sub(det_pag, "vPag", f"{vnf:.2f}")
     if proc:
         _protocol(
             root,

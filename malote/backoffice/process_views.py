@@ -1,0 +1,162 @@
+"""Processing an order from its page: transition forms, the invoice's XML and DANFE, outbox retries.
+
+A transition runs through ``orders.actions.run_transition`` with the logged-in user as the actor,
+exactly as the API does; what happened (new status, the customer's e-mail, stock released) is
+kept in the session for one display on the order page, so a reload never repeats it.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from malote.backoffice import results
+from malote.backoffice.access import backoffice_view
+from malote.backoffice.transition_forms import attach_error, build_form, payload
+from malote.core.actors import Actor
+from malote.core.errors import MaloteError
+from malote.orders import actions
+from malote.orders.lifecycle import TRANSITIONS
+from malote.orders.models import Invoice, Order
+from malote.sync import outbox
+from malote.sync.models import OutboxMessage
+
+logger = logging.getLogger("malote.backoffice")
+
+
+def _order_url(order_id: int, anchor: str = "") -> str:
+    return reverse("backoffice:order", args=[order_id]) + (f"#{anchor}" if anchor else "")
+
+
+def _done(request: HttpRequest, url: str) -> HttpResponse:
+    """Redirect after a POST; HTMX requests get ``HX-Redirect`` so the whole page reloads."""
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@backoffice_view()
+@require_http_methods(["GET", "POST"])
+def process_transition(request: HttpRequest, order_id: int, name: str) -> HttpResponseBase:
+    transition = TRANSITIONS.get(name)
+    if transition is None:
+        raise Http404(_("Ação desconhecida."))
+    if not request.user.has_perm(transition.permission):
+        raise PermissionDenied
+    order = Order.objects.filter(pk=order_id).select_related("channel").first()
+    if order is None:
+        raise Http404(_("Pedido não encontrado."))
+    status = 200
+    if request.method == "POST":
+        form = build_form(transition, request.POST)
+        before = results.snapshot_before(order)
+        try:
+            result = actions.run_transition(
+                order.pk, transition.name, payload(form), actor=Actor.user(request.user)
+            )
+        except MaloteError as exc:
+            attach_error(form, exc)
+            status = 422 if exc.status == 422 else 409
+        else:
+            results.remember(request, result.order, transition, before, applied=result.applied)
+            return _done(request, _order_url(order.pk, "resultado"))
+    else:
+        form = build_form(transition)
+        blocked = transition.blocking_reason(order)
+        if blocked:
+            form.errors.append({"code": "transition_not_allowed", "detail": blocked})
+    context = {"order": order, "form": form, "action": request.path}
+    template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
+    return render(request, template or "backoffice/transition_page.html", context, status=status)
+
+
+def _invoice(order_id: int) -> Invoice:
+    invoice = Invoice.objects.filter(order_id=order_id).order_by("-id").first()
+    if invoice is None:
+        raise Http404(_("Este pedido não tem nota fiscal."))
+    return invoice
+
+
+@backoffice_view()
+def invoice_xml(request: HttpRequest, order_id: int) -> HttpResponse:
+    invoice = _invoice(order_id)
+    if not invoice.xml:
+        raise Http404(_("A nota fiscal deste pedido não tem XML."))
+    response = HttpResponse(invoice.xml.encode("utf-8"), content_type="application/xml; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="NFe{invoice.key}.xml"'
+    return response
+
+
+def render_danfe(xml: str) -> bytes:
+    """The DANFE PDF of an authorized NF-e XML (``brazilfiscalreport``, layout by issue date)."""
+    from brazilfiscalreport.danfe import Danfe
+
+    with warnings.catch_warnings():
+        # fpdf2 warns about fonts and deprecated arguments; none changes the document.
+        warnings.simplefilter("ignore")
+        document = Danfe(xml=xml)
+        return bytes(document.output())
+
+
+@backoffice_view()
+def invoice_danfe(request: HttpRequest, order_id: int) -> HttpResponse:
+    invoice = _invoice(order_id)
+    if not invoice.xml:
+        raise Http404(_("Sem o XML da NF-e não há DANFE."))
+    try:
+        pdf = render_danfe(invoice.xml)
+    except Exception as exc:  # a third-party renderer on an ERP's XML: any failure is the XML's
+        logger.warning("DANFE failed for invoice %s: %s", invoice.pk, exc)
+        message = _("Não foi possível gerar o DANFE a partir deste XML (danfe_unavailable): %(error)s")
+        return HttpResponse(message % {"error": exc}, status=422, content_type="text/plain; charset=utf-8")
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="DANFE-{invoice.key}.pdf"'
+    return response
+
+
+@backoffice_view("sync.change_outboxmessage")
+@require_POST
+def retry_message(request: HttpRequest, message_id: int) -> HttpResponse:
+    message = OutboxMessage.objects.filter(pk=message_id).only("id", "order_id").first()
+    if message is None:
+        raise Http404(_("Mensagem não encontrada."))
+    try:
+        outbox.retry_now(message.pk)
+    except MaloteError as exc:
+        messages.error(request, f"{exc.detail} ({exc.code})")
+    else:
+        logger.info("outbox message %s retried by %s", message.pk, request.user.get_username())
+        messages.success(request, _("Mensagem %(id)s colocada de volta na fila.") % {"id": message.pk})
+    back = request.POST.get("next", "")
+    if back.startswith("/backoffice/"):
+        return _done(request, back)
+    return _done(request, _order_url(message.order_id, "integracao") if message.order_id else "/backoffice/")
+
+
+def transitions_context(order: Order, user: Any) -> list[dict[str, Any]]:
+    """The transitions this user may run on the order now, with their form URLs."""
+    found = []
+    for transition in TRANSITIONS.values():
+        if not user.has_perm(transition.permission) or transition.blocking_reason(order):
+            continue
+        found.append(
+            {
+                "name": transition.name,
+                "label": str(transition.label),
+                "target": transition.target or "",
+                "url": reverse("backoffice:process", args=[order.pk, transition.name]),
+                "danger": transition.name == "cancel",
+            }
+        )
+    return found

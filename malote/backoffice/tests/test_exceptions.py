@@ -1,0 +1,138 @@
+"""The exceptions inbox: dead letters, out-of-stock orders, integration problems; bulk actions per role;
+a query count that does not grow with the rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
+from malote.conftest import SYSTEM
+from malote.orders.models import Order
+from malote.orders.tests.helpers import bring_to
+from malote.stock.actions import set_physical
+from malote.sync.models import MessageState, OutboxMessage
+
+pytestmark = pytest.mark.django_db
+INBOX = "/backoffice/excecoes/"
+
+
+@pytest.fixture
+def client_as(user_with_role: Callable[[str], Any]) -> Callable[[str], Client]:
+    def login(role: str) -> Client:
+        client = Client()
+        client.force_login(user_with_role(role))
+        return client
+
+    return login
+
+
+@pytest.fixture
+def erp(db: None) -> Channel:
+    return Channel.objects.create(code="tiny", name="Tiny ERP", role=ChannelRole.ERP, kind="tiny", enabled=False)
+
+
+def _dead(order: Order, n: int = 0) -> OutboxMessage:
+    return OutboxMessage.objects.create(
+        destination="channel:tiny", key=f"order:{order.pk}", order=order, kind="order.order",
+        payload={"op": "order"}, idempotency_key=f"dead-{order.pk}-{n}", state=MessageState.DEAD,
+        attempts=8, last_error="HTTP 400: produto não cadastrado",
+    )  # fmt: skip
+
+
+def _problems(make_order: Any, erp: Channel, count: int) -> None:
+    for n in range(count):
+        order = make_order()
+        _dead(order, n)
+        OrderLink.objects.create(order=order, channel=erp, state=LinkState.ERROR, last_error="HTTP 400")
+
+
+def test_inbox_lists_the_three_kinds(client_as: Callable[[str], Client], make_order: Any, erp: Channel) -> None:
+    waiting = bring_to(make_order(physical=0), "out_of_stock")
+    broken = make_order(physical=None)
+    message = _dead(broken)
+    OrderLink.objects.create(order=broken, channel=erp, state=LinkState.DIVERGENT, remote_status="cancelado")
+    html = client_as("viewer").get(INBOX).content.decode()
+    assert f'data-message="{message.pk}"' in html and "produto não cadastrado" in html
+    assert f'data-order="{waiting.pk}"' in html
+    assert "cancelado" in html and "Divergente" in html
+    # a viewer sees, but has no action
+    assert "Tentar de novo" not in html and "Tentar reservar de novo" not in html
+
+
+def test_inbox_for_operator_has_actions(client_as: Callable[[str], Client], make_order: Any, erp: Channel) -> None:
+    _problems(make_order, erp, 1)
+    html = client_as("operator").get(INBOX).content.decode()
+    assert "Tentar de novo as selecionadas" in html
+
+
+def test_bulk_retry(client_as: Callable[[str], Client], make_order: Any, erp: Channel) -> None:
+    first, second, third = (_dead(make_order(), n) for n in range(3))
+    viewer = client_as("viewer")
+    assert viewer.post(f"{INBOX}retry/", {"message": [first.pk]}).status_code == 403
+    response = client_as("operator").post(f"{INBOX}retry/", {"message": [first.pk, second.pk]}, follow=True)
+    assert "2 mensagem(ns) de volta na fila" in response.content.decode()
+    ours = [first.pk, second.pk, third.pk]
+    states = dict(OutboxMessage.objects.filter(pk__in=ours).values_list("pk", "state"))
+    assert states == {first.pk: "pending", second.pk: "pending", third.pk: "dead"}
+
+
+def test_bulk_retry_with_nothing_selected_is_a_clear_error(
+    client_as: Callable[[str], Client], make_order: Any
+) -> None:
+    response = client_as("operator").post(f"{INBOX}retry/", {"message": ["x"]}, follow=True)
+    assert "nothing_selected" in response.content.decode()
+
+
+def test_retry_one_link_retries_its_dead_messages_only(
+    client_as: Callable[[str], Client], make_order: Any, erp: Channel
+) -> None:
+    order, other = make_order(), make_order()
+    mine, theirs = _dead(order), _dead(other)
+    link = OrderLink.objects.create(order=order, channel=erp, state=LinkState.ERROR)
+    client_as("operator").post(f"{INBOX}retry/", {"link": [link.pk]})
+    mine.refresh_from_db()
+    theirs.refresh_from_db()
+    assert (mine.state, theirs.state) == ("pending", "dead")
+
+
+def test_resume_stock(client_as: Callable[[str], Client], make_order: Any) -> None:
+    order = bring_to(make_order(physical=0), "out_of_stock")
+    operator = client_as("operator")
+    still = operator.post(f"{INBOX}resume-stock/", {"order": [order.pk]}, follow=True)
+    assert "still_out_of_stock" in still.content.decode()
+    set_physical(order.lines.get().sku, 50, actor=SYSTEM)
+    done = operator.post(f"{INBOX}resume-stock/", {"order": [order.pk]}, follow=True)
+    assert order.number in done.content.decode()
+    order.refresh_from_db()
+    assert order.status == "preparing"
+    assert client_as("viewer").post(f"{INBOX}resume-stock/", {"order": [order.pk]}).status_code == 403
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_inbox_query_count_does_not_grow(
+    client_as: Callable[[str], Client],
+    make_order: Any,
+    erp: Channel,
+    rows: int,
+    django_assert_max_num_queries: Any,
+) -> None:
+    _problems(make_order, erp, rows)
+    client = client_as("operator")
+    with django_assert_max_num_queries(14):
+        assert client.get(INBOX).status_code == 200
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_order_page_query_count_does_not_grow(
+    client_as: Callable[[str], Client], make_order: Any, erp: Channel, rows: int, django_assert_max_num_queries: Any
+) -> None:
+    order = bring_to(make_order(), "shipped")
+    for n in range(rows):
+        _dead(order, n)
+    client = client_as("operator")
+    with django_assert_max_num_queries(30):
+        assert client.get(f"/backoffice/orders/{order.pk}/").status_code == 200
