@@ -38,10 +38,14 @@ def _order_url(order_id: int, anchor: str = "") -> str:
 
 
 def _done(request: HttpRequest, url: str) -> HttpResponse:
-    """Redirect after a POST; HTMX requests get ``HX-Redirect`` so the whole page reloads."""
+    """Redirect after a POST; HTMX requests get ``HX-Redirect`` so the whole page reloads.
+
+    The HTMX target drops the ``#fragment``: a URL that differs from the current page only by its
+    fragment would merely scroll, and the page must load again to show the new state.
+    """
     if getattr(request, "htmx", False):
         response = HttpResponse(status=204)
-        response["HX-Redirect"] = url
+        response["HX-Redirect"] = url.split("#", 1)[0]
         return response
     return redirect(url)
 

@@ -126,7 +126,7 @@ def test_htmx_success_redirects_the_whole_page(operator: Client, make_order: Any
     order = bring_to(make_order(), "paid")
     response = operator.post(_url(order, "start_preparing"), {}, headers={"HX-Request": "true"})
     assert response.status_code == 204
-    assert response["HX-Redirect"] == f"/backoffice/orders/{order.pk}/#resultado"
+    assert response["HX-Redirect"] == f"/backoffice/orders/{order.pk}/"
 
 
 def test_cancel_shows_the_stock_released(operator: Client, make_order: Any) -> None:
