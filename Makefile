@@ -9,8 +9,11 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/malote
+# System packages the Makefile installs when missing (Debian): apt-get as root, else through sudo.
+APT := $(if $(filter 0,$(shell id -u)),,sudo )apt-get
+CATALOGS := $(wildcard malote/locale/*/LC_MESSAGES/django.po)
 
-.PHONY: run test setup lint typecheck test-sqlite test-postgres bench clean
+.PHONY: run test setup lint typecheck test-sqlite test-postgres bench clean browser gettext messages
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -20,7 +23,20 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock
 	UV_PYTHON=$(PYTHON) $(UV) sync --locked --quiet
 	touch $@
 
-setup: $(VENV)/.synced
+setup: $(VENV)/.synced messages
+
+# gettext's msgfmt compiles the translations (pt-BR is the source language; English is a catalog).
+gettext:
+	@command -v msgfmt >/dev/null || ($(APT) update -qq && $(APT) install -y -qq --no-install-recommends gettext)
+
+messages: $(VENV)/.synced gettext $(CATALOGS:.po=.mo)
+
+%.mo: %.po
+	$(BIN)/malote compilemessages --ignore=.venv --ignore=.tools --ignore=var --verbosity 0
+
+# Debian's Chromium for the browser tests (driven by Playwright from PyPI, no browser download).
+browser:
+	@command -v chromium >/dev/null || ($(APT) update -qq && $(APT) install -y -qq --no-install-recommends chromium)
 
 # Web server, a delivery worker, the sandbox fakes, a local mailbox and demo traffic (see malote up).
 run: setup
@@ -37,19 +53,20 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy malote
 
-test-sqlite: setup
-	env -u DATABASE_URL $(BIN)/pytest -n 2 -q
+test-sqlite: setup browser
+	env -u DATABASE_URL MALOTE_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2 -q
 
 # Runs the whole suite on PostgreSQL; where no server answers, the database tests are skipped
 # with that reason (see conftest.py), never failed.
-test-postgres: setup
-	DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q
+test-postgres: setup browser
+	DATABASE_URL=$(PG_TEST_URL) MALOTE_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2 -q
 
 test: lint typecheck test-sqlite test-postgres
 
 bench: setup
 	$(BIN)/malote bench transitions
 	$(BIN)/malote bench search
+	$(BIN)/malote bench backoffice
 
 clean:
 	rm -rf $(VENV) $(TOOLS) var .pytest_cache .mypy_cache .ruff_cache
