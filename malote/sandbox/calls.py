@@ -19,7 +19,12 @@ from typing import Any
 from malote.sandbox.router import Request
 
 #: Request headers worth keeping in the log.
-LOGGED_HEADERS = ("content-type", "accept", "user-agent", "idempotency-key", "authorization")
+LOGGED_HEADERS = (
+    "content-type", "accept", "user-agent", "idempotency-key", "authorization",
+    "x-vtex-api-appkey", "x-vtex-api-apptoken", "x-api-key",
+)  # fmt: skip
+#: Logged only as present/absent: their values are secrets.
+SECRET_HEADERS = frozenset({"x-vtex-api-apptoken", "x-api-key"})
 
 
 def mask_authorization(value: str) -> str:
@@ -94,6 +99,8 @@ class CallLog:
         headers = {name: request.headers[name] for name in LOGGED_HEADERS if name in request.headers}
         if "authorization" in headers:
             headers["authorization"] = mask_authorization(headers["authorization"])
+        for name in SECRET_HEADERS.intersection(headers):
+            headers[name] = "***"
         with self._lock:
             self._seq += 1
             record = CallRecord(
