@@ -1,0 +1,89 @@
+"""Stock pages: SKUs (search, pagination) and a SKU's movements with the adjust form."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
+from django.views.decorators.http import require_GET, require_http_methods
+
+from malote.backoffice import manage_actions, manage_selectors
+from malote.backoffice.access import backoffice_view
+from malote.backoffice.manage_forms import StockAdjustForm, StockSearchForm
+from malote.core.errors import MaloteError
+from malote.stock.models import StockItem
+
+VIEW = "stock.view_stockitem"
+CHANGE = "stock.change_stockitem"
+PAGE_SIZE = 50
+MOVEMENTS_PAGE_SIZE = 50
+# The stock commands' messages are English; the page shows these (the code stays visible).
+ERROR_MESSAGES = {
+    "stock_below_reserved": _lazy(
+        "Há unidades reservadas por pedidos em aberto: a quantidade física não pode ficar abaixo delas."
+    ),
+    "stock_negative": _lazy("A quantidade física não pode ser negativa."),
+    "invalid_reason": _lazy("Motivo inválido para um ajuste."),
+    "sku_not_found": _lazy("SKU não encontrado."),
+}
+
+
+@require_GET
+@backoffice_view(VIEW)
+def stock_list(request: HttpRequest) -> HttpResponse:
+    form = StockSearchForm(request.GET or None)
+    query = form.cleaned_data.get("q", "") if form.is_valid() else ""
+    page = Paginator(manage_selectors.stock_items(query), PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"form": form, "page": page, "query": query}
+    if getattr(request, "htmx", False):
+        return render(request, "backoffice/stock/_table.html", context)
+    return render(request, "backoffice/stock/list.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@backoffice_view(VIEW)
+def stock_detail(request: HttpRequest, sku: str) -> HttpResponse:
+    """GET: the SKU and its movements. POST (stock.change_stockitem): adjust its physical count."""
+    item = StockItem.objects.filter(sku=sku).first()
+    if item is None:
+        raise Http404(_("SKU não encontrado."))
+    can_adjust = request.user.has_perm(CHANGE)
+    form = None
+    status = 200
+    if request.method == "POST":
+        if not can_adjust:
+            raise PermissionDenied
+        form = StockAdjustForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                manage_actions.adjust_stock(
+                    sku,
+                    mode=data["mode"],
+                    quantity=data["quantity"],
+                    reason=data["reason"],
+                    note=data["note"],
+                    user=request.user,
+                )
+            except MaloteError as exc:
+                detail = ERROR_MESSAGES.get(exc.code, exc.detail)
+                form.add_error("quantity" if exc.field == "physical" else None, f"{detail} ({exc.code})")
+            else:
+                messages.success(request, _("Estoque ajustado."))
+                return HttpResponseRedirect(reverse("backoffice:stock-item", args=[sku]))
+        status = 422
+        item.refresh_from_db()
+    movements = Paginator(manage_selectors.movements_of(sku), MOVEMENTS_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "item": item,
+        "movements": movements,
+        "form": form or (StockAdjustForm() if can_adjust else None),
+    }
+    return render(request, "backoffice/stock/detail.html", context, status=status)
