@@ -1,4 +1,4 @@
-"""``malote sandbox``: serve the Jumpseller, Tiny and Pagar.me fakes on loopback until Ctrl+C."""
+"""``malote sandbox``: serve every sandbox fake on loopback until Ctrl+C."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from malote.sandbox import cli
 
 
 class Command(BaseCommand):
-    help = "Serve faithful fakes of Jumpseller (8101), Tiny (8102) and Pagar.me (8103); --help for options."
+    help = (
+        "Serve faithful fakes of Jumpseller (8101), Tiny (8102), Pagar.me (8103), SkyHub (8104), "
+        "Mercado Livre (8105), Bling (8106), VTEX (8107), Adyen (8108) and Zendesk (8109); --help for options."
+    )
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
