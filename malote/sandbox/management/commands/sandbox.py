@@ -12,7 +12,7 @@ from malote.sandbox import cli
 class Command(BaseCommand):
     help = (
         "Serve faithful fakes of Jumpseller (8101), Tiny (8102), Pagar.me (8103), SkyHub (8104), "
-        "Mercado Livre (8105), Bling (8106), VTEX (8107), Adyen (8108) and Zendesk (8109); --help for options."
+        "Mercado Livre (8105), Bling (8106), VTEX (8107), Adyen (8108) and Zendesk (8109); --help: options."
     )
     requires_system_checks: list[str] = []
 
