@@ -33,7 +33,7 @@ ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: Erro
 def _order_or_404(order_id: int) -> Order:
     order = (
         Order.objects.select_related("channel")
-        .prefetch_related("lines", "payments", "invoices", "shipments")
+        .prefetch_related("lines", "payments", "invoices", "shipments", "links__channel")
         .filter(pk=order_id)
         .first()
     )
@@ -135,12 +135,19 @@ def list_orders(
         None,
         description="Contains-search: Malote number, external id (punctuation and shipment suffix ignored)",
     ),
+    invoice_xml_pending: bool = Query(False, description="Only orders waiting for their NF-e XML"),
+    divergent: bool = Query(False, description="Only orders a linked system shows differently"),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=200),
 ) -> dict[str, Any]:
     """Newest first (placed_at, then id), keyset-paginated so pages never shift under inserts."""
     require(request, "orders.view_order")
-    qs = filtered_orders(status, channel, placed_from, placed_to, q).order_by("-placed_at", "-id")
+    qs = filtered_orders(status, channel, placed_from, placed_to, q)
+    if invoice_xml_pending:
+        qs = selectors.orders_awaiting_invoice_xml(qs)
+    if divergent:
+        qs = selectors.orders_with_divergent_links(qs)
+    qs = qs.order_by("-placed_at", "-id")
     if cursor:
         qs = _after_cursor(qs, cursor)
     page = list(qs[: limit + 1])
@@ -249,6 +256,56 @@ def _register_transition(transition: Transition) -> None:
 
 for _transition in TRANSITIONS.values():
     _register_transition(_transition)
+
+
+XML_TYPES = ("application/xml", "text/xml")
+
+
+def _read_xml(request: HttpRequest) -> str:
+    """The NF-e XML: the raw body (``application/xml``, ``text/xml``) or ``{"xml": "…"}`` in JSON."""
+    if request.content_type in XML_TYPES or request.body.lstrip()[:1] == b"<":
+        try:
+            return request.body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput("The XML is not UTF-8 text.", code="nfe_xml_malformed", field="xml") from None
+    xml = _read_body(request).get("xml")
+    if not isinstance(xml, str) or not xml.strip():
+        raise InvalidInput("Send the NF-e XML (nfeProc).", code="invoice_xml_missing", field="xml")
+    return xml
+
+
+@router.post(
+    "/orders/{int:order_id}/invoice/xml",
+    response={200: OrderOut, **ERRORS},
+    summary="Attach the NF-e XML to the order's invoice",
+    description=(
+        "For orders invoiced with the bare key whose channel takes the NF-e only as XML (Mercado Livre):"
+        " the XML is checked (its key must be the invoice's), stored, and only then is the invoice sent"
+        " to that channel. The body is the XML itself (Content-Type application/xml) or"
+        ' {"xml": "…"}. Needs the invoice transition\'s permission. The same XML again is a no-op;'
+        " another one: 409 invoice_xml_conflict; no invoice yet: 409 invoice_missing."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/xml": {"schema": {"type": "string"}},
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"xml": {"type": "string"}},
+                        "required": ["xml"],
+                    }
+                },
+            },
+        }
+    },
+)
+def attach_invoice_xml(request: HttpRequest, order_id: int) -> dict[str, Any]:
+    _order_or_404(order_id)
+    require(request, TRANSITIONS["invoice"].permission)
+    actions.attach_invoice_xml(order_id, _read_xml(request), actor=actor_for(request))
+    return serializers.order_detail(_order_or_404(order_id), request.user)
 
 
 @router.post(

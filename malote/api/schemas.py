@@ -80,6 +80,21 @@ class ShipmentOut(Schema):
     problem: str
 
 
+class LinkOut(Schema):
+    id: int
+    channel: str
+    external_id: str
+    state: str
+    remote_status: str
+    remote_canonical_status: str
+    remote_status_at: datetime | None
+    expected_status: str
+    last_synced_at: datetime | None
+    last_error: str
+    divergence: dict[str, Any] | None
+    divergent_since: datetime | None
+
+
 class TransitionOut(Schema):
     name: str
     label: str
@@ -122,6 +137,11 @@ class OrderOut(OrderSummaryOut):
     payments: list[PaymentOut]
     invoice: InvoiceOut | None
     invoices: list[InvoiceOut]
+    invoice_xml_pending: bool = Field(
+        description="Invoiced without the NF-e XML while a channel of the order takes only the XML:"
+        " that channel waits for POST /orders/{id}/invoice/xml."
+    )
+    links: list[LinkOut]
     shipments: list[ShipmentOut]
     available_transitions: list[str]
 

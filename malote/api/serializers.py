@@ -7,8 +7,10 @@ from typing import Any
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 
 from malote import fiscal
+from malote.channels.models import OrderLink
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Invoice, Order, OrderEvent, Payment, Shipment
+from malote.orders.selectors import awaiting_invoice_xml
 
 
 def format_document(number: str) -> str:
@@ -77,6 +79,24 @@ def shipment_dict(s: Shipment) -> dict[str, Any]:
     }
 
 
+def link_dict(link: OrderLink) -> dict[str, Any]:
+    """The order's copy in one channel; ``divergence`` is filled while ``state`` is divergent."""
+    return {
+        "id": link.pk,
+        "channel": link.channel.code,
+        "external_id": link.external_id,
+        "state": link.state,
+        "remote_status": link.remote_status,
+        "remote_canonical_status": link.remote_canonical_status,
+        "remote_status_at": link.remote_status_at,
+        "expected_status": link.expected_status,
+        "last_synced_at": link.last_synced_at,
+        "last_error": link.last_error,
+        "divergence": link.divergence or None,
+        "divergent_since": link.divergent_since,
+    }
+
+
 def transitions_for(order: Order, user: AbstractUser | AnonymousUser | None) -> list[dict[str, Any]]:
     """Every transition with ``allowed`` for this caller and, if not, the blocking reason."""
     result = []
@@ -140,6 +160,8 @@ def order_detail(order: Order, user: AbstractUser | AnonymousUser | None) -> dic
         "payments": payments,
         "invoice": invoices[-1] if invoices else None,
         "invoices": invoices,
+        "invoice_xml_pending": awaiting_invoice_xml(order),
+        "links": [link_dict(link) for link in order.links.all()],
         "shipments": [shipment_dict(s) for s in order.shipments.all()],
         "available_transitions": [t["name"] for t in transitions_for(order, user) if t["allowed"]],
     }

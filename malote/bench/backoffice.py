@@ -41,7 +41,9 @@ def _spread(count: int, channel_ids: list[int]) -> None:
     channel_case = " ".join(f"WHEN {n} THEN {cid}" for n, cid in enumerate(channel_ids))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"UPDATE orders_order SET status = CASE id % {len(STATUSES)} {status_case} END")
-        cursor.execute(f"UPDATE orders_order SET channel_id = CASE id % {len(channel_ids)} {channel_case} END")
+        cursor.execute(
+            f"UPDATE orders_order SET channel_id = CASE id % {len(channel_ids)} {channel_case} END"
+        )
         cursor.execute(
             "UPDATE orders_order SET payment_method = CASE id % 3 WHEN 0 THEN 'pix' "
             "WHEN 1 THEN 'boleto' ELSE 'credit_card' END"

@@ -1,4 +1,11 @@
-"""The outbox handler for ``channel:<code>`` destinations: push one change through a connector."""
+"""The outbox handler for ``channel:<code>`` destinations: push one change through a connector.
+
+While the order's link to the channel is divergent (``OrderLink.state``), every push about that
+order to that channel is held: the message fails at once, not retryable, with ``last_error``
+starting ``divergent:``, so it lands in the dead letters (visible, never sent) and later
+messages of the order are held the same way. ``resolve_divergence(..., "push_again")`` replays
+the held messages in their order; ``accept_remote`` and ``dismiss`` leave them dead.
+"""
 
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ def deliver_to_channel(message: OutboxMessage) -> None:
     if not channel.enabled:
         raise DeliveryError(f"Channel {code!r} is disabled; the message waits.", retryable=True)
     op = str(message.payload.get("op", ""))
+    if message.order_id is not None and op != "stock":
+        _hold_if_divergent(channel, message.order_id)
     try:
         with connector_for(channel) as connector:
             if op == "stock":
@@ -49,10 +58,23 @@ def deliver_to_channel(message: OutboxMessage) -> None:
         raise DeliveryError(str(exc), retryable=False) from exc
     except DeliveryError as exc:
         if message.order_id is not None:
-            OrderLink.objects.filter(order_id=message.order_id, channel=channel).update(
-                state=LinkState.ERROR, last_error=exc.detail[:2000]
-            )
+            OrderLink.objects.filter(order_id=message.order_id, channel=channel).exclude(
+                state=LinkState.DIVERGENT
+            ).update(state=LinkState.ERROR, last_error=exc.detail[:2000])
         raise
+
+
+HELD_PREFIX = "divergent:"
+
+
+def _hold_if_divergent(channel: Channel, order_id: int) -> None:
+    divergent = OrderLink.objects.filter(order_id=order_id, channel=channel, state=LinkState.DIVERGENT)
+    if divergent.exists():
+        raise DeliveryError(
+            f"{HELD_PREFIX} the order's status in {channel.code} diverges from Malote's;"
+            " held until an operator resolves it.",
+            retryable=False,
+        )
 
 
 def _push_stock(connector: Connector, message: OutboxMessage) -> None:
@@ -74,11 +96,14 @@ def _order(message: OutboxMessage) -> Order:
 
 
 def _mark_synced(order: Order, channel: Channel, **fields: Any) -> None:
-    OrderLink.objects.update_or_create(
-        order=order,
-        channel=channel,
-        defaults={"state": LinkState.LINKED, "last_error": "", "last_synced_at": timezone.now(), **fields},
+    values = {"last_error": "", "last_synced_at": timezone.now(), **fields}
+    link, created = OrderLink.objects.get_or_create(
+        order=order, channel=channel, defaults={"state": LinkState.LINKED, **values}
     )
+    if not created:
+        OrderLink.objects.filter(pk=link.pk).update(**values)
+        # A divergence found while this push was on its way stays until an operator resolves it.
+        OrderLink.objects.filter(pk=link.pk).exclude(state=LinkState.DIVERGENT).update(state=LinkState.LINKED)
 
 
 def _push_order(connector: Connector, channel: Channel, message: OutboxMessage) -> None:

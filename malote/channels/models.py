@@ -2,15 +2,28 @@
 
 A ``Channel``'s ``kind`` names the connector that drives it (``malote.connectors.registry``); its
 policies (DESIGN.md §3) are data: import policy, status map both ways, invoice rules, delivery
-source, poll interval. Credentials are stored here but never logged or returned by the API.
+source, poll interval. The whole-channel booleans (``invoice_needs_xml``,
+``invoice_waits_for_shipment``, ``delivery_from_channel``) apply to every order; the per-order
+refinements (by sub-channel or shipping method) are policy options with per-kind defaults
+(``malote.channels.status_maps.POLICY_PRESETS``), read through ``Channel.policy``. Credentials
+are stored here but never logged or returned by the API.
+
+An ``OrderLink`` is ``divergent`` when the system reported a status Malote cannot reach (or went
+back to an earlier one): ``divergence`` records what it said and what Malote expects there, the
+pushes to it for that order are held, and only an operator clears it
+(``malote.channels.actions.resolve_divergence``).
 """
 
 from __future__ import annotations
 
+import unicodedata
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+from malote.channels.status_maps import policy_default
 
 
 class ChannelRole(models.TextChoices):
@@ -72,6 +85,42 @@ class Channel(models.Model):
     def option(self, name: str, default: Any = None) -> Any:
         return (self.options or {}).get(name, default)
 
+    def policy(self, name: str) -> Any:
+        """A policy option: the channel's own value, else its kind's default (see ``status_maps``)."""
+        own = self.options or {}
+        return own[name] if name in own else policy_default(self.kind, name)
+
+    def invoice_waits_for_shipment_of(self, marketplace: str, shipping_method: str) -> bool:
+        """Whether this channel may get an order's NF-e only once its shipment exists."""
+        if self.invoice_waits_for_shipment:
+            return True
+        return names_match(marketplace, self.policy("invoice_after_shipment_marketplaces")) and not (
+            names_match(shipping_method, self.policy("invoice_at_once_shipping_methods"))
+        )
+
+    def invoice_needs_xml_for(self, marketplace: str) -> bool:
+        return self.invoice_needs_xml or names_match(
+            marketplace, self.policy("invoice_needs_xml_marketplaces")
+        )
+
+    def reports_delivery_of(self, shipping_method: str) -> bool:
+        """Whether this channel itself reports the delivery of such an order (Malote never pushes it)."""
+        return self.delivery_from_channel or names_match(
+            shipping_method, self.policy("delivery_from_channel_methods")
+        )
+
+
+def normalized_name(value: str) -> str:
+    """Case, accents and repeated spaces ignored: "Magazine  LUIZA" == "magazine luiza"."""
+    plain = unicodedata.normalize("NFKD", value or "").encode("ascii", "ignore").decode()
+    return " ".join(plain.casefold().split())
+
+
+def names_match(value: str, names: Iterable[str] | None) -> bool:
+    """Whether ``value`` is one of ``names`` (compared as ``normalized_name``); empty never matches."""
+    wanted = normalized_name(value)
+    return bool(wanted) and any(wanted == normalized_name(str(name)) for name in names or ())
+
 
 class LinkState(models.TextChoices):
     PENDING = "pending", _("Aguardando integração")
@@ -87,9 +136,19 @@ class OrderLink(models.Model):
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="links")
     external_id = models.CharField(max_length=100, blank=True)
     remote_status = models.CharField(max_length=60, blank=True, help_text=_("Last status seen there."))
+    # When the system took that status: the change's own time when it carries one, else its arrival.
     remote_status_at = models.DateTimeField(null=True, blank=True)
-    expected_status = models.CharField(max_length=60, blank=True, help_text=_("Last status Malote sent."))
+    # The canonical reading of ``remote_status`` (empty when the status map has no word for it).
+    remote_canonical_status = models.CharField(max_length=20, blank=True)
+    expected_status = models.CharField(
+        max_length=60, blank=True, help_text=_("Last canonical status Malote sent.")
+    )
     state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.PENDING)
+    # While ``state`` is divergent: {"remote_status", "remote_canonical_status", "malote_status",
+    # "expected_status" and "expected_remote_status" (Malote's latest status the channel's map has a
+    # word for, and that word), "reason", "event_id"}.
+    divergence = models.JSONField(default=dict, blank=True)
+    divergent_since = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -4,13 +4,28 @@ Runs as an ``OrderChange`` listener inside the change's transaction and only wri
 (destination ``channel:<code>``, keyed by order, so each system gets the order's changes in order).
 
 - The sales channel the order came from hears every status it has a word for, plus the invoice,
-  the shipment, the delivery (unless the channel itself reports deliveries) and a cancellation.
+  the shipment, the delivery and a cancellation; so does any other sales channel the order is
+  linked to (a storefront platform that also holds the marketplace's order).
 - Every enabled ERP gets the order (at creation, or once paid when its import policy says so),
   then the same kinds of change.
 - The payment gateway hears a cancellation, so the charge is voided.
 - A change is never sent back to the channel that reported it.
-- "Invoice waits for shipment" channels get the invoice only together with the shipment.
+- "Invoice needs XML": a sales channel that takes the NF-e only as XML (``invoice_needs_xml``, or
+  the order's sub-channel in its ``invoice_needs_xml_marketplaces``) gets the invoice only once
+  the XML is there (``route_invoice_xml_attached``); everyone else gets it at once.
+- "Invoice waits for shipment" (``invoice_waits_for_shipment`` for every order, or the order's
+  sub-channel in ``invoice_after_shipment_marketplaces`` unless its shipping method is in
+  ``invoice_at_once_shipping_methods``): the invoice goes together with the shipment.
+  Together the two rules send each channel the invoice exactly once: at ``invoice`` when it
+  neither waits nor lacks the XML, at ``ship`` when it waits and has the XML, at the XML's
+  arrival when it lacks it and does not wait (or the order has shipped).
+- "Delivery from the channel" (``delivery_from_channel`` for every order, or the order's shipping
+  method in ``delivery_from_channel_methods``): Malote never pushes the delivery to that channel;
+  the delivery it reports reaches the ERP, the other linked channels and the customer e-mail.
 - Available stock is pushed, coalesced per SKU, to sales channels with the option ``push_stock``.
+
+Pushes to a channel whose link to the order is divergent are held by the delivery handler
+(``malote.channels.delivery``), not here: routing stays a pure function of the change.
 """
 
 from __future__ import annotations
@@ -20,7 +35,9 @@ from typing import Any
 from malote.channels.models import Channel, ChannelRole, ImportPolicy, OrderLink
 from malote.connectors.registry import provider
 from malote.core import fastsql
+from malote.core.actors import Actor
 from malote.orders.changes import OrderChange
+from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.sync import outbox
 
@@ -36,6 +53,13 @@ def enabled_channels() -> list[Channel]:
     return fastsql.fixed_query(
         "routing.enabled_channels", lambda: Channel.objects.filter(enabled=True).exclude(kind="manual")
     )
+
+
+def linked_channel_ids(order_id: int) -> set[int]:
+    return {
+        row[0]
+        for row in fastsql.rows("SELECT channel_id FROM channels_orderlink WHERE order_id = %s", [order_id])
+    }
 
 
 def _send(channel: Channel, order_id: int, op: str, **payload: Any) -> None:
@@ -54,44 +78,78 @@ def _erp_wants_order(erp: Channel, status: str) -> bool:
     return erp.import_policy == ImportPolicy.ALL or status in PAID_OR_LATER
 
 
+def _hears_as_sales(channel: Channel, order: Order, linked: set[int]) -> bool:
+    return channel.is_sales and (channel.pk == order.channel_id or channel.pk in linked)
+
+
 def route_order_change(change: OrderChange) -> None:
     channels = enabled_channels()
     if not channels:
         return
     order, source = change.order, _source(change)
+    linked = linked_channel_ids(order.pk) if change.transition != "created" else set()
     for channel in channels:
         if channel.code == source:
             continue
-        if channel.pk == order.channel_id and channel.is_sales:
+        if _hears_as_sales(channel, order, linked):
             _route_to_sales(channel, change)
         elif channel.role == ChannelRole.ERP:
-            _route_to_erp(channel, change)
+            _route_to_erp(channel, change, channel.pk in linked)
         elif channel.role == ChannelRole.GATEWAY and change.transition == "cancel":
             payment = order.payments.order_by("-id").values_list("gateway", flat=True).first()
             if payment in (channel.code, channel.kind):
                 _send(channel, order.pk, "cancellation")
 
 
+def _invoice_has_xml(order: Order) -> bool:
+    row = fastsql.rows(
+        "SELECT xml <> '' FROM orders_invoice WHERE order_id = %s ORDER BY id DESC LIMIT 1", [order.pk]
+    )
+    return bool(row and row[0][0])
+
+
 def _route_to_sales(channel: Channel, change: OrderChange) -> None:
     order = change.order
     if change.transition == "created":
-        OrderLink.objects.get_or_create(
-            order=order, channel=channel, defaults={"external_id": order.external_id, "state": "linked"}
-        )
+        if channel.pk == order.channel_id:
+            OrderLink.objects.get_or_create(
+                order=order, channel=channel, defaults={"external_id": order.external_id, "state": "linked"}
+            )
         return
     op = FACT_OPS.get(change.transition, "status")
-    if op == "delivery" and channel.delivery_from_channel:
+    if op == "delivery" and channel.reports_delivery_of(order.shipping_method):
         return
-    if op == "invoice" and channel.invoice_waits_for_shipment:
-        return
-    if op == "shipment" and channel.invoice_waits_for_shipment:
-        _send(channel, order.pk, "invoice")
+    if op in ("invoice", "shipment"):
+        waits = channel.invoice_waits_for_shipment_of(order.marketplace, order.shipping_method)
+        lacks_xml = channel.invoice_needs_xml_for(order.marketplace) and not _invoice_has_xml(order)
+        if op == "invoice" and (waits or lacks_xml):
+            return
+        if op == "shipment" and waits and not lacks_xml:
+            _send(channel, order.pk, "invoice")
     _send(channel, order.pk, op, status=change.to_status)
 
 
-def _route_to_erp(erp: Channel, change: OrderChange) -> None:
+def route_invoice_xml_attached(order: Order, actor: Actor) -> list[str]:
+    """The XML has just been stored: send the invoice to each channel that was waiting only for it
+    (not to one that still waits for the shipment). Returns the codes of the channels told."""
+    source = actor.ref if actor.kind == "channel" else None
+    linked = linked_channel_ids(order.pk)
+    shipped = OrderStatus.SHIPPED in order.status_path
+    told = []
+    for channel in enabled_channels():
+        if channel.code == source or not _hears_as_sales(channel, order, linked):
+            continue
+        if not channel.invoice_needs_xml_for(order.marketplace):
+            continue  # it got the invoice already (or gets it with the shipment)
+        if channel.invoice_waits_for_shipment_of(order.marketplace, order.shipping_method) and not shipped:
+            continue  # it gets the invoice, XML included, together with the shipment
+        _send(channel, order.pk, "invoice", status=OrderStatus.INVOICED)
+        told.append(channel.code)
+    return told
+
+
+def _route_to_erp(erp: Channel, change: OrderChange, linked: bool) -> None:
     order = change.order
-    linked = OrderLink.objects.filter(order=order, channel=erp).exists()
     if not linked:
         if change.to_status == OrderStatus.CANCELED or not _erp_wants_order(erp, change.to_status):
             return

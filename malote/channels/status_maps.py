@@ -1,5 +1,6 @@
 """Ready-made status maps (both ways) for systems driven by the generic ``webhook`` connector or
 configured by hand, as data. Apply one to a channel with ``apply_preset``; edit freely after.
+Also the per-kind defaults of the channel policies kept in ``Channel.options`` (``POLICY_PRESETS``).
 
 Sources: the seeds (JET, SkyHub, Eccosys, Jumpseller help articles), ``channel-apis.md`` §1.3
 (Jumpseller), §2.3 (SkyHub codes and types), §3.5 (VTEX), §7.2 (Tiny). The Hybris/Abacos
@@ -10,6 +11,7 @@ reached the ERP: it maps to no canonical status (the reconciliation issue acts o
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from malote.orders.statuses import OrderStatus
@@ -163,3 +165,80 @@ def preset(name: str) -> dict[str, dict[str, str]]:
 def apply_preset(channel: Any, name: str) -> None:
     channel.status_map = preset(name)
     channel.save(update_fields=["status_map"])
+
+
+# --- policy presets ----------------------------------------------------------------------------
+
+# Per-order channel policies (DESIGN.md §3) kept in ``Channel.options``. A channel that does not
+# set one of these options gets the value of its kind here, else the generic default below: so a
+# SkyHub channel follows the SkyHub article (seed 002) without anyone typing it, an operator may
+# still override any entry (an empty list switches a rule off), and the back office shows both
+# (``policy_options``). Names are compared without case, accents or repeated spaces.
+#
+# - ``invoice_after_shipment_marketplaces``: sub-channels (``Order.marketplace``) whose NF-e key
+#   the channel can only pass on once the shipment exists ("Amazon, Zoom, Carrefour, Magalu e
+#   Mercado Livre ... só conseguimos replicar a chave da nota quando recebemos os dados de
+#   expedição");
+# - ``invoice_at_once_shipping_methods``: shipping methods (``Order.shipping_method``) that lift
+#   that wait ("exceto para pedidos Mercado Envios Coleta");
+# - ``invoice_needs_xml_marketplaces``: sub-channels that take the NF-e only as its XML ("Para o
+#   marketplace Mercado Livre é necessário enviar o XML da nota fiscal");
+# - ``delivery_from_channel_methods``: shipping methods whose delivery the marketplace reports
+#   ("B2W Entregas, B2W Entregas Direct, Magalu Entregas e ME2 a atualização do status Entregue
+#   vem do marketplace"); Malote never pushes ``delivered`` for those orders;
+# - ``detect_regressions``: a status earlier than one the channel already had, reported with a
+#   time after it, is a divergence (a manual change there) rather than a late, reordered update.
+#   Needs ``InboundChange.occurred_at`` from the system's own clock: off for Jumpseller, whose
+#   hooks carry no time (its connector stamps the reception time).
+#
+# Assumption: the exact spellings SkyHub uses for ``marketplace`` and ``shipping_method`` are
+# not confirmed by channel-apis.md; both common spellings are listed ("Magalu", "Magazine Luiza";
+# "Mercado Envios 2", "ME2").
+POLICY_DEFAULTS: dict[str, Any] = {
+    "invoice_after_shipment_marketplaces": [],
+    "invoice_at_once_shipping_methods": [],
+    "invoice_needs_xml_marketplaces": [],
+    "delivery_from_channel_methods": [],
+    "detect_regressions": True,
+}
+
+POLICY_PRESETS: dict[str, dict[str, Any]] = {
+    "skyhub": {
+        "invoice_after_shipment_marketplaces": [
+            "Amazon", "Zoom", "Carrefour", "Magalu", "Magazine Luiza", "Mercado Livre",
+        ],
+        "invoice_at_once_shipping_methods": ["Mercado Envios Coleta"],
+        "invoice_needs_xml_marketplaces": ["Mercado Livre"],
+        "delivery_from_channel_methods": [
+            "B2W Entregas", "B2W Entregas Direct", "Magalu Entregas", "Mercado Envios 2", "ME2",
+        ],
+    },
+    "mercadolivre": {"delivery_from_channel_methods": ["Mercado Envios 2", "ME2"]},
+    "jumpseller": {"detect_regressions": False},
+}  # fmt: skip
+
+
+def policy_default(kind: str, name: str) -> Any:
+    """The value of policy option ``name`` for a channel of ``kind`` that does not set it."""
+    if name not in POLICY_DEFAULTS:
+        raise KeyError(f"No channel policy option {name!r}; known: {', '.join(sorted(POLICY_DEFAULTS))}.")
+    return copy.deepcopy(POLICY_PRESETS.get(kind, {}).get(name, POLICY_DEFAULTS[name]))
+
+
+def policy_options(channel: Any) -> dict[str, dict[str, Any]]:
+    """Every policy option of a channel: ``{name: {"value", "default", "overridden"}}`` (back office)."""
+    own = channel.options or {}
+    result = {}
+    for name in POLICY_DEFAULTS:
+        default = policy_default(channel.kind, name)
+        result[name] = {"value": own.get(name, default), "default": default, "overridden": name in own}
+    return result
+
+
+def apply_policy_preset(channel: Any, kind: str | None = None) -> None:
+    """Write the policy defaults of ``kind`` (default: the channel's) into its options, to edit."""
+    channel.options = {
+        **(channel.options or {}),
+        **copy.deepcopy(POLICY_PRESETS.get(kind or channel.kind, {})),
+    }
+    channel.save(update_fields=["options"])

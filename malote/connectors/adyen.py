@@ -53,12 +53,11 @@ Reads: Adyen has no payment-status read API in the reference (only webhooks), so
 and ``list_orders`` raise ``Unsupported``: the reconciliation must rely on the last webhook seen,
 i.e. the order link's ``remote_status`` (and on the inbox, which keeps every notification).
 
-Known gap: with no read API, a stale refusal cannot be re-checked as Pagar.me's is. A shopper
-whose first attempt (pspReference A) is refused and whose retry (B) is authorised, both with the
-same merchantReference, gets ``AUTHORISATION:false`` for A: delivered after B's authorisation it
-would cancel the paid order. The guard belongs in the intake (a ``payment_refused`` cancel must
-not touch an order already paid under another transaction id); until then a shop whose checkout
-retries under one reference maps ``AUTHORISATION:false`` to ``""``.
+Stale refusals: with no read API, a refusal cannot be re-checked as Pagar.me's is. A shopper whose
+first attempt (pspReference A) is refused and whose retry (B) is authorised, both with the same
+merchantReference, gets ``AUTHORISATION:false`` for A, possibly after B's authorisation. The intake
+guards it: a ``payment_refused`` cancel for another transaction than the one that paid the order is
+only recorded (inbox result ``stale_refusal``).
 
 Outbound
 --------

@@ -69,13 +69,21 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 from django.http import HttpResponse
 from django.utils import timezone
 
 from malote import fiscal
-from malote.connectors.base import Connector, InboundChange, PullResult, WebhookRejected
+from malote.connectors.base import (
+    Connector,
+    InboundChange,
+    ListedOrder,
+    OrderListing,
+    PullResult,
+    WebhookRejected,
+)
 from malote.connectors.registry import register
 from malote.fiscal.tracking import carrier_key
 from malote.sync.errors import DeliveryError, check_response, retry_after_seconds, transport_error
@@ -86,6 +94,7 @@ SIGNATURE_HEADER = "Jumpseller-Hmac-Sha256"
 EVENT_HEADER = "Jumpseller-Event"
 RESET_HEADER = "Jumpseller-BannedByRateLimit-Reset"
 PULL_LIMIT = 50  # the API's default page size (max 100)
+LIST_LIMIT = 100  # the API's maximum page size
 DEFAULT_INVOICE_URL = "https://malote.invalid/nfe/{key}"
 # Clock skew between the store and Malote, and the store's whole-second times, fit in this.
 HISTORY_MARGIN = timedelta(minutes=15)
@@ -532,6 +541,49 @@ class JumpsellerConnector(Connector):
         changes = [self._polled(order) for order in orders if not _history(order, history_ends)]
         last = max([after, *(int(order["id"]) for order in orders)])
         return PullResult(changes=changes, cursor=str(last), more=len(data) >= PULL_LIMIT)
+
+    def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
+        """Orders created since ``since``: ``GET /orders.json`` with ``dateFilter=customDate``
+        (whole days in the store's zone, so earlier orders of the first day are dropped here),
+        ``limit`` 100; ``cursor`` is the page number. Abandoned checkouts are listed too, with an
+        empty canonical ``status``: the caller decides."""
+        start = parse_time(since) or datetime.now(UTC)
+        local = ZoneInfo("America/Sao_Paulo")
+        page = int(cursor or 1)
+        data = self._call(
+            "GET",
+            "/orders.json",
+            what=f"GET orders page {page}",
+            params={
+                "dateFilter": "customDate",
+                "initialDate": start.astimezone(local).date().isoformat(),
+                "finalDate": (datetime.now(local) + timedelta(days=1)).date().isoformat(),
+                "page": page,
+                "limit": LIST_LIMIT,
+            },
+        )
+        if not isinstance(data, list):
+            raise DeliveryError(f"{self.channel.code}: the order list is not a list.", retryable=True)
+        listed = []
+        for item in data:
+            order = item.get("order") if isinstance(item, dict) else None
+            if not isinstance(order, dict) or order.get("id") is None:
+                continue
+            created = parse_time(order.get("created_at"))
+            if created is not None and created < start:
+                continue
+            remote = remote_status(order)
+            listed.append(
+                ListedOrder(
+                    external_id=str(order["id"]),
+                    remote_status=remote,
+                    status=self.status_in(remote),
+                    placed_at=created.isoformat() if created else "",
+                    total=str(order.get("total") or ""),
+                )
+            )
+        more = len(data) >= LIST_LIMIT
+        return OrderListing(listed, str(page + 1) if more else None, more=more)
 
     def fetch_order(self, external_id: str) -> InboundChange:
         return self._polled(self._get_order(external_id))

@@ -86,13 +86,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from malote.connectors.base import Connector, InboundChange, WebhookRejected
+from malote.connectors.base import Connector, InboundChange, ListedOrder, OrderListing, WebhookRejected
 from malote.connectors.registry import register
 from malote.sync.errors import DeliveryError
 
@@ -146,6 +147,7 @@ CANCEL_REASONS: dict[str, str] = {
 SETTLED = frozenset({"canceled", "failed", "chargedback"})
 PAID_LIKE = frozenset({"paid", "overpaid", "underpaid"})
 PAYMENT_METHODS = frozenset({"credit_card", "boleto", "pix"})
+LIST_PAGE_SIZE = 100  # the API's maximum page size
 
 
 # --- the JWKS cache (per process, per URL) -----------------------------------------------------
@@ -416,6 +418,44 @@ class PagarmeConnector(Connector):
             order=order,
             occurred_at=updated,
         )
+
+    def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
+        """Orders created since ``since`` (``GET /orders?created_since=…``, 100 per page; ``cursor``
+        is the page number). Each is listed under its first charge's id (Malote's payment
+        ``transaction_id``; the order id when it has no charge), with its ``code`` as ``reference``
+        and the order's status word. Pagar.me lists newest first: pages are not oldest first. The
+        option ``list_page_size`` (default 100, the API's maximum) sets the page size."""
+        page = int(cursor or 1)
+        size = int(self.option("list_page_size", LIST_PAGE_SIZE))
+        query = urlencode({"created_since": since, "page": page, "size": size})
+        body = self._api("GET", f"/orders?{query}")
+        words: dict[str, str] = {}
+        listed = []
+        for order in body.get("data") or []:
+            if not isinstance(order, dict) or not order.get("id"):
+                continue
+            charges = order.get("charges") or ()
+            first = charges[0] if charges and isinstance(charges[0], dict) and charges[0].get("id") else None
+            word = str(order.get("status") or "")
+            if word not in words:
+                words[word] = self.status_in(word)
+            amount = order.get("amount")
+            listed.append(
+                ListedOrder(
+                    external_id=str(first["id"] if first else order["id"]),
+                    reference=str(order.get("code") or ""),
+                    remote_status=word,
+                    status=words[word],
+                    placed_at=str(order.get("created_at") or ""),
+                    updated_at=str(order.get("updated_at") or ""),
+                    total=f"{amount // 100}.{amount % 100:02d}"
+                    if type(amount) is int
+                    else (_money(amount) or ""),
+                )
+            )
+        paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}
+        more = bool((paging or {}).get("next"))
+        return OrderListing(listed, str(page + 1) if more else None, more=more)
 
     # --- outbound ------------------------------------------------------------------------------
 

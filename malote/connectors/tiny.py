@@ -90,7 +90,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from malote import fiscal
-from malote.connectors.base import Connector, InboundChange, PullResult, WebhookRejected
+from malote.connectors.base import (
+    Connector,
+    InboundChange,
+    ListedOrder,
+    OrderListing,
+    PullResult,
+    WebhookRejected,
+)
 from malote.connectors.registry import register
 from malote.fiscal.tracking import CORREIOS
 from malote.sync.errors import DeliveryError
@@ -642,6 +649,63 @@ class TinyConnector(Connector):
     def fetch_order(self, external_id: str) -> InboundChange:
         """The order as it is in Tiny now (``TinyError`` with the not-found code if it is not)."""
         return self._change_from_pedido(self._obter(external_id))
+
+    def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
+        """Orders changed since ``since`` (``pedidos.pesquisa`` by ``dataAtualizacao``), one page of
+        the listing per call; ``cursor`` is the next page number. ``reference`` is the e-commerce
+        number (Malote's order number for the orders Malote sent). The summary is enough: no order
+        is read in full, so a reconciliation of thousands of orders costs one call per 50."""
+        page = int(cursor or 1)
+        try:
+            retorno = self._call(
+                "pedidos.pesquisa",
+                dataAtualizacao=self._moment(since).astimezone(BRASILIA).strftime("%d/%m/%Y %H:%M:%S"),
+                pagina=str(page),
+            )
+        except TinyError as exc:
+            if exc.code in (NO_RECORDS, NO_SUCH_PAGE):
+                return OrderListing([], None, more=False)
+            raise
+        # A reconciliation lists every order of the window: the per-order work here is kept small
+        # (situação words and dates repeat; they are converted once per distinct value).
+        situacoes: dict[str, tuple[str, str]] = {}
+        days: dict[str, str] = {}
+        listed = []
+        for entry in retorno.get("pedidos") or []:
+            summary = entry.get("pedido") if isinstance(entry, dict) else None
+            if not isinstance(summary, dict):
+                continue
+            raw_id = summary.get("id")
+            fast = isinstance(raw_id, str) and raw_id.isdigit() and raw_id[0] != "0"
+            pedido_id = str(raw_id) if fast else _id_text(raw_id)
+            if pedido_id == "0":
+                continue
+            word = str(summary.get("situacao") or "")
+            if word not in situacoes:
+                code = situacao_code(word)
+                situacoes[word] = (code, self.status_in(code))
+            situacao, status = situacoes[word]
+            raw_day = str(summary.get("data_pedido") or "")
+            if raw_day not in days:
+                day = _parse_br_date(raw_day)
+                days[raw_day] = day.isoformat() if day else ""
+            valor = summary.get("valor")
+            listed.append(
+                ListedOrder(
+                    external_id=pedido_id,
+                    reference=str(summary.get("numero_ecommerce") or ""),
+                    remote_status=situacao,
+                    status=status,
+                    placed_at=days[raw_day],
+                    total=valor if isinstance(valor, str) and valor else str(_money(valor)),
+                )
+            )
+        try:
+            pages = int(str(retorno.get("numero_paginas") or 1))
+        except ValueError:
+            pages = 1
+        more = page < pages
+        return OrderListing(listed, str(page + 1) if more else None, more=more)
 
     # Cursor: "<since ISO>" between polls; "<since ISO>;page=<n>;next=<ISO>" inside a listing,
     # where ``next`` is when the listing started (the next poll starts there, minus the overlap).

@@ -22,10 +22,11 @@ from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
 from malote.orders import changes, events, search
 from malote.orders.changes import OrderChange
-from malote.orders.effects import EFFECTS, reserve_stock
+from malote.orders.effects import EFFECTS, check_invoice_xml, reserve_stock
 from malote.orders.lifecycle import TRANSITIONS, Transition
-from malote.orders.models import Order, OrderEvent, OrderLine, Payment
+from malote.orders.models import Invoice, Order, OrderEvent, OrderLine, Payment
 from malote.orders.schemas import OrderIn
+from malote.orders.selectors import channels_needing_invoice_xml
 from malote.orders.statuses import OrderStatus, PaymentStatus, StockState
 
 CENT = Decimal("0.01")
@@ -276,6 +277,8 @@ def _apply(order: Order, transition: Transition, data: BaseModel, actor: Actor) 
     events.transition_applied(
         order, transition.name, from_status, to_status, actor, {"input": given, **outcome.data}
     )
+    for write_event in outcome.after:
+        write_event()
     changes.publish(OrderChange(order, transition.name, from_status, to_status, actor, given))
     if outcome.follow_up:
         follow = TRANSITIONS[outcome.follow_up]
@@ -299,3 +302,62 @@ def resume_out_of_stock_orders(skus: list[str], *, actor: Actor) -> list[Order]:
         except Conflict:
             continue
     return resumed
+
+
+# --- facts after the transition -------------------------------------------------------------------
+
+MAX_XML_CHARS = 2_000_000
+
+
+def attach_invoice_xml(order_id: int, xml: str, *, actor: Actor) -> TransitionResult:
+    """Attach the authorized NF-e XML to the order's invoice ("waiting for NF-e XML" ends).
+
+    The XML is checked like the ``invoice`` transition's (parsed; its key must be the invoice's,
+    its total the order's, its recipient the customer; authorized by SEFAZ when a channel takes
+    the NF-e only as XML), stored on the invoice, recorded on the timeline, and only then is the
+    invoice routed to the channels that were waiting for it (one outbox message each, in this
+    transaction). Attaching the same XML again is a successful no-op (``applied`` False) that
+    sends nothing; another XML once one is stored is ``Conflict`` ``invoice_xml_conflict``.
+    Raises ``NotFound``, ``InvalidInput`` (field ``xml``) and ``Conflict`` ``invoice_missing`` /
+    ``invoice_xml_not_allowed`` (canceled order).
+    """
+    from malote.channels import routing  # channels listen to orders; this one fact is sent directly
+
+    xml = (xml or "").strip()
+    if not xml:
+        raise InvalidInput("Send the NF-e XML (nfeProc).", code="invoice_xml_missing", field="xml")
+    if len(xml) > MAX_XML_CHARS:
+        raise InvalidInput("The XML is too large for an NF-e.", code="invoice_xml_too_large", field="xml")
+    with transaction.atomic():
+        order = fastsql.lock(Order, order_id)
+        if order is None:
+            raise NotFound(f"No order with id {order_id}.", code="order_not_found")
+        invoice = Invoice.objects.filter(order=order).order_by("-id").first()
+        if invoice is None:
+            raise Conflict(
+                "The order has no invoice yet: run the invoice transition first.",
+                code="invoice_missing",
+                extra={"status": order.status},
+            )
+        if invoice.xml:
+            if invoice.xml.strip() == xml:
+                return TransitionResult(order, applied=False)
+            raise Conflict("This invoice already has another XML.", code="invoice_xml_conflict", field="xml")
+        if order.status == OrderStatus.CANCELED:
+            raise Conflict(
+                "The order is canceled: its NF-e goes nowhere.",
+                code="invoice_xml_not_allowed",
+                extra={"status": order.status},
+            )
+        needing = channels_needing_invoice_xml(order)
+        authorization = check_invoice_xml(order, xml, invoice.key, needs_xml=bool(needing))
+        Invoice.objects.filter(pk=invoice.pk).update(
+            xml=xml,
+            authorization_protocol=authorization.get("protocol", invoice.authorization_protocol),
+            authorization_status=authorization.get("status", invoice.authorization_status),
+        )
+        sent_to = routing.route_invoice_xml_attached(order, actor)
+        events.invoice_xml_attached(
+            order, actor, key=invoice.key, sent_to=sent_to, protocol=authorization.get("protocol", "")
+        )
+    return TransitionResult(order, applied=True)

@@ -19,9 +19,9 @@ from malote import fiscal
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput
-from malote.orders import schemas
+from malote.orders import events, schemas
 from malote.orders.models import Invoice, Order, Payment, Shipment
-from malote.orders.selectors import channel_policy, order_stock_lines
+from malote.orders.selectors import channels_needing_invoice_xml, order_stock_lines
 from malote.orders.statuses import (
     HOLDS_RESERVATION,
     UNPAID,
@@ -39,6 +39,8 @@ NOT_YET_SHIPPED = frozenset({OrderStatus.INVOICED, OrderStatus.READY_TO_SHIP})
 class Outcome:
     data: dict[str, Any] = field(default_factory=dict)
     follow_up: str | None = None
+    # Further timeline events, written after the transition's own event.
+    after: list[Callable[[], None]] = field(default_factory=list)
 
 
 Effect = Callable[[Order, Any, Actor], Outcome]
@@ -107,20 +109,13 @@ def start_preparing(order: Order, data: BaseModel, actor: Actor) -> Outcome:
     return Outcome({"stock": "reserved"})
 
 
-def _check_invoice_xml(order: Order, data: schemas.InvoiceIn) -> dict[str, Any]:
-    """Parse the XML and make it agree with the key, the order total and the customer."""
-    channel_code, needs_xml = channel_policy(order)
-    if not data.xml:
-        if needs_xml:
-            raise InvalidInput(
-                f"Channel {channel_code} accepts the NF-e only as its authorized XML.",
-                code="invoice_xml_required",
-                field="xml",
-            )
-        return {}
+def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> dict[str, Any]:
+    """Parse the XML and make it agree with the key, the order total and the customer; a channel
+    that takes the NF-e only as XML needs the authorized file (nfeProc). Returns the SEFAZ
+    authorization facts ({} without a protNFe). Raises coded ``InvalidInput`` on field ``xml``."""
     try:
-        doc = fiscal.parse_nfe_xml(data.xml)
-        fiscal.check_nfe_xml_against_key(doc, data.key)
+        doc = fiscal.parse_nfe_xml(xml)
+        fiscal.check_nfe_xml_against_key(doc, key)
     except fiscal.FiscalError as exc:
         raise InvalidInput(exc.detail, code=exc.code, field="xml") from None
     if doc.total != order.total:
@@ -176,7 +171,14 @@ def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
         "SELECT order_id FROM orders_invoice WHERE key = %s AND order_id <> %s", [key.key, order.pk]
     ):
         raise Conflict("This NF-e key already belongs to another order.", code="invoice_key_in_use")
-    authorization = _check_invoice_xml(order, data)
+    # "Invoice needs XML" (DESIGN.md §3): an invoice without the XML is still accepted; the
+    # channels that take only the XML wait for it (``actions.attach_invoice_xml``), the others
+    # (the ERP, other channels) hear about the invoice at once.
+    needing_xml = channels_needing_invoice_xml(order)
+    waiting_for_xml = [] if data.xml else needing_xml
+    authorization = (
+        check_invoice_xml(order, data.xml, key.key, needs_xml=bool(needing_xml)) if data.xml else {}
+    )
     lines = order_stock_lines(order)
     if order.stock_state == StockState.RESERVED:
         stock.consume(lines, order_id=order.pk, actor=actor)
@@ -197,7 +199,11 @@ def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
         authorization_status=authorization.get("status", ""),
         created_at=timezone.now(),
     )
-    return Outcome({"stock": "consumed"})
+    outcome = Outcome({"stock": "consumed"})
+    if waiting_for_xml:
+        outcome.data["invoice_xml_pending"] = waiting_for_xml
+        outcome.after.append(lambda: events.invoice_xml_pending(order, actor, channels=waiting_for_xml))
+    return outcome
 
 
 def ready_to_ship(order: Order, data: schemas.ReadyToShipIn, actor: Actor) -> Outcome:

@@ -41,3 +41,28 @@ def transition_applied(
     _event(
         order, "transition", actor, data, transition=transition, from_status=from_status, to_status=to_status
     )
+
+
+def invoice_xml_pending(order: Order, actor: Actor, *, channels: list[str]) -> None:
+    """Invoiced without the XML: ``channels`` take the NF-e only as XML and wait for it."""
+    _event(order, "invoice_xml_pending", actor, {"channels": channels})
+
+
+def invoice_xml_attached(order: Order, actor: Actor, *, key: str, sent_to: list[str], protocol: str) -> None:
+    _event(order, "invoice_xml_attached", actor, {"key": key, "sent_to": sent_to, "protocol": protocol})
+
+
+def divergence_detected(order: Order, actor: Actor, *, channel: str, divergence: dict[str, Any]) -> None:
+    """A channel shows a status Malote cannot reach from its own: recorded, nothing overwritten."""
+    _event(order, "divergence_detected", actor, {"channel": channel, **divergence})
+
+
+def divergence_resolved(
+    order: Order, actor: Actor, *, channel: str, action: str, reason: str, detail: dict[str, Any]
+) -> None:
+    _event(
+        order,
+        "divergence_resolved",
+        actor,
+        {"channel": channel, "action": action, "reason": reason, **detail},
+    )

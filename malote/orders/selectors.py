@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 from django.db import connection
@@ -11,6 +12,7 @@ from django.db.models.expressions import RawSQL
 from malote.core import fastsql
 from malote.orders import search
 from malote.orders.models import Order
+from malote.orders.statuses import OrderStatus
 from malote.stock import actions as stock_actions
 
 FTS_TABLE = "orders_order_fts"
@@ -27,6 +29,61 @@ def channel_policy(order: Order) -> tuple[str, bool]:
         "SELECT code, invoice_needs_xml FROM channels_channel WHERE id = %s", [order.channel_id]
     )[0]
     return str(code), bool(needs_xml)
+
+
+# --- "invoice needs XML" -------------------------------------------------------------------------
+
+_ORDER_CHANNELS = (
+    "SELECT c.code, c.kind, c.invoice_needs_xml, c.options FROM channels_channel c"
+    " WHERE c.id = %s OR c.id IN (SELECT l.channel_id FROM channels_orderlink l WHERE l.order_id = %s)"
+    " ORDER BY c.code"
+)
+
+
+def channels_needing_invoice_xml(order: Order) -> list[str]:
+    """Codes of the order's channels (its own and those it is linked to) that take its NF-e only
+    as the authorized XML: the channel's ``invoice_needs_xml``, or the order's sub-channel listed
+    in its ``invoice_needs_xml_marketplaces`` policy (SkyHub's Mercado Livre orders)."""
+    from malote.channels.models import Channel
+
+    found = []
+    for code, kind, needs_xml, raw_options in fastsql.rows(_ORDER_CHANNELS, [order.channel_id, order.pk]):
+        if needs_xml:
+            found.append(str(code))
+        elif order.marketplace:
+            options = json.loads(raw_options) if isinstance(raw_options, str) else raw_options
+            channel = Channel(code=code, kind=kind, options=options or {})
+            if channel.invoice_needs_xml_for(order.marketplace):
+                found.append(str(code))
+    return found
+
+
+def awaiting_invoice_xml(order: Order) -> bool:
+    """Whether the order is "waiting for the NF-e XML": invoiced without the XML while a channel
+    of the order takes the NF-e only as XML, so that channel has not been told about the invoice
+    yet (``malote.orders.actions.attach_invoice_xml`` ends the wait). A canceled order waits for
+    nothing. Uses the prefetched invoices when there are some."""
+    if order.status == OrderStatus.CANCELED:
+        return False
+    invoices = list(order.invoices.all())
+    if not invoices or invoices[-1].xml:
+        return False
+    return bool(channels_needing_invoice_xml(order))
+
+
+def orders_awaiting_invoice_xml(qs: QuerySet[Order] | None = None) -> QuerySet[Order]:
+    """The orders ``awaiting_invoice_xml`` holds for, as a queryset (back-office list and counts).
+
+    Matches the whole-channel ``invoice_needs_xml`` flag of the order's channel or of a linked
+    one; the per-sub-channel policy is checked by ``awaiting_invoice_xml`` on each order."""
+    qs = Order.objects.all() if qs is None else qs
+    needs = Q(channel__invoice_needs_xml=True) | Q(links__channel__invoice_needs_xml=True)
+    return (
+        qs.filter(needs, invoices__xml="")
+        .exclude(status=OrderStatus.CANCELED)
+        .exclude(invoices__xml__gt="")
+        .distinct()
+    )
 
 
 def stock_shortages(order: Order) -> list[str]:
@@ -72,3 +129,10 @@ def filter_orders(
     if q:
         qs = search_orders(qs, q)
     return qs
+
+
+def orders_with_divergent_links(qs: QuerySet[Order] | None = None) -> QuerySet[Order]:
+    """Orders a linked system shows differently, held until an operator resolves it
+    (``malote.channels.actions.resolve_divergence``)."""
+    qs = Order.objects.all() if qs is None else qs
+    return qs.filter(links__state="divergent").distinct()

@@ -1,7 +1,22 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 
 
 class ReconcileConfig(AppConfig):
     name = "malote.reconcile"
     label = "reconcile"
     verbose_name = "Reconciliation"
+
+    def ready(self) -> None:
+        from malote.reconcile.jobs import JOBS, sync_schedules_after_migrate
+        from malote.reconcile.repair import TICKET_DESTINATION
+        from malote.reconcile.tickets import deliver_ticket
+        from malote.sync.handlers import register_handler
+        from malote.sync.schedules import register_job
+
+        for name, job in JOBS.items():
+            register_job(name, job)
+        register_handler(TICKET_DESTINATION, deliver_ticket)
+        post_migrate.connect(
+            sync_schedules_after_migrate, sender=self, dispatch_uid="malote_reconcile_schedules"
+        )

@@ -1,7 +1,14 @@
 """Back-office pages of integration issues (the "Integrações" inbox), under ``/backoffice/integracoes/``."""
 
-from django.urls import URLPattern
+from django.urls import path
+
+from malote.reconcile import views
 
 app_name = "reconcile"
 
-urlpatterns: list[URLPattern] = []
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("acoes/", views.bulk_act, name="bulk-act"),
+    path("<int:issue_id>/", views.issue_detail, name="issue"),
+    path("<int:issue_id>/acao/", views.issue_act, name="act"),
+]

@@ -1,8 +1,11 @@
-"""Start the three fakes for the demo: ``python -m malote.sandbox.cli`` (or ``main(argv)``).
+"""Start the demo's fakes: ``python -m malote.sandbox.cli`` (or ``main(argv)``).
 
-Defaults: Jumpseller on 8101, Tiny on 8102, Pagar.me on 8103, all on 127.0.0.1 and seeded with
-the demo store. The URLs and credentials are printed, then the fakes run until SIGINT or SIGTERM.
-Importable without Django (a management command may wrap :func:`main`).
+Defaults (:data:`DEFAULT_PORTS`): Jumpseller on 8101, Tiny on 8102, Pagar.me on 8103, SkyHub on
+8104, Mercado Livre on 8105, Bling on 8106, VTEX on 8107, Adyen on 8108, Zendesk on 8109, all on
+127.0.0.1 and seeded with the demo store; each port is an option (``--skyhub-port 9104``; 0 = any
+free port). The URLs and credentials are printed, then the fakes run until SIGINT or SIGTERM.
+Importable without Django (``malote sandbox`` wraps :func:`main`; ``malote up`` starts the same
+kinds on the same ports).
 """
 
 from __future__ import annotations
@@ -18,18 +21,35 @@ from typing import Any, TextIO
 
 from malote.sandbox.server import FakeKind, RunningFake, start_fake
 
-DEFAULT_PORTS: dict[FakeKind, int] = {"jumpseller": 8101, "tiny": 8102, "pagarme": 8103}
+# The order is the start-up and print order.
+DEFAULT_PORTS: dict[FakeKind, int] = {
+    "jumpseller": 8101,
+    "tiny": 8102,
+    "pagarme": 8103,
+    "skyhub": 8104,
+    "mercadolivre": 8105,
+    "bling": 8106,
+    "vtex": 8107,
+    "adyen": 8108,
+    "zendesk": 8109,
+}
 TITLES: dict[FakeKind, str] = {
     "jumpseller": "Jumpseller (storefront)",
     "tiny": "Tiny ERP",
     "pagarme": "Pagar.me",
+    "skyhub": "SkyHub (Americanas Marketplace)",
+    "mercadolivre": "Mercado Livre",
+    "bling": "Bling ERP",
+    "vtex": "VTEX (storefront)",
+    "adyen": "Adyen",
+    "zendesk": "Zendesk Support",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="malote-sandbox",
-        description="Fake Jumpseller, Tiny and Pagar.me servers for Malote's demo and tests.",
+        description=f"Fake servers of {', '.join(TITLES.values())} for Malote's demo and tests.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     for kind, port in DEFAULT_PORTS.items():

@@ -455,11 +455,13 @@ def test_invoice_with_xml_of_another_recipient_is_422(
     )
 
 
-def test_invoice_without_xml_on_a_channel_that_needs_it_is_422(
+def test_invoice_without_xml_on_a_channel_that_needs_it_waits_for_the_xml(
     api: ApiClient, make_order: Callable[..., Order], xml_channel: Channel
 ) -> None:
     order = bring_to(make_order(channel="mercadolivre"), "paid")
     data = _xml_invoice(5004, "114.80")
     xml = data.pop("xml")
-    assert_error(api.post(transition_url(order.pk, "invoice"), data), 422, "invoice_xml_required", "xml")
-    assert api.post(transition_url(order.pk, "invoice"), {**data, "xml": xml}).status_code == 200
+    response = api.post(transition_url(order.pk, "invoice"), data)
+    assert response.status_code == 200 and response.json()["invoice_xml_pending"] is True
+    attached = api.post(order_url(order.pk, "invoice", "xml"), {"xml": xml})
+    assert attached.status_code == 200 and attached.json()["invoice_xml_pending"] is False

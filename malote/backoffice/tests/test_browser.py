@@ -94,7 +94,12 @@ def browser(server: dict[str, Any]) -> Iterator[Any]:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+            ],
         )
         try:
             yield launched
@@ -218,4 +223,3 @@ def test_dashboard_screenshot(page_as: Any, server: dict[str, Any]) -> None:
     assert response is not None and response.status == 200
     assert page.locator("svg").count() >= 1
     _shot(page, "dashboard.png")
-

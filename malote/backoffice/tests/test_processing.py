@@ -76,7 +76,9 @@ def test_htmx_request_gets_only_the_form(operator: Client, make_order: Any) -> N
     assert html.lstrip().startswith("<form") and "<html" not in html
 
 
-def test_wrong_nfe_key_shows_the_api_code_inline_and_changes_nothing(operator: Client, make_order: Any) -> None:
+def test_wrong_nfe_key_shows_the_api_code_inline_and_changes_nothing(
+    operator: Client, make_order: Any
+) -> None:
     order = bring_to(make_order(), "paid")
     data = {**invoice_input(order), "key": WRONG_CHECK_DIGIT_KEY, "issued_at": "2026-11-21T10:30"}
     response = operator.post(_url(order, "invoice"), data)
@@ -139,7 +141,9 @@ def test_cancel_shows_the_stock_released(operator: Client, make_order: Any) -> N
     assert item.reserved == reserved_before - line.quantity
     html = _page(operator, order)
     assert "Estoque liberado" in html
-    assert f"+{line.quantity}" in html and f"disponível agora: <strong>{item.physical - item.reserved}" in html
+    assert (
+        f"+{line.quantity}" in html and f"disponível agora: <strong>{item.physical - item.reserved}" in html
+    )
     assert 'data-reason="order_release"' in html  # the order's stock movements
 
 
@@ -233,7 +237,9 @@ def test_danfe_of_an_unprintable_xml_is_a_coded_422(operator: Client, make_order
 
 @pytest.fixture
 def erp(db: None) -> Channel:
-    return Channel.objects.create(code="tiny", name="Tiny ERP", role=ChannelRole.ERP, kind="tiny", enabled=False)
+    return Channel.objects.create(
+        code="tiny", name="Tiny ERP", role=ChannelRole.ERP, kind="tiny", enabled=False
+    )
 
 
 def _dead_message(order: Order, destination: str = "channel:tiny") -> OutboxMessage:

@@ -503,11 +503,6 @@ def test_a_shop_whose_checkout_retries_keeps_refusals_as_records(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs an intake guard: a payment_refused cancel must not cancel an order paid under "
-    "another transaction id (see malote/connectors/adyen.py 'Known gap')",
-)
 def test_a_stale_refusal_never_cancels_the_order_its_retry_paid(
     fake: Fake, adyen: Channel, card_order: Callable[..., Order], control: Callable[..., Any]
 ) -> None:

@@ -142,13 +142,16 @@ def test_malformed_xml_is_refused(make_order: Callable[..., Order]) -> None:
     assert (exc.value.field, exc.value.code) == ("xml", "nfe_xml_malformed")
 
 
-def test_channel_requiring_xml_refuses_a_bare_key(
+def test_channel_requiring_xml_takes_a_bare_key_but_only_an_authorized_xml(
     xml_channel: Channel, make_order: Callable[..., Order]
 ) -> None:
+    # The bare key is accepted (the channel waits for the XML, see test_invoice_xml.py) ...
+    waiting = bring_to(make_order(channel="mercadolivre"), "paid")
+    _invoice(waiting, _invoice_payload(59))
+    waiting.refresh_from_db()
+    assert waiting.status == "invoiced"
+    # ... but an XML given for such a channel must carry the SEFAZ authorization.
     order = bring_to(make_order(channel="mercadolivre"), "paid")
-    with pytest.raises(InvalidInput) as exc:
-        _invoice(order, _invoice_payload())
-    assert (exc.value.field, exc.value.code) == ("xml", "invoice_xml_required")
     payload = _invoice_payload(60)
     bare = build_nfe_xml(
         str(payload["key"]), total=Decimal("114.80"), recipient_cpf="52998224725", proc=False

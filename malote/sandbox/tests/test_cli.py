@@ -16,36 +16,42 @@ import httpx
 import pytest
 
 from malote.sandbox import cli
+from malote.sandbox.server import FAKE_APPS, LAZY_FAKE_APPS
+
+# The fakes start and print in DEFAULT_PORTS order: the last one printed means all are up.
+LAST_KIND = list(cli.DEFAULT_PORTS)[-1]
+LAST_TITLE = cli.TITLES[LAST_KIND]
 
 
-def test_main_starts_the_three_fakes_prints_urls_and_credentials_and_stops() -> None:
+def _any_free_ports() -> list[str]:
+    """Every fake on a free port: the defaults may be taken by a running demo."""
+    return [arg for kind in cli.DEFAULT_PORTS for arg in (f"--{kind}-port", "0")]
+
+
+def test_main_starts_every_fake_prints_urls_and_credentials_and_stops() -> None:
     output = io.StringIO()
     stop = threading.Event()
     result: list[int] = []
-    argv = [
-        "--jumpseller-port",
-        "0",
-        "--tiny-port",
-        "0",
-        "--pagarme-port",
-        "0",
-        "--tiny-webhook-url",
-        "http://127.0.0.1:9/x",
-    ]
+    argv = [*_any_free_ports(), "--tiny-webhook-url", "http://127.0.0.1:9/x"]
     runner = threading.Thread(target=lambda: result.append(cli.main(argv, stop=stop, out=output)))
     runner.start()
-    deadline = time.monotonic() + 5
-    while "Pagar.me" not in output.getvalue() and time.monotonic() < deadline:
+    deadline = time.monotonic() + 10
+    while LAST_TITLE not in output.getvalue() and time.monotonic() < deadline:
         time.sleep(0.02)
     text = output.getvalue()
     try:
         assert "Jumpseller (storefront): http://127.0.0.1:" in text and "/v1" in text
         assert "authtoken: " in text and "token: " in text and "secret_key: sk_test_" in text
         assert "webhooks: http://127.0.0.1:9/x" in text
-        tiny_control = re.search(r"Tiny ERP: (http://127\.0\.0\.1:\d+)/api2", text)
-        assert tiny_control is not None
+        assert "accountmanager_key: " in text  # SkyHub's third key
+        assert "client_secret: " in text and "user_id: " in text  # Mercado Livre's OAuth app
+        roots = dict(re.findall(r"^(\S.*?): (http://127\.0\.0\.1:\d+)\S*$", text, re.MULTILINE))
+        assert set(roots) == set(cli.TITLES.values())
         with httpx.Client(trust_env=False) as client:
-            assert client.get(f"{tiny_control.group(1)}/_sandbox").json()["kind"] == "tiny"
+            for kind, title in cli.TITLES.items():
+                assert client.get(f"{roots[title]}/_sandbox").json()["kind"] == kind
+        tiny_api = re.search(r"Tiny ERP: http://127\.0\.0\.1:\d+(/\S*)", text)
+        assert tiny_api is not None and tiny_api.group(1) == "/api2"
     finally:
         stop.set()
         runner.join(5)
@@ -60,10 +66,34 @@ def test_main_reports_a_busy_port() -> None:
         assert cli.main(["--jumpseller-port", str(port)], stop=threading.Event()) == 1
 
 
+def test_main_stops_the_fakes_it_started_when_a_later_one_cannot_start() -> None:
+    before = set(threading.enumerate())
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        argv = [*_any_free_ports(), f"--{LAST_KIND}-port", str(port)]
+        assert cli.main(argv, stop=threading.Event(), out=io.StringIO()) == 1
+    serving = [
+        thread.name
+        for thread in set(threading.enumerate()) - before
+        if thread.name.startswith("sandbox-") and thread.name != "sandbox-webhooks"
+    ]
+    assert serving == []
+
+
 def test_defaults_are_the_documented_ports() -> None:
     args = cli.build_parser().parse_args([])
     assert (args.jumpseller_port, args.tiny_port, args.pagarme_port) == (8101, 8102, 8103)
+    assert (args.skyhub_port, args.mercadolivre_port, args.bling_port) == (8104, 8105, 8106)
+    assert (args.vtex_port, args.adyen_port, args.zendesk_port) == (8107, 8108, 8109)
     assert args.host == "127.0.0.1" and args.no_seed is False
+
+
+def test_every_default_port_is_distinct_and_every_kind_is_a_startable_fake() -> None:
+    assert len(set(cli.DEFAULT_PORTS.values())) == len(cli.DEFAULT_PORTS)
+    assert set(cli.TITLES) == set(cli.DEFAULT_PORTS)
+    assert set(cli.DEFAULT_PORTS) <= set(FAKE_APPS) | set(LAZY_FAKE_APPS)
 
 
 def _run_cli_until(signum: int) -> tuple[int, str]:
@@ -72,9 +102,8 @@ def _run_cli_until(signum: int) -> tuple[int, str]:
         "assert 'django' not in sys.modules, 'the sandbox must not import Django'\n"
         "raise SystemExit(cli.main(sys.argv[1:]))\n"
     )
-    ports = ["--jumpseller-port", "0", "--tiny-port", "0", "--pagarme-port", "0"]
     process = subprocess.Popen(
-        [sys.executable, "-c", script, *ports],
+        [sys.executable, "-c", script, *_any_free_ports()],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -84,7 +113,7 @@ def _run_cli_until(signum: int) -> tuple[int, str]:
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if line.startswith("Pagar.me"):
+        if line.startswith(LAST_TITLE):
             break
     process.send_signal(signum)
     output, _ = process.communicate(timeout=10)

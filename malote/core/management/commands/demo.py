@@ -1,11 +1,36 @@
-"""``malote demo``: a demo operator, an API token and a catalogue with a few dozen orders."""
+"""``malote demo``: a demo operator, an API token, a catalogue with a few dozen orders, and the
+channels of the sandbox that ``malote up`` serves.
+
+Two kinds of channel:
+
+* the history's: ``site`` (a storefront) and ``erp``, both ``manual``: the past orders loaded here
+  never left Malote, so nothing may push them anywhere (routing skips manual channels);
+* the sandbox's (:data:`SANDBOX_CHANNELS`): one real channel per fake of ``malote up`` (Jumpseller
+  storefront, Tiny ERP, Pagar.me, the SkyHub and Mercado Livre marketplaces, Bling, a VTEX store,
+  Adyen, Zendesk), pointed at the fakes' default addresses
+  (:data:`malote.sandbox.cli.DEFAULT_PORTS`) with the fakes' default credentials. ``malote up``
+  calls :func:`configure_sandbox_channels` again with the fakes it actually started (other ports,
+  fresh OAuth tokens). Per-order policies (SkyHub's sub-channels, Mercado Envios deliveries…) are
+  the channel kind's presets in :data:`malote.channels.status_maps.POLICY_PRESETS`, not written into
+  the channels' options, so the channels follow the presets; whole-channel rules use the model's
+  fields (Mercado Livre takes the NF-e only as XML: ``invoice_needs_xml``).
+
+Bling is a second ERP next to Tiny: every order goes to both; Tiny issues the NF-e (Bling's
+``generate_nfe_on`` is not set), Bling only keeps a copy that follows the order's status.
+Everything is idempotent: running the command again leaves the same channels, users and orders
+(plus a fresh API token, printed each time).
+"""
 
 from __future__ import annotations
 
+import importlib
 import random
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandParser
@@ -14,13 +39,16 @@ from django.utils import timezone
 
 from malote.accounts.models import ApiToken
 from malote.accounts.roles import ADMIN, OPERATOR, assign_role, sync_roles
-from malote.channels.models import Channel, ChannelRole
+from malote.channels.jobs import sync_poll_schedule
+from malote.channels.models import Channel, ChannelRole, ImportPolicy
 from malote.core import samples
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders import actions
 from malote.orders.models import Order
 from malote.orders.schemas import OrderIn
+from malote.sandbox.cli import DEFAULT_PORTS
+from malote.sandbox.server import FAKE_APPS, LAZY_FAKE_APPS, FakeKind
 from malote.stock.actions import set_physical
 from malote.stock.models import MovementReason
 
@@ -34,11 +62,10 @@ CATALOGUE = [
     ("GARRAFA-1L", "Garrafa térmica 1 L", "119.90", 12),
     ("TOALHA-PRAIA", "Toalha de praia", "89.90", 1),
 ]
-CHANNELS = [
-    ("site", "Loja virtual", ChannelRole.STOREFRONT, "manual", False),
-    ("mercadolivre", "Mercado Livre", ChannelRole.MARKETPLACE, "manual", True),
-    ("skyhub", "SkyHub (Americanas)", ChannelRole.MARKETPLACE, "manual", False),
-    ("erp", "ERP", ChannelRole.ERP, "manual", False),
+# The history's channels (code, name, role): manual, so their orders are never pushed anywhere.
+HISTORY_CHANNELS = [
+    ("site", "Loja virtual (histórico)", ChannelRole.STOREFRONT),
+    ("erp", "ERP (histórico)", ChannelRole.ERP),
 ]
 CUSTOMERS = [
     ("Maria Souza", "maria@example.com", "529.982.247-25"),
@@ -77,15 +104,19 @@ class Command(BaseCommand):
         operator = self._user("operador", OPERATOR)
         self._user("admin", ADMIN, superuser=True)
         _, token = ApiToken.issue(operator, "demo")
-        for code, name, role, kind, needs_xml in CHANNELS:
-            Channel.objects.get_or_create(
-                code=code, defaults={"name": name, "role": role, "kind": kind, "invoice_needs_xml": needs_xml}
-            )
+        for code, name, role in HISTORY_CHANNELS:
+            Channel.objects.get_or_create(code=code, defaults={"name": name, "role": role, "kind": "manual"})
         if Order.objects.exists():
             self.stdout.write("demo orders already present; not adding more")
         else:
-            self._catalogue()
-            self._orders(options["orders"], random.Random(options["seed"]))
+            with sandbox_channels_paused():
+                self._catalogue()
+                self._orders(options["orders"], random.Random(options["seed"]))
+        channels = configure_sandbox_channels(default_fake_endpoints())
+        self.stdout.write(
+            "sandbox channels: "
+            + ", ".join(f"{c.code} ({c.kind}{'' if c.enabled else ', disabled'})" for c in channels)
+        )
         counts = Order.objects.values_list("status").annotate(n=Count("id")).order_by("status")
         self.stdout.write("orders: " + ", ".join(f"{status} {n}" for status, n in counts))
         self.stdout.write(
@@ -116,9 +147,8 @@ class Command(BaseCommand):
 
     def _orders(self, count: int, rng: random.Random) -> None:
         now = timezone.now()
-        channels = ["site", "site", "skyhub", "mercadolivre"]
         for n in range(count):
-            channel = channels[n % len(channels)]
+            channel = "site"
             placed_at = now - timedelta(hours=rng.randrange(1, 24 * 20))
             items = rng.sample(CATALOGUE, k=rng.choice([1, 1, 2]))
             quantities = [rng.choice([1, 1, 2]) for _ in items]
@@ -136,7 +166,7 @@ class Command(BaseCommand):
             shipping = Decimal("15.00")
             name, email, document = CUSTOMERS[n % len(CUSTOMERS)]
             method = rng.choice(["credit_card", "boleto", "pix"])
-            external_id = f"02-{704319102 + n}" if channel == "site" else f"{channel[:3].upper()}-{90000 + n}"
+            external_id = f"02-{704319102 + n}"
             data = OrderIn.model_validate(
                 {
                     "channel": channel,
@@ -186,9 +216,148 @@ class Command(BaseCommand):
             "cancel": {"reason": "customer_gave_up", "note": "demo"},
         }
         for step in steps:
-            if order.channel.invoice_needs_xml and step == "invoice":
-                break  # the demo has no authorized XML for channels that require it
             try:
                 actions.run_transition(order.pk, step, inputs.get(step, {}), actor=actor)
             except MaloteError:
                 break  # e.g. the catalogue ran out: the order stays where the lifecycle left it
+
+
+# --- the sandbox's channels ---------------------------------------------------------------------
+
+#: The shared secret Tiny's fake sends with its notifications (``malote up`` starts it with this).
+TINY_WEBHOOK_TOKEN = "demo-tiny-webhook-token"
+
+
+class FakeEndpoint(Protocol):
+    """Where a fake answers and what it accepts (:class:`~malote.sandbox.server.RunningFake` is one)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def credentials(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class FakeAddress:
+    """A fake's endpoint without the fake running (its default port and credentials)."""
+
+    url: str
+    api_url: str
+    credentials: dict[str, str]
+
+
+@dataclass(frozen=True)
+class SandboxChannel:
+    """How one fake appears as a channel: which credentials it takes and its whole-channel fields.
+
+    ``webhooks``: the fake notifies Malote at ``/hooks/<code>`` (SkyHub pushes nothing: it is
+    polled, hence its short poll interval). ``option_names``: channel options taken from the
+    fake's credentials (option name → credential name). ``fields`` are other ``Channel`` fields.
+    """
+
+    kind: FakeKind
+    code: str
+    name: str
+    role: str
+    credential_names: tuple[str, ...]
+    webhooks: bool = True
+    option_names: Mapping[str, str] | None = None
+    fields: Mapping[str, Any] | None = None
+
+
+SANDBOX_CHANNELS: tuple[SandboxChannel, ...] = (
+    SandboxChannel("jumpseller", "loja", "Loja Jumpseller (sandbox)", ChannelRole.STOREFRONT,
+                   ("login", "authtoken", "hooks_token")),
+    SandboxChannel("tiny", "tiny", "Tiny ERP (sandbox)", ChannelRole.ERP, ("token",)),
+    SandboxChannel("pagarme", "pagarme", "Pagar.me (sandbox)", ChannelRole.GATEWAY, ("secret_key",)),
+    SandboxChannel("skyhub", "skyhub", "SkyHub – Americanas Marketplace (sandbox)", ChannelRole.MARKETPLACE,
+                   ("user_email", "api_key", "accountmanager_key"), webhooks=False,
+                   fields={"poll_interval_seconds": 15}),
+    SandboxChannel("mercadolivre", "mercadolivre", "Mercado Livre (sandbox)", ChannelRole.MARKETPLACE,
+                   ("client_id", "client_secret", "access_token", "refresh_token", "user_id"),
+                   fields={"invoice_needs_xml": True, "poll_interval_seconds": 60}),
+    SandboxChannel("bling", "bling", "Bling ERP (sandbox)", ChannelRole.ERP,
+                   ("access_token", "refresh_token", "client_id", "client_secret"),
+                   fields={"poll_interval_seconds": 60}),
+    SandboxChannel("vtex", "vtex", "Loja VTEX (sandbox)", ChannelRole.STOREFRONT,
+                   ("app_key", "app_token", "hook_secret"),
+                   option_names={"account": "account", "hook_secret_header": "hook_secret_header"},
+                   fields={"poll_interval_seconds": 60}),
+    SandboxChannel("adyen", "adyen", "Adyen (sandbox)", ChannelRole.GATEWAY, ("api_key", "hmac_key"),
+                   option_names={"merchant_account": "merchant_account"}),
+    SandboxChannel("zendesk", "zendesk", "Zendesk (sandbox)", ChannelRole.HELPDESK, ("email", "api_token"),
+                   webhooks=False),
+)  # fmt: skip
+SANDBOX_BY_KIND: dict[FakeKind, SandboxChannel] = {spec.kind: spec for spec in SANDBOX_CHANNELS}
+
+
+def webhook_url(kind: FakeKind, base: str) -> str | None:
+    """Where the ``kind`` fake must POST its webhooks when Malote's web server is at ``base``."""
+    spec = SANDBOX_BY_KIND.get(kind)
+    return f"{base}/hooks/{spec.code}" if spec is not None and spec.webhooks else None
+
+
+def default_fake_endpoints(host: str = "127.0.0.1") -> dict[FakeKind, FakeAddress]:
+    """Each sandbox kind's endpoint at its default port, with the credentials the fake starts with
+    (read from a fake built and stopped at once, never served)."""
+    endpoints: dict[FakeKind, FakeAddress] = {}
+    for spec in SANDBOX_CHANNELS:
+        target = LAZY_FAKE_APPS.get(spec.kind)
+        factory = FAKE_APPS.get(spec.kind)
+        if factory is None and target is not None:
+            module, _, name = target.partition(":")
+            factory = getattr(importlib.import_module(module), name)
+        if factory is None or spec.kind not in DEFAULT_PORTS:
+            continue
+        app = factory(seed=False, config={})
+        try:
+            app.base_url = f"http://{host}:{DEFAULT_PORTS[spec.kind]}"
+            endpoints[spec.kind] = FakeAddress(app.base_url, app.api_url, app.credentials())
+        finally:
+            app.stop()
+    return endpoints
+
+
+def configure_sandbox_channels(fakes: Mapping[FakeKind, FakeEndpoint]) -> list[Channel]:
+    """Create or update the channel of each fake in ``fakes`` (by kind) to point at it, enabled,
+    with its poll schedule; returns the channels in :data:`SANDBOX_CHANNELS` order."""
+    channels = []
+    for spec in SANDBOX_CHANNELS:
+        fake = fakes.get(spec.kind)
+        if fake is None:
+            continue
+        given = fake.credentials
+        credentials = {name: given[name] for name in spec.credential_names}
+        options: dict[str, Any] = {name: given[key] for name, key in (spec.option_names or {}).items()}
+        if spec.kind == "tiny":
+            credentials["webhook_token"] = TINY_WEBHOOK_TOKEN
+        if spec.kind == "pagarme":
+            options["jwks_url"] = f"{fake.url}/.well-known/jwks.json"
+        channel, _ = Channel.objects.update_or_create(
+            code=spec.code,
+            defaults={
+                "name": spec.name, "role": spec.role, "kind": spec.kind, "base_url": fake.api_url,
+                "credentials": credentials, "options": options, "enabled": True,
+                "import_policy": ImportPolicy.ALL, **(spec.fields or {}),
+            },
+        )  # fmt: skip
+        sync_poll_schedule(channel)
+        channels.append(channel)
+    return channels
+
+
+@contextmanager
+def sandbox_channels_paused() -> Iterator[None]:
+    """Routing skips the sandbox's channels meanwhile: the history never reaches the fakes (it
+    matters only when they exist before the history, e.g. after the orders were deleted)."""
+    codes = [spec.code for spec in SANDBOX_CHANNELS]
+    paused = list(Channel.objects.filter(code__in=codes, enabled=True).values_list("pk", flat=True))
+    Channel.objects.filter(pk__in=paused).update(enabled=False)
+    try:
+        yield
+    finally:
+        Channel.objects.filter(pk__in=paused).update(enabled=True)

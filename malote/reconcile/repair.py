@@ -1,0 +1,295 @@
+"""Repairing integration issues: the seed's decision for non-integrated orders, and the operator's
+one-click actions (``act``) for every kind.
+
+Non-integrated order (seed 000, automated): before repairing, look at the order's status and at
+the payment in the gateway (read now, outside any transaction).
+
+* the order is canceled → nothing to integrate: the issue is resolved;
+* the gateway cannot be reached → nothing happens, the next slot tries again;
+* the payment is canceled (failed, voided, charged back) → the order is not re-integrated: it is
+  canceled (reason from the payment) everywhere through routing, its stock released and the
+  customer told once (the existing listeners). The ERP's link is removed first: the ERP never had
+  the order, so routing has nothing to cancel there;
+* otherwise → re-sent to the ERP through the outbox (an ``order`` message to ``channel:<erp>``,
+  once: the message and the issue's move to ``resolving`` commit together, and a resolving issue
+  is never repaired again by the schedule), or, where the ERP's option ``repair_by_helpdesk``
+  says a person must do it, a help-desk ticket is requested through the outbox instead (see
+  ``tickets``).
+
+A sales channel's order Malote never received is imported: the order is read from the channel
+(``fetch_order``) and taken in through the inbox like a webhook.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django.db import transaction
+
+from malote.channels import intake
+from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
+from malote.connectors.base import Unsupported
+from malote.connectors.registry import connector_for
+from malote.core import fastsql
+from malote.core.actors import Actor
+from malote.core.errors import Conflict, InvalidInput, MaloteError, NotFound
+from malote.orders import actions as order_actions
+from malote.orders.models import Order
+from malote.orders.statuses import CancelReason, OrderStatus
+from malote.reconcile import actions
+from malote.reconcile.gateway import check_payment
+from malote.reconcile.models import IntegrationIssue, IssueAction, IssueKind
+from malote.reconcile.options import option
+from malote.sync import outbox
+from malote.sync.errors import DeliveryError
+
+A = IssueAction
+TICKET_DESTINATION = "helpdesk"
+
+
+def _issue(issue_id: int) -> IntegrationIssue:
+    issue = (
+        IntegrationIssue.objects.select_related("channel", "order", "order__channel")
+        .filter(pk=issue_id)
+        .first()
+    )
+    if issue is None:
+        raise NotFound(f"No integration issue {issue_id}.", code="issue_not_found")
+    if not issue.is_active:
+        raise Conflict(
+            f"The issue is already {issue.state}.", code="issue_closed", extra={"state": issue.state}
+        )
+    return issue
+
+
+def repair(issue_id: int, *, actor: Actor, action: str | None = None) -> str:
+    """Repair a non-integrated order the way the seed decides; returns what happened."""
+    issue = _issue(issue_id)
+    if issue.kind != IssueKind.NOT_INTEGRATED:
+        raise Conflict("Only non-integrated orders are repaired this way.", code="issue_not_repairable")
+    if issue.order is None:
+        if issue.channel.is_sales:
+            return import_order(issue, actor=actor)
+        return "needs_person"
+    order = issue.order
+    if order.status == OrderStatus.CANCELED:
+        actions.resolve(issue.pk, actor=actor, note="O pedido já está cancelado: não é reintegrado.")
+        return "already_canceled"
+    check = check_payment(order)
+    if check.verdict == "unreachable":
+        actions.note(issue.pk, "recheck_failed", actor=actor, text=check.detail, data=check.evidence())
+        return "gateway_unreachable"
+    if check.verdict == "canceled":
+        reason = str(check.facts.get("cancel_reason") or CancelReason.PAYMENT_REFUSED)
+        note = f"Pagamento cancelado no gateway ({check.remote_status}); pedido não reintegrado."
+        cancel_everywhere(issue, reason=reason, note=note, actor=actor, evidence=check.evidence())
+        return "canceled"
+    if action == A.OPEN_TICKET or (action is None and option(issue.channel, "repair_by_helpdesk")):
+        request_ticket(issue.pk, actor=actor, payment=check.evidence())
+        return "ticket_requested"
+    reintegrate(issue.pk, actor=actor, payment=check.evidence())
+    return "reintegrated"
+
+
+def reintegrate(issue_id: int, *, actor: Actor, payment: dict[str, Any] | None = None) -> None:
+    """Send the order to the ERP again, once: the outbox message and the issue's move commit together."""
+    issue = _issue(issue_id)
+    if issue.order_id is None or issue.channel.role != ChannelRole.ERP:
+        raise Conflict("Only an order missing in an ERP can be re-sent.", code="issue_not_repairable")
+    with transaction.atomic():
+        order = fastsql.lock(Order, issue.order_id)
+        assert order is not None
+        # The id the ERP answered with is not an order there: forget it, the push looks up by number first.
+        OrderLink.objects.update_or_create(
+            order=order,
+            channel=issue.channel,
+            defaults={"external_id": "", "state": LinkState.PENDING, "last_error": ""},
+        )
+        outbox.enqueue(
+            f"channel:{issue.channel.code}",
+            "order.order",
+            {"op": "order", "status": order.status, "issue": issue.pk},
+            order_id=order.pk,
+        )
+        actions.start_resolving(
+            issue.pk,
+            A.REINTEGRATE,
+            actor=actor,
+            note="Pedido reenviado ao ERP.",
+            data={"payment": payment or {}},
+        )
+
+
+def helpdesk_channel(issue_channel: Channel) -> Channel | None:
+    code = str(option(issue_channel, "helpdesk_channel") or "")
+    qs = Channel.objects.filter(enabled=True, role=ChannelRole.HELPDESK)
+    return (qs.filter(code=code) if code else qs).order_by("id").first()
+
+
+def request_ticket(issue_id: int, *, actor: Actor, payment: dict[str, Any] | None = None) -> None:
+    """Ask the help desk (through the outbox) to have a person fix the integration."""
+    issue = _issue(issue_id)
+    if issue.order_id is None:
+        raise Conflict("A ticket needs an order.", code="issue_not_repairable")
+    desk = helpdesk_channel(issue.channel)
+    if desk is None:
+        raise Conflict("No enabled help-desk channel to open the ticket in.", code="helpdesk_missing")
+    group = str(option(issue.channel, "helpdesk_group"))
+    with transaction.atomic():
+        outbox.enqueue(
+            f"{TICKET_DESTINATION}:{desk.code}",
+            "helpdesk.ticket",
+            {"issue": issue.pk, "group": group},
+            order_id=issue.order_id,
+            key=f"issue:{issue.pk}",
+        )
+        actions.start_resolving(
+            issue.pk,
+            A.OPEN_TICKET,
+            actor=actor,
+            note=f"Chamado solicitado ao grupo {group}.",
+            data={"helpdesk": desk.code, "group": group, "payment": payment or {}},
+        )
+
+
+def cancel_everywhere(
+    issue: IntegrationIssue, *, reason: str, note: str, actor: Actor, evidence: dict[str, Any] | None = None
+) -> None:
+    """Cancel the order (routing tells every system, stock is released, the customer is told once)."""
+    assert issue.order_id is not None
+    if reason not in CancelReason.values:
+        reason = CancelReason.OTHER
+    with transaction.atomic():
+        if issue.kind == IssueKind.NOT_INTEGRATED and issue.channel.role == ChannelRole.ERP:
+            # The ERP never had the order: no cancellation is owed there.
+            OrderLink.objects.filter(order_id=issue.order_id, channel=issue.channel).delete()
+        # Already canceled or terminal: the issue is settled all the same.
+        with contextlib.suppress(Conflict):
+            order_actions.run_transition(
+                issue.order_id, "cancel", {"reason": reason, "note": note[:2000]}, actor=actor
+            )
+        actions.resolve(issue.pk, actor=actor, note=note, action=A.CANCEL, data={"payment": evidence or {}})
+
+
+def import_order(issue: IntegrationIssue, *, actor: Actor) -> str:
+    """Read the order from the sales channel and take it in like a webhook."""
+    channel = issue.channel
+    try:
+        with connector_for(channel) as connector:
+            change = connector.fetch_order(issue.external_ref)
+    except Unsupported:
+        return "needs_person"
+    except DeliveryError as exc:
+        actions.note(issue.pk, "import_failed", actor=actor, text=exc.detail)
+        return "channel_unreachable" if exc.retryable else "import_failed"
+    try:
+        received = intake.take_in(channel, change, headers={"x-malote-reconcile": str(issue.pk)}, body="")
+    except MaloteError as exc:
+        actions.note(issue.pk, "import_failed", actor=actor, text=exc.detail, data={"code": exc.code})
+        return "import_failed"
+    order = Order.objects.filter(channel=channel, external_id=issue.external_ref).first()
+    if order is None:
+        actions.note(issue.pk, "import_failed", actor=actor, text=f"{received!r}")
+        return "import_failed"
+    actions.resolve(issue.pk, actor=actor, note=f"Pedido importado como {order.number}.", action=A.IMPORT)
+    return "imported"
+
+
+# --- the operator's actions -------------------------------------------------------------------
+
+ACTIONS = (A.REINTEGRATE, A.IMPORT, A.CANCEL, A.OPEN_TICKET, A.PUSH_AGAIN, A.ACCEPT, A.DISMISS)
+
+
+def _divergent_link(issue: IntegrationIssue) -> OrderLink | None:
+    """The link the channels app recorded as divergent (its resolution then goes through it)."""
+    if issue.kind != IssueKind.DIVERGENT or issue.order_id is None:
+        return None
+    link = OrderLink.objects.filter(order_id=issue.order_id, channel=issue.channel).first()
+    return link if link is not None and link.state == LinkState.DIVERGENT else None
+
+
+def push_again(issue_id: int, *, actor: Actor) -> None:
+    """Send the order's current status to the diverging system again."""
+    issue = _issue(issue_id)
+    if issue.order_id is None:
+        raise Conflict("Nothing to push without an order.", code="issue_not_repairable")
+    link = _divergent_link(issue)
+    resolver = _channels_resolver()
+    with transaction.atomic():
+        if link is not None and resolver is not None:
+            # Replays the pushes the divergence held, in order (or pushes the current status).
+            resolver(link.pk, "push_again", actor=actor, reason="")
+        else:
+            order = fastsql.lock(Order, issue.order_id)
+            assert order is not None
+            op = "cancellation" if order.status == OrderStatus.CANCELED else "status"
+            outbox.enqueue(
+                f"channel:{issue.channel.code}",
+                f"order.{op}",
+                {"op": op, "status": order.status},
+                order_id=order.pk,
+            )
+        actions.start_resolving(issue.pk, A.PUSH_AGAIN, actor=actor, note="Status reenviado.")
+
+
+def accept(issue_id: int, *, actor: Actor, reason: str) -> None:
+    """The other system's status stands: a link the channels app holds as divergent moves the order
+    to the channel's status (``accept_remote``); otherwise a person checked it and the issue closes."""
+    issue = _issue(issue_id)
+    link = _divergent_link(issue)
+    resolver = _channels_resolver()
+    with transaction.atomic():
+        if link is not None and resolver is not None:
+            resolver(link.pk, "accept_remote", actor=actor, reason=reason)
+        actions.resolve(
+            issue.pk, actor=actor, note=reason or "Status do outro sistema aceito.", action=A.ACCEPT
+        )
+
+
+def dismiss(issue_id: int, *, actor: Actor, reason: str) -> None:
+    issue = _issue(issue_id)
+    link = _divergent_link(issue)
+    resolver = _channels_resolver()
+    with transaction.atomic():
+        actions.dismiss(issue.pk, actor=actor, reason=reason)
+        if link is not None and resolver is not None:
+            resolver(link.pk, "dismiss", actor=actor, reason=reason)
+
+
+def _channels_resolver() -> Any:
+    """``malote.channels.actions.resolve_divergence(link_id, action, *, actor, reason)``, when present."""
+    try:
+        from malote.channels import actions as channel_actions
+    except ImportError:
+        return None
+    return getattr(channel_actions, "resolve_divergence", None)
+
+
+def act(issue_id: int, action: str, *, actor: Actor, reason: str = "") -> str:
+    """One operator action on an issue (API, back office, CLI); returns what happened."""
+    if action not in ACTIONS:
+        raise InvalidInput(f"Unknown action {action!r}.", code="unknown_action", field="action")
+    issue = _issue(issue_id)
+    if action == A.DISMISS:
+        dismiss(issue.pk, actor=actor, reason=reason)
+        return "dismissed"
+    if action == A.ACCEPT:
+        accept(issue.pk, actor=actor, reason=reason)
+        return "accepted"
+    if action == A.PUSH_AGAIN:
+        push_again(issue.pk, actor=actor)
+        return "pushed"
+    if action == A.CANCEL:
+        if issue.order_id is None:
+            raise Conflict("There is no Malote order to cancel.", code="issue_not_repairable")
+        note = reason or "Cancelado pelo operador (desistência do cliente)."
+        cancel_everywhere(issue, reason=CancelReason.CUSTOMER_GAVE_UP, note=note, actor=actor)
+        return "canceled"
+    if action == A.IMPORT:
+        return import_order(issue, actor=actor)
+    if action in (A.REINTEGRATE, A.OPEN_TICKET):
+        if issue.kind != IssueKind.NOT_INTEGRATED:
+            raise Conflict("Only non-integrated orders are re-sent.", code="issue_not_repairable")
+        return repair(issue.pk, actor=actor, action=action)
+    raise InvalidInput(f"Unknown action {action!r}.", code="unknown_action", field="action")

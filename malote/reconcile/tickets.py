@@ -1,0 +1,200 @@
+"""Help-desk tickets for integration issues a person must fix ("conversa paralela/WF pela
+Zendesk", seed 000).
+
+The outbox handler of ``helpdesk:<channel>`` destinations opens the ticket through the help-desk
+channel's connector ``create_ticket`` — subject from the seed's template ("Favor corrigir o
+problema de integração no pedido XXXX"; option ``helpdesk_template`` of the ERP channel, with
+``{number}`` and ``{external_id}``), to the group the message names, with the order's summary as a
+PDF attachment — and records the ticket on the issue. The idempotency key is per order
+(``malote-integracao-<number>``): a retried message, or a second request for the same order, gets
+the same ticket back instead of a second one.
+
+``follow`` (a schedule) reads every open ticket (``fetch_ticket``) and resolves the issue once the
+ticket's status is one of ``ticket_done_statuses`` (``solved``, ``closed``); if the order is still
+missing, the next check opens a new issue.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from django.utils import timezone
+from fpdf import FPDF
+
+from malote.channels.models import Channel
+from malote.connectors.base import Attachment, Unsupported
+from malote.connectors.registry import connector_for
+from malote.core.actors import Actor
+from malote.orders.models import Order
+from malote.orders.statuses import OrderStatus
+from malote.reconcile import actions
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
+from malote.reconcile.options import option
+from malote.sync.errors import DeliveryError
+from malote.sync.models import OutboxMessage
+
+DEFAULT_TEMPLATE = "Favor corrigir o problema de integração no pedido {number}"
+
+
+def idempotency_key(order: Order) -> str:
+    return f"malote-integracao-{order.number}"
+
+
+def subject(issue: IntegrationIssue, order: Order) -> str:
+    template = str(option(issue.channel, "helpdesk_template") or DEFAULT_TEMPLATE)
+    return template.format(number=order.number, external_id=order.external_id)
+
+
+def body(issue: IntegrationIssue, order: Order) -> str:
+    lines = [
+        subject(issue, order) + ".",
+        "",
+        f"Pedido Malote: {order.number}",
+        f"Pedido no canal {order.channel.name}: {order.external_id}",
+        f"Status: {OrderStatus(order.status).label}",
+        f"Cliente: {order.customer_name} <{order.customer_email}>",
+        f"Total: R$ {order.total:.2f}",
+        f"Sistema sem o pedido: {issue.channel.name}",
+        f"Detectado em: {timezone.localtime(issue.first_seen):%d/%m/%Y %H:%M}",
+        "",
+        "Resumo do pedido em anexo (PDF).",
+    ]
+    return "\n".join(lines)
+
+
+def _latin1(text: str) -> str:
+    # The PDF core fonts are Latin-1: Portuguese fits; anything else is replaced, never an error.
+    return text.encode("latin-1", "replace").decode("latin-1")
+
+
+def order_pdf(order: Order, issue: IntegrationIssue | None = None) -> bytes:
+    """A one-page summary of the order (what the seed attaches as a "print" of the order)."""
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+    pdf.cell(0, 10, _latin1(f"Pedido {order.number}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=10)
+    payment = order.payments.order_by("-id").first()
+    rows = [
+        ("Canal", f"{order.channel.name} - pedido {order.external_id}"),
+        ("Feito em", f"{timezone.localtime(order.placed_at):%d/%m/%Y %H:%M}"),
+        ("Status", str(OrderStatus(order.status).label)),
+        ("Cliente", f"{order.customer_name} ({order.customer_document})"),
+        ("E-mail", order.customer_email),
+        ("Pagamento", f"{payment.method} {payment.gateway} {payment.transaction_id}" if payment else "-"),
+        ("Frete", f"{order.shipping_method} R$ {order.shipping_price:.2f}"),
+        ("Total", f"R$ {order.total:.2f}"),
+    ]
+    if issue is not None:
+        rows.append(("Problema", f"{issue.get_kind_display()} em {issue.channel.name}"))
+    for label, value in rows:
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(35, 7, _latin1(label))
+        pdf.set_font("Helvetica", size=10)
+        pdf.cell(0, 7, _latin1(str(value)), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(4)
+    pdf.set_font("Helvetica", "B", 10)
+    for title, width in (("SKU", 40), ("Produto", 90), ("Qtd", 15), ("Valor", 0)):
+        pdf.cell(width, 7, title, border="B")
+    pdf.ln()
+    pdf.set_font("Helvetica", size=10)
+    for line in order.lines.all():
+        pdf.cell(40, 7, _latin1(line.sku))
+        pdf.cell(90, 7, _latin1(line.name[:50]))
+        pdf.cell(15, 7, str(line.quantity))
+        pdf.cell(0, 7, f"R$ {line.total:.2f}", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
+
+
+def deliver_ticket(message: OutboxMessage) -> None:
+    """Outbox handler of ``helpdesk:<code>``: open the ticket (idempotent per order), record it."""
+    code = message.destination.split(":", 1)[1]
+    desk = Channel.objects.filter(code=code).first()
+    if desk is None:
+        raise DeliveryError(f"Help-desk channel {code!r} no longer exists.", retryable=False)
+    issue = IntegrationIssue.objects.select_related("channel").filter(pk=message.payload.get("issue")).first()
+    order = (
+        Order.objects.select_related("channel").filter(pk=message.order_id).first()
+        if message.order_id is not None
+        else None
+    )
+    if issue is None or order is None:
+        raise DeliveryError("The issue or its order no longer exists.", retryable=False)
+    try:
+        with connector_for(desk) as connector:
+            ticket = connector.create_ticket(
+                subject=subject(issue, order),
+                body=body(issue, order),
+                group=str(message.payload.get("group") or option(issue.channel, "helpdesk_group")),
+                requester_email="",
+                attachments=(Attachment(f"pedido-{order.number}.pdf", order_pdf(order, issue)),),
+                idempotency_key=idempotency_key(order),
+            )
+    except Unsupported as exc:
+        raise DeliveryError(f"{desk.code} cannot open tickets.", retryable=False) from exc
+    except LookupError as exc:
+        raise DeliveryError(str(exc), retryable=False) from exc
+    actions.set_ticket(
+        issue.pk, ticket_id=ticket.id, status=ticket.status, url=ticket.url, actor=Actor.channel(desk.code)
+    )
+
+
+def follow(now: datetime | None = None, *, actor: Actor) -> Counter[str]:
+    """Read every open ticket; resolve the issue once its ticket is done."""
+    counts: Counter[str] = Counter()
+    issues = (
+        IntegrationIssue.objects.filter(state__in=ACTIVE_STATES)
+        .exclude(ticket_id="")
+        .select_related("channel")
+    )
+    for issue in issues:
+        desk = _desk_of(issue)
+        if desk is None:
+            counts["no_helpdesk"] += 1
+            continue
+        try:
+            with connector_for(desk) as connector:
+                ticket = connector.fetch_ticket(issue.ticket_id)
+        except (DeliveryError, Unsupported, LookupError):
+            counts["unreachable"] += 1
+            continue
+        actions.set_ticket(
+            issue.pk,
+            ticket_id=ticket.id,
+            status=ticket.status,
+            url=ticket.url or issue.ticket_url,
+            actor=actor,
+        )
+        counts["followed"] += 1
+        if ticket.status.casefold() in {
+            str(s).casefold() for s in option(issue.channel, "ticket_done_statuses")
+        }:
+            actions.resolve(
+                issue.pk,
+                actor=actor,
+                note=f"Chamado {ticket.id} concluído ({ticket.status}).",
+                action="ticket_done",
+            )
+            counts["resolved"] += 1
+    return counts
+
+
+def _desk_of(issue: IntegrationIssue) -> Channel | None:
+    code = str(
+        (issue.history.filter(action="open_ticket").values_list("data", flat=True).last() or {}).get(
+            "helpdesk"
+        )
+        or ""
+    )
+    if code:
+        return Channel.objects.filter(code=code).first()
+    from malote.reconcile.repair import helpdesk_channel
+
+    return helpdesk_channel(issue.channel)
+
+
+def summary(counts: dict[str, Any]) -> str:
+    return ", ".join(f"{key} {value}" for key, value in sorted(counts.items())) or "nothing to do"
