@@ -1,5 +1,5 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 
 
 class ReconcileConfig(AppConfig):
@@ -8,7 +8,12 @@ class ReconcileConfig(AppConfig):
     verbose_name = "Reconciliation"
 
     def ready(self) -> None:
-        from malote.reconcile.jobs import JOBS, sync_schedules_after_migrate
+        from malote.channels.models import Channel
+        from malote.reconcile.jobs import (
+            JOBS,
+            sync_schedules_after_channel_saved,
+            sync_schedules_after_migrate,
+        )
         from malote.reconcile.repair import TICKET_DESTINATION
         from malote.reconcile.tickets import deliver_ticket
         from malote.sync.handlers import register_handler
@@ -19,4 +24,8 @@ class ReconcileConfig(AppConfig):
         register_handler(TICKET_DESTINATION, deliver_ticket)
         post_migrate.connect(
             sync_schedules_after_migrate, sender=self, dispatch_uid="malote_reconcile_schedules"
+        )
+        # However a channel is saved (admin, back office, demo, ``malote up``), its schedules follow.
+        post_save.connect(
+            sync_schedules_after_channel_saved, sender=Channel, dispatch_uid="malote_reconcile_channel_saved"
         )

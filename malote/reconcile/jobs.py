@@ -83,8 +83,11 @@ def sync_schedules(channel: Channel | None = None) -> list[Schedule]:
     for ch in channels:
         if ch.role not in CHECKED_ROLES:
             continue
+        name = f"reconcile:integration:{ch.code}"
+        if not lists_orders(ch) and not Schedule.objects.filter(name=name).exists():
+            continue  # nothing to compare with, and no schedule of an earlier kind to switch off
         schedule, _ = Schedule.objects.update_or_create(
-            name=f"reconcile:integration:{ch.code}",
+            name=name,
             defaults={
                 "job": "reconcile.integration",
                 "channel": ch,
@@ -105,3 +108,10 @@ def sync_schedules(channel: Channel | None = None) -> list[Schedule]:
 def sync_schedules_after_migrate(sender: Any, **kwargs: Any) -> None:
     if kwargs.get("using", "default") == "default" and getattr(sender, "label", "") == "reconcile":
         sync_schedules()
+
+
+def sync_schedules_after_channel_saved(
+    sender: Any, instance: Channel, raw: bool = False, **kwargs: Any
+) -> None:
+    if not raw:  # fixtures load rows as they are
+        sync_schedules(instance)
