@@ -13,6 +13,9 @@ from django.views.decorators.http import require_GET
 
 from malote.backoffice import charts, manage_selectors
 from malote.backoffice.access import backoffice_view
+from malote.reconcile import selectors as issue_selectors
+from malote.reconcile import stuck
+from malote.reconcile.models import IssueKind
 
 DAYS = 30
 
@@ -24,7 +27,18 @@ def dashboard_data() -> dict[str, Any]:
     health = manage_selectors.channel_health(manage_selectors.all_channels())
     attention = manage_selectors.attention_counts(per_status)
     day_labels = [row["day"].strftime("%d/%m") for row in per_day]
+    issue_counts = issue_selectors.counts_by_kind()
+    stuck_counts = stuck.counts()
     return {
+        "issues": [
+            {"kind": kind.value, "label": str(kind.label), "count": issue_counts.get(kind.value, 0)}
+            for kind in IssueKind
+        ],
+        "stuck": [
+            {"code": stage.code, "label": _(stage.label), "count": stuck_counts.get(stage.code, 0)}
+            for stage in stuck.STAGES
+        ],
+        "stuck_total": stuck_counts.get("total", 0),
         "per_status": per_status,
         "per_channel": per_channel,
         "per_day": per_day,

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from malote.channels.models import Channel
 from malote.core.actors import Actor
@@ -41,10 +42,11 @@ class Stage:
 
 
 STAGES = (
-    Stage("paid_not_invoiced", "Pago sem nota fiscal", frozenset({S.PAID, S.PREPARING, S.OUT_OF_STOCK}),
-          "approve_payment"),
-    Stage("invoiced_not_shipped", "Faturado sem envio", frozenset({S.INVOICED, S.READY_TO_SHIP}), "invoice"),
-    Stage("shipped_not_delivered", "Enviado sem entrega",
+    Stage("paid_not_invoiced", gettext_noop("Pago sem nota fiscal"),
+          frozenset({S.PAID, S.PREPARING, S.OUT_OF_STOCK}), "approve_payment"),
+    Stage("invoiced_not_shipped", gettext_noop("Faturado sem envio"),
+          frozenset({S.INVOICED, S.READY_TO_SHIP}), "invoice"),
+    Stage("shipped_not_delivered", gettext_noop("Enviado sem entrega"),
           frozenset({S.SHIPPED, S.IN_TRANSIT, S.DELIVERY_FAILED}), "ship"),
 )  # fmt: skip
 STAGE_OF = {status: stage for stage in STAGES for status in stage.statuses}
