@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from malote.backoffice import exceptions_views, process_views, views
+from malote.backoffice import exceptions_views, integration_views, process_views, views
 
 app_name = "backoffice"
 
@@ -13,6 +13,8 @@ urlpatterns = [
     path("orders/<int:order_id>/process/<slug:name>/", process_views.process_transition, name="process"),
     path("orders/<int:order_id>/invoice.xml", process_views.invoice_xml, name="invoice-xml"),
     path("orders/<int:order_id>/danfe.pdf", process_views.invoice_danfe, name="invoice-danfe"),
+    path("orders/<int:order_id>/invoice/xml/", integration_views.attach_xml, name="attach-xml"),
+    path("links/<int:link_id>/resolve/", integration_views.resolve_link, name="resolve-link"),
     path("outbox/<int:message_id>/retry/", process_views.retry_message, name="outbox-retry"),
     path("excecoes/", exceptions_views.inbox, name="exceptions"),
     path("excecoes/retry/", exceptions_views.bulk_retry, name="exceptions-retry"),

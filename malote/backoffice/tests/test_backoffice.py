@@ -310,8 +310,8 @@ def test_order_page_shows_everything(operator: Client, make_order: Any) -> None:
     assert "ch_123" in html
     assert 'class="tracking" href="' in html
     assert "AA123456785BR</a>" in html
-    for step in ("approve_payment", "invoice", "ship"):
-        assert f"<strong>{step}</strong>" in html
+    for step, label in (("approve_payment", "Aprovar pagamento"), ("invoice", "Faturar"), ("ship", "Enviar")):
+        assert f'<strong data-event="{step}">{label}</strong>' in html
     assert "Enviado" in html
 
 
