@@ -7,11 +7,12 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from malote.backoffice import throttle
 from malote.orders.statuses import OrderStatus, PaymentMethod
 
-THROTTLED_MESSAGE = (
+THROTTLED_MESSAGE = _(
     "Muitas tentativas de acesso sem sucesso para este usuário. Aguarde 15 minutos e tente novamente."
 )
 
@@ -47,22 +48,29 @@ def sort_choices() -> list[tuple[str, str]]:
 
 
 class OrderFilterForm(forms.Form):
-    q = forms.CharField(label="Buscar", required=False, max_length=200)
-    status = forms.MultipleChoiceField(label="Status", required=False, choices=OrderStatus.choices)
-    channel = forms.ChoiceField(label="Canal", required=False)
-    placed_from = forms.DateField(label="De", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    placed_to = forms.DateField(label="Até", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    payment_method = forms.ChoiceField(
-        label="Pagamento", required=False, choices=[("", "Todos"), *PaymentMethod.choices]
+    q = forms.CharField(label=_("Buscar"), required=False, max_length=200)
+    status = forms.MultipleChoiceField(
+        label=_("Status"), required=False, choices=OrderStatus.choices, widget=forms.CheckboxSelectMultiple
     )
-    problem = forms.BooleanField(label="Com problema de integração", required=False)
+    channel = forms.ChoiceField(label=_("Canal"), required=False)
+    placed_from = forms.DateField(
+        label=_("De"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    placed_to = forms.DateField(
+        label=_("Até"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    payment_method = forms.ChoiceField(
+        label=_("Pagamento"), required=False, choices=[("", _("Todos")), *PaymentMethod.choices]
+    )
+    problem = forms.BooleanField(label=_("Com problema de integração"), required=False)
+    xml_pending = forms.BooleanField(label=_("Aguardando XML da NF-e"), required=False)
     sort = forms.ChoiceField(required=False, choices=sort_choices(), widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, channels: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         channel_field = self.fields["channel"]
         assert isinstance(channel_field, forms.ChoiceField)
-        channel_field.choices = [("", "Todos"), *channels]
+        channel_field.choices = [("", _("Todos")), *channels]
         self.fields["q"].widget.attrs.update(
-            {"placeholder": "Número, id externo, cliente, e-mail, CPF/CNPJ", "type": "search"}
+            {"placeholder": _("Número, id externo, cliente, e-mail, CPF/CNPJ"), "type": "search"}
         )

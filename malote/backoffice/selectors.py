@@ -5,12 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from malote.api.orders import filtered_orders
 from malote.backoffice.forms import DEFAULT_SORT, SORTS
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
+from malote.orders.selectors import orders_awaiting_invoice_xml
 from malote.orders.statuses import OrderStatus
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
 from malote.stock.models import StockMovement
 from malote.sync.models import MessageState, OutboxMessage
 
@@ -35,6 +38,8 @@ def orders_for(cleaned: dict[str, Any], *, with_status: bool = True) -> QuerySet
         qs = qs.filter(payment_method=cleaned["payment_method"])
     if cleaned.get("problem"):
         qs = qs.filter(integration_problem())
+    if cleaned.get("xml_pending"):
+        qs = orders_awaiting_invoice_xml(qs)
     return qs
 
 
@@ -71,18 +76,23 @@ PROBLEM_LINK_STATES = (LinkState.ERROR, LinkState.DIVERGENT)
 PANEL_MESSAGES = 100
 
 
-def integration_problem() -> Q:
-    """Orders with a link in error or divergent, or a dead outbox message."""
+def _problems() -> tuple[Exists, Exists, Exists]:
     bad_link = OrderLink.objects.filter(order=OuterRef("pk"), state__in=PROBLEM_LINK_STATES)
     dead = OutboxMessage.objects.filter(order=OuterRef("pk"), state=MessageState.DEAD)
-    return Q(Exists(bad_link)) | Q(Exists(dead))
+    issue = IntegrationIssue.objects.filter(order=OuterRef("pk"), state__in=ACTIVE_STATES)
+    return Exists(bad_link), Exists(dead), Exists(issue)
+
+
+def integration_problem() -> Q:
+    """Orders with a link in error or divergent, a dead outbox message or an active integration issue."""
+    bad_link, dead, issue = _problems()
+    return Q(bad_link) | Q(dead) | Q(issue)
 
 
 def with_problem_flag(qs: QuerySet[Order]) -> QuerySet[Order]:
     """Annotate ``has_problem`` (for the list's badge) in the same query."""
-    bad_link = OrderLink.objects.filter(order=OuterRef("pk"), state__in=PROBLEM_LINK_STATES)
-    dead = OutboxMessage.objects.filter(order=OuterRef("pk"), state=MessageState.DEAD)
-    return qs.annotate(has_problem=Exists(bad_link) | Exists(dead))
+    bad_link, dead, issue = _problems()
+    return qs.annotate(has_problem=bad_link | dead | issue)
 
 
 def integration_panel(order: Order) -> list[dict[str, Any]]:
@@ -120,7 +130,7 @@ def panel_has_problem(panel: list[dict[str, Any]]) -> bool:
 
 def _destination_title(destination: str) -> str:
     if destination.startswith("email:"):
-        return "E-mail ao cliente"
+        return _("E-mail ao cliente")
     return destination
 
 

@@ -157,3 +157,33 @@ def test_active_issues_are_listed_on_the_order(
     )
     html = _page(login("viewer"), order)
     assert 'data-issue-kind="not_integrated"' in html and "não subiu" in html
+
+
+def _listed(client: Client, **params: str) -> list[int]:
+    return [o.pk for o in client.get("/backoffice/", params).context["page"].object_list]
+
+
+def test_list_filters_orders_waiting_for_the_xml(
+    login: Callable[[str], Client], waiting: Order, make_order: Any
+) -> None:
+    other = bring_to(make_order(), "invoiced")
+    client = login("viewer")
+    assert _listed(client, xml_pending="on") == [waiting.pk]
+    assert other.pk in _listed(client)
+
+
+def test_active_issue_flags_the_order_in_the_list(
+    login: Callable[[str], Client], make_order: Any, channel: Channel
+) -> None:
+    healthy, lost = make_order(), make_order()
+    issue_actions.report(IssueKind.NOT_INTEGRATED, channel=channel, actor=SYSTEM, order=lost)
+    client = login("viewer")
+    assert _listed(client, problem="on") == [lost.pk]
+    flags = {o.pk: o.has_problem for o in client.get("/backoffice/").context["page"].object_list}
+    assert flags == {healthy.pk: False, lost.pk: True}
+
+
+def test_nav_links_per_role(login: Callable[[str], Client], make_order: Any) -> None:
+    viewer = login("viewer").get("/backoffice/").content.decode()
+    assert 'href="/backoffice/excecoes/"' in viewer and 'href="/backoffice/integracoes/"' in viewer
+    assert 'href="/backoffice/users/"' not in viewer
