@@ -15,7 +15,8 @@ Runs as an ``OrderChange`` listener inside the change's transaction and only wri
   the XML is there (``route_invoice_xml_attached``); everyone else gets it at once.
 - "Invoice waits for shipment" (``invoice_waits_for_shipment`` for every order, or the order's
   sub-channel in ``invoice_after_shipment_marketplaces`` unless its shipping method is in
-  ``invoice_at_once_shipping_methods``): the invoice goes together with the shipment.
+  ``invoice_at_once_shipping_methods``): the invoice goes right after the shipment (the channel
+  passes the key on only once the shipping data exists).
   Together the two rules send each channel the invoice exactly once: at ``invoice`` when it
   neither waits nor lacks the XML, at ``ship`` when it waits and has the XML, at the XML's
   arrival when it lacks it and does not wait (or the order has shipped).
@@ -125,7 +126,10 @@ def _route_to_sales(channel: Channel, change: OrderChange) -> None:
         if op == "invoice" and (waits or lacks_xml):
             return
         if op == "shipment" and waits and not lacks_xml:
+            # The channel replicates the key only once it has the shipping data: shipment first.
+            _send(channel, order.pk, op, status=change.to_status)
             _send(channel, order.pk, "invoice")
+            return
     _send(channel, order.pk, op, status=change.to_status)
 
 

@@ -78,6 +78,13 @@ Outbound
   ``delivered``, each skipped when the shipment already says so. ME2/custom shipments are ML's (or
   nobody's) to report: nothing is sent. ``service_id`` is the option ``me1_service_id`` (❓ 11).
 * ``push_status``: ML takes no status writes; ``maps_status`` says so, so routing sends none.
+* ``push_stock`` (channel option ``push_stock``): ``GET /users/{seller}/items/search?seller_sku=``,
+  ``GET /items/{id}``, then ``PUT /items/{id}`` ``{"available_quantity"}`` or, for a listing with
+  variations, ``{"variations": [{"id", "available_quantity"?}, …]}`` naming every variation (ML
+  deletes the ones left out); skipped where the quantity already is the one pushed. Not in
+  ``channel-apis.md``: the paths and bodies are the public items API's (❓ assumed), the seller
+  SKU is ``seller_custom_field`` or the ``SELLER_SKU`` attribute (❓). A SKU a listing holds on
+  the item while it has variations sets every variation (the item's stock is their sum).
 * ``push_cancellation`` raises ``Unsupported``: no seller cancel endpoint is confirmed (§4.2 ❓);
   ML orders are cancelled by the buyer or ML, and the seller does it in ML's panel.
 
@@ -100,6 +107,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from django.utils import timezone
@@ -429,6 +437,36 @@ def _error_code(response: httpx.Response) -> str:
 
 
 # --- the connector -----------------------------------------------------------------------------
+
+
+def _skus(listing: Mapping[str, Any]) -> set[str]:
+    """Seller SKUs of a listing or variation: ``seller_custom_field`` and the ``SELLER_SKU`` attribute."""
+    skus = {_text(listing.get("seller_custom_field"))}
+    skus |= {
+        _text(a.get("value_name"))
+        for a in listing.get("attributes") or []
+        if isinstance(a, Mapping) and a.get("id") == "SELLER_SKU"
+    }
+    return skus - {""}
+
+
+def _stock_change(item: Mapping[str, Any], sku: str, available: int) -> dict[str, Any] | None:
+    """The ``PUT /items/{id}`` body that sets ``sku``'s quantity, or None when nothing differs."""
+    variations = [v for v in item.get("variations") or [] if isinstance(v, Mapping)]
+    if not variations:
+        if sku not in _skus(item) or item.get("available_quantity") == available:
+            return None
+        return {"available_quantity": available}
+    matching = [v for v in variations if sku in _skus(v)] or (variations if sku in _skus(item) else [])
+    if all(v.get("available_quantity") == available for v in matching):
+        return None
+    targets = {id(v) for v in matching}
+    return {
+        "variations": [
+            {"id": v.get("id"), "available_quantity": available} if id(v) in targets else {"id": v.get("id")}
+            for v in variations
+        ]
+    }
 
 
 @register
@@ -920,6 +958,34 @@ class MercadoLivreConnector(Connector):
             },
             idempotency_key,
         )
+
+    def push_stock(self, sku: str, available: int, *, idempotency_key: str) -> None:
+        """Set ``available_quantity`` of every listing (or variation) whose seller SKU is ``sku``
+        to ``available`` where it differs. Listings are found with ``GET /users/{seller}/items/
+        search?seller_sku=`` and read (``GET /items/{id}``) first, so a retry writes nothing. A
+        listing without variations gets ``PUT /items/{id}`` ``{"available_quantity"}``; one with
+        variations gets ``{"variations": [...]}`` listing **every** variation by id (ML deletes
+        the ones left out) with the new quantity on the matching ones. A SKU with no listing is
+        not sold there: nothing to update."""
+        wanted = sku.strip()
+        found = self._get_json(
+            f"/users/{self.user_id}/items/search",
+            what=f"search listings of SKU {sku}",
+            params={"seller_sku": wanted},
+        )
+        item_ids = [_text(i) for i in (found.get("results") or [])] if isinstance(found, dict) else []
+        if not item_ids:
+            log.info("mercadolivre %s lists no SKU %s; stock not pushed", self.channel.code, sku)
+            return
+        for item_id in item_ids:
+            item = self._get_json(f"/items/{quote(item_id, safe='')}", what=f"GET item {item_id}")
+            body = _stock_change(item, wanted, available) if isinstance(item, dict) else None
+            if body is None:
+                continue
+            response = self._send(
+                "PUT", f"/items/{quote(item_id, safe='')}", what=f"PUT item {item_id} stock", json=body
+            )
+            check_response(response, what=f"{self.channel.code} PUT item {item_id} stock")
 
     def push_cancellation(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         """No seller cancel endpoint is confirmed (§4.2 ❓): cancel in Mercado Livre's panel."""

@@ -49,7 +49,9 @@ Each push reads the order (``GET /orders/{code}``) and writes only what SkyHub l
 retried push after a lost answer writes nothing, and a late push never moves SkyHub back:
 
 * ``push_invoice``: ``POST /orders/{code}/invoice`` ``{"status", "invoice": {"key",
-  "issue_date"}}`` unless ``invoices[]`` has the key; nothing on a canceled order. When the
+  "issue_date"}}`` unless ``invoices[]`` has the key; nothing on a canceled order. ``status`` is
+  the invoiced code, or the order's own code once SkyHub has it shipped or further (the key of a
+  sub-channel that takes it only after the shipment comes after it and must not move SkyHub back). When the
   channel's "invoice needs XML" policy covers the order's sub-channel (``invoice_needs_xml_for``:
   Mercado Livre, seed article), or the order ships by a method in the option
   ``xml_invoice_shipping_methods`` (B2W Entregas Direct) and the XML is at hand, the same call
@@ -101,6 +103,11 @@ Assumed (❓), with the option that changes it:
 * ``invoice.volume_qty`` (B2W Entrega Direct) is sent when the option ``invoice_volume_qty`` is set.
 * the XML form's file name (``<key>.xml``) and that SkyHub reads the key from the XML.
 
+* stock (not in ``channel-apis.md``; SkyHub's public products API): ``push_stock`` writes
+  ``qty`` through ``PUT /variations/{sku}`` ``{"variation": {"qty"}}`` or ``PUT /products/{sku}``
+  ``{"product": {"qty"}}`` after a ``GET`` of the same path (404 = not there); the order of the
+  two is the option ``stock_resources``. Channel option ``push_stock`` turns the pushes on.
+
 Other options: ``timeout_seconds`` (per-call timeout).
 """
 
@@ -130,6 +137,10 @@ CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
 DEFAULT_PER_PAGE = 30  # the PHP SDK's default
 MAX_TRACK_URL = 200
+# Stock resources (path segment → body root) tried by push_stock, in this order.
+STOCK_RESOURCES: dict[str, str] = {"variations": "variation", "products": "product"}
+# Status types past "invoiced": an invoice sent to such an order keeps the order's status code.
+AFTER_INVOICED_TYPES = frozenset({"SHIPPED", "DELIVERED", "SHIPMENT_EXCEPTION"})
 
 DEFAULT_STATUS_OUT: dict[str, str] = {
     "invoiced": "order_invoiced",
@@ -620,6 +631,9 @@ class SkyHubConnector(Connector):
         if any(_text(existing.get("key")) == invoice["key"] for existing in order.get("invoices") or []):
             return
         status = self._code_for("invoiced")
+        if status_type(order) in AFTER_INVOICED_TYPES and status_code(order):
+            # The key after the shipment ("invoice waits for shipment"): SkyHub keeps its later status.
+            status = status_code(order)
         issue_date = _brasilia(invoice["issued_at"]) if invoice.get("issued_at") else ""
         volume_qty = self.option("invoice_volume_qty", None)
         if self._invoice_as_xml(snapshot, order):
@@ -719,6 +733,37 @@ class SkyHubConnector(Connector):
         if status_type(order) == "CANCELED":
             return
         self._write(external_id, "cancel", {"status": self._code_for("canceled")})
+
+    def push_stock(self, sku: str, available: int, *, idempotency_key: str) -> None:
+        """Set the SkyHub ``qty`` of the SKU to ``available`` where it differs: the variation
+        (``PUT /variations/{sku}`` ``{"variation": {"qty"}}``; order items carry the variation's
+        SKU) or else the simple product (``PUT /products/{sku}`` ``{"product": {"qty"}}``), each
+        read first (``GET``), so a retry writes nothing. The resources tried, in order, are the
+        option ``stock_resources`` (``["variations", "products"]``). A SKU neither has (404) is
+        not sold there: nothing to update. A product with variations keeps its stock in them."""
+        for resource in self.option("stock_resources", list(STOCK_RESOURCES)):
+            root = STOCK_RESOURCES.get(resource)
+            if root is None:
+                raise DeliveryError(f"Unknown SkyHub stock resource {resource!r}.", retryable=False)
+            what = f"GET /{resource}/{sku}"
+            try:
+                current = self._json(self._call("GET", resource, sku, what=what), what)
+            except DeliveryError as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            if not isinstance(current, dict):
+                raise DeliveryError(f"{self.channel.code} {what}: the answer has no {root}.", retryable=True)
+            if root == "product" and current.get("variations"):
+                log.info("skyhub %s: %s has variations; their SKUs carry the stock", self.channel.code, sku)
+                return
+            if current.get("qty") == available:
+                return
+            self._call(
+                "PUT", resource, sku, what=f"PUT /{resource}/{sku} qty", body={root: {"qty": available}}
+            )
+            return
+        log.info("skyhub %s sells no SKU %s; stock not pushed", self.channel.code, sku)
 
     def _push_exception(self, external_id: str, snapshot: dict[str, Any]) -> None:
         order = self._get_order(external_id)

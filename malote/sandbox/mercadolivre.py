@@ -27,6 +27,14 @@ API::
     POST /shipments/{id}/invoice_data[/]?siteId=MLB   body = the signed ``nfeProc`` XML,
                                          ``Content-Type: application/xml``
     GET  /shipments/{id}/invoice_data?siteId=MLB      the stored invoice, else 404
+    POST /items                          a listing: {title, price, available_quantity?,
+                                         seller_custom_field?, attributes?, variations?: [{
+                                         available_quantity, seller_custom_field?, attributes?}]}
+    GET  /items/{id}                     the listing; another seller's or unknown → 404
+    PUT  /items/{id}                     {"available_quantity"} (no variations) or {"variations":
+                                         [{"id", "available_quantity"?}, …]}; title?, price?
+    GET  /users/{user_id}/items/search   seller_sku?, offset, limit → {seller_id, query, paging,
+                                         results: ["MLB…"]}; another user → 403
 
 NF-e upload rules (M3 ✅ unless marked): accepted only while the shipment is ``ready_to_ship`` /
 ``invoice_pending`` (the fake puts paid ME2 shipments of the logistic types in
@@ -80,6 +88,13 @@ Assumptions (❓ = not confirmed by the reference, 🟡 = one source):
   straight to ``ready_to_ship``/``ready_to_print``.
 * ❓ ``payments[].payment_type``: ``credit_card``, ``ticket`` (boleto), ``bank_transfer`` (Pix).
 * States are written as ``BR-SP``; buyer e-mails are not exposed.
+* ❓ listings (not in ``channel-apis.md``; the public items API's shape): the seller SKU is
+  ``seller_custom_field`` or the ``SELLER_SKU`` attribute, on the item or on a variation, and
+  ``seller_sku`` searches both; an item with variations keeps its stock per variation and a
+  ``PUT`` listing ``variations`` deletes the ones it leaves out (ML's documented rule); 0 available
+  pauses the item (``sub_status`` ``["out_of_stock"]``), stock again reactivates it; sales do not
+  move the listings' stock (the seller's pushes do); refusals are 400 ``validation_error``. The seed
+  lists every demo product as ``MLB41000030xx`` (the id its orders name) with 10 available.
 """
 
 from __future__ import annotations
@@ -103,6 +118,7 @@ from malote.sandbox.faults import Fault
 from malote.sandbox.router import Request, Response
 from malote.sandbox.seed import (
     DEMO_ORDERS,
+    PRODUCTS,
     Customer,
     DemoOrder,
     correios_code,
@@ -195,6 +211,7 @@ class MercadoLivreState:
     shipments: dict[int, dict[str, Any]] = field(default_factory=dict)
     billing: dict[int, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # listings by id (MLB…)
     # access token → expiry (epoch seconds); refresh tokens still usable
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
@@ -203,6 +220,8 @@ class MercadoLivreState:
     next_payment_id: int = 90000000001
     next_invoice_id: int = 7000001
     next_tracking: int = 31000001
+    next_item_id: int = 4200000001
+    next_variation_id: int = 180000000001
 
 
 class MercadoLivreApp(FakeApp[MercadoLivreState]):
@@ -315,6 +334,10 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         api("GET", "/shipments/{id:int}/invoice_data/", self._get_invoice)
         api("POST", "/shipments/{id:int}/invoice_data", self._upload_invoice)
         api("POST", "/shipments/{id:int}/invoice_data/", self._upload_invoice)
+        api("POST", "/items", self._create_item)
+        api("GET", "/items/{id}", self._get_item)
+        api("PUT", "/items/{id}", self._update_item)
+        api("GET", "/users/{user_id:int}/items/search", self._search_items)
         control = self.control.add
         control("POST", "/_sandbox/orders", self._control_buy)
         control("POST", "/_sandbox/orders/{id:int}/pay", self._control_pay)
@@ -573,6 +596,167 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         self._move_shipment(shipment, "ready_to_ship", "ready_to_print")
         return Response.json({k: v for k, v in invoice.items() if k != "_xml"}, 201)
 
+    # ----------------------------------------------------------------- items (listings) and stock
+    @staticmethod
+    def item_skus(listing: Mapping[str, Any]) -> set[str]:
+        """The seller SKUs of a listing or variation: ``seller_custom_field`` and ``SELLER_SKU``."""
+        skus = {str(listing.get("seller_custom_field") or "")}
+        skus |= {
+            str(a.get("value_name") or "")
+            for a in listing.get("attributes") or []
+            if isinstance(a, dict) and a.get("id") == "SELLER_SKU"
+        }
+        return skus - {""}
+
+    @staticmethod
+    def _quantity(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise Invalid(f"available_quantity must be a non-negative integer, not {value!r}")
+        return value
+
+    def _apply_quantity(self, item: dict[str, Any]) -> None:
+        """0 available pauses the listing (``out_of_stock``); stock again reactivates it."""
+        if item["available_quantity"] == 0 and item["status"] == "active":
+            item.update(status="paused", sub_status=["out_of_stock"])
+        elif item["available_quantity"] > 0 and item["sub_status"] == ["out_of_stock"]:
+            item.update(status="active", sub_status=[])
+        item["last_updated"] = self._stamp()
+
+    def create_item(self, body: Mapping[str, Any], item_id: str | None = None) -> dict[str, Any]:
+        """A listing from ``POST /items``'s body (also the seed's path)."""
+        title = str(body.get("title") or "").strip()
+        if not title or body.get("price") is None:
+            raise Invalid("title and price are required")
+        variations = body.get("variations") or []
+        if not isinstance(variations, list) or not all(isinstance(v, dict) for v in variations):
+            raise Invalid("variations must be a list of objects")
+        if item_id is None:
+            item_id = f"MLB{self.state.next_item_id}"
+            self.state.next_item_id += 1
+        item: dict[str, Any] = {
+            "id": item_id,
+            "site_id": "MLB",
+            "seller_id": self.config.get_int("user_id"),
+            "title": title,
+            "category_id": str(body.get("category_id") or "MLB1234"),
+            "price": body["price"],
+            "currency_id": "BRL",
+            "available_quantity": 0,
+            "buying_mode": str(body.get("buying_mode") or "buy_it_now"),
+            "listing_type_id": str(body.get("listing_type_id") or "gold_special"),
+            "condition": str(body.get("condition") or "new"),
+            "status": "active",
+            "sub_status": [],
+            "seller_custom_field": body.get("seller_custom_field"),
+            "attributes": list(body.get("attributes") or []),
+            "variations": [],
+        }
+        for variation in variations:
+            item["variations"].append(
+                {
+                    "id": self.state.next_variation_id,
+                    "available_quantity": self._quantity(variation.get("available_quantity", 0)),
+                    "price": variation.get("price", body["price"]),
+                    "seller_custom_field": variation.get("seller_custom_field"),
+                    "attributes": list(variation.get("attributes") or []),
+                    "attribute_combinations": list(variation.get("attribute_combinations") or []),
+                }
+            )
+            self.state.next_variation_id += 1
+        item["available_quantity"] = (
+            sum(v["available_quantity"] for v in item["variations"])
+            if item["variations"]
+            else self._quantity(body.get("available_quantity", 0))
+        )
+        self._apply_quantity(item)
+        self.state.items[item_id] = item
+        return item
+
+    def _item(self, request: Request) -> dict[str, Any] | None:
+        item = self.state.items.get(request.params["id"])
+        return item if item is not None and item["seller_id"] == self.config.get_int("user_id") else None
+
+    def _item_not_found(self, request: Request) -> Response:
+        return _error(404, f"Item with id {request.params['id']} not found", "not_found")
+
+    def _create_item(self, request: Request) -> Response:
+        body = request.json()
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object", "bad_request")
+        try:
+            item = self.create_item(body)
+        except Invalid as error:
+            return _error(400, str(error), "validation_error")
+        return Response.json(item, 201)
+
+    def _get_item(self, request: Request) -> Response:
+        item = self._item(request)
+        return self._item_not_found(request) if item is None else Response.json(item)
+
+    def _update_item(self, request: Request) -> Response:
+        item = self._item(request)
+        if item is None:
+            return self._item_not_found(request)
+        body = request.json()
+        if not isinstance(body, dict):
+            return _error(400, "body must be a JSON object", "bad_request")
+        try:
+            if "variations" in body:
+                self._update_variations(item, body["variations"])
+            elif "available_quantity" in body:
+                if item["variations"]:
+                    raise Invalid("the item has variations: set available_quantity on each variation")
+                item["available_quantity"] = self._quantity(body["available_quantity"])
+        except Invalid as error:
+            return _error(400, str(error), "validation_error")
+        for name in ("title", "price"):
+            if name in body:
+                item[name] = body[name]
+        self._apply_quantity(item)
+        return Response.json(item)
+
+    def _update_variations(self, item: dict[str, Any], changes: Any) -> None:
+        """ML's rule: the variations listed stay (updated), the ones left out are deleted."""
+        if not isinstance(changes, list) or not all(isinstance(c, dict) for c in changes):
+            raise Invalid("variations must be a list of objects")
+        by_id = {v["id"]: v for v in item["variations"]}
+        kept = []
+        for change in changes:
+            variation = by_id.get(change.get("id"))
+            if variation is None:
+                raise Invalid(f"variation {change.get('id')!r} is not in item {item['id']}")
+            if "available_quantity" in change:
+                variation["available_quantity"] = self._quantity(change["available_quantity"])
+            kept.append(variation)
+        item["variations"] = kept
+        item["available_quantity"] = sum(v["available_quantity"] for v in kept)
+
+    def _search_items(self, request: Request) -> Response:
+        user_id = int(request.params["user_id"])
+        if user_id != self.config.get_int("user_id"):
+            return _error(403, "caller.id does not match user_id", "forbidden")
+        sku = request.arg("seller_sku") or ""
+        found = [
+            item["id"]
+            for item in self.state.items.values()
+            if item["seller_id"] == user_id
+            and (
+                not sku
+                or sku in self.item_skus(item)
+                or any(sku in self.item_skus(v) for v in item["variations"])
+            )
+        ]
+        offset = _non_negative(request.arg("offset"), 0, "offset")
+        limit = min(_non_negative(request.arg("limit"), 50, "limit") or 50, 100)
+        return Response.json(
+            {
+                "seller_id": str(user_id),
+                "query": sku or None,
+                "paging": {"limit": limit, "offset": offset, "total": len(found)},
+                "results": found[offset : offset + limit],
+            }
+        )
+
     # ----------------------------------------------------------------- time
     # While seeding, the story's time (days ago) instead of now, so the history looks old.
     _story_time: datetime | None = None
@@ -828,6 +1012,12 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         """The demo story as ML sales: abandoned carts never reached ML; the in-transit order is ME1
         (the seller ships and reports), the others ME2 drop-off."""
         now = _now()
+        for product in PRODUCTS:
+            self.create_item(
+                {"title": product.name, "price": money(product.price), "available_quantity": 10,
+                 "seller_custom_field": product.sku},
+                item_id=f"MLB{4100000000 + product.id}",
+            )  # fmt: skip
         try:
             for demo in DEMO_ORDERS:
                 if demo.status != "abandoned":

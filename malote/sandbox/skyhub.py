@@ -31,6 +31,10 @@ API::
                                           "observation"}}
     GET    /statuses  · GET /status_types · POST /statuses {"status": {code, label, type}}
     PUT    /statuses/{code} {"status": {label?, type?}}
+    POST   /products                      {"product": {sku, name?, qty, price?, …, variations?:
+                                          [{sku, qty, ean?, specifications?}]}} → 201
+    GET    /products/{sku} · PUT /products/{sku} {"product": {qty?, name?, status?, price?, …}} → 204
+    GET    /variations/{sku} · PUT /variations/{sku} {"variation": {qty?, ean?}} → 204
 
 The ``status`` of every write must be a code of the account's status list (``GET /statuses``),
 else **422** (✅ S5) with ``{"error": "… <code> …"}``; the order then takes that status object.
@@ -85,6 +89,12 @@ Assumptions (❓ = unconfirmed, each a setting):
 * The invoice's ``number`` and ``line`` (series) are read from the key; ``issue_date`` defaults
   to the request time. Money is float reais; times ``YYYY-MM-DDTHH:MM:SS-03:00``.
 * ``sync_status`` is ``NOT_SYNCED`` until the order is acknowledged, then ``SYNCED``.
+* ❓ products and variations (not in ``channel-apis.md``; the shape of SkyHub's public products
+  API): the stock is ``qty``, on the product when it has no variations, else on each variation;
+  unknown SKU → 404 ``{"error"}``; a bad ``qty`` (not a non-negative integer), a missing
+  ``product``/``variation`` object or a SKU already there → 422; writes answer 201/204 without
+  body. Orders do not move the catalogue's stock (the seller's stock pushes do). The seed lists
+  every demo product as a simple product with ``qty`` 10.
 """
 
 from __future__ import annotations
@@ -104,7 +114,7 @@ from malote.sandbox.app import ControlError, FakeApp, Setting, control_body
 from malote.sandbox.clock import BRASILIA, parse_iso, utc_now
 from malote.sandbox.faults import Fault
 from malote.sandbox.router import BadRequest, Request, Response
-from malote.sandbox.seed import CUSTOMERS, Customer, customer_from_json, product_by_sku
+from malote.sandbox.seed import CUSTOMERS, PRODUCTS, Customer, customer_from_json, product_by_sku
 
 STATUS_TYPES = (
     "NEW",
@@ -199,6 +209,7 @@ class SkyHubState:
         }
     )
     queue: list[QueueEntry] = field(default_factory=list)
+    products: dict[str, dict[str, Any]] = field(default_factory=dict)  # by SKU, variations inside
     clock_offset: float = 0.0
     frozen_at: datetime | None = None
     next_number: int = 201036063223000
@@ -288,6 +299,7 @@ class SkyHubApp(FakeApp[SkyHubState]):
             "orders": [self._render(order) for order in self.state.orders.values()],
             "statuses": list(self.state.statuses.values()),
             "queue": self._queue_json(),
+            "products": list(self.state.products.values()),
         }
 
     # ----------------------------------------------------------------- clock and queue
@@ -321,6 +333,11 @@ class SkyHubApp(FakeApp[SkyHubState]):
         api("POST", "/statuses", self._create_status)
         api("PUT", "/statuses/{code}", self._update_status)
         api("GET", "/status_types", self._list_status_types)
+        api("POST", "/products", self._create_product)
+        api("GET", "/products/{sku}", self._get_product)
+        api("PUT", "/products/{sku}", self._update_product)
+        api("GET", "/variations/{sku}", self._get_variation)
+        api("PUT", "/variations/{sku}", self._update_variation)
         control = self.control.add
         control("POST", "/_sandbox/orders", self._control_place_order)
         control("POST", "/_sandbox/orders/{code}/status", self._control_status)
@@ -580,6 +597,113 @@ class SkyHubApp(FakeApp[SkyHubState]):
         return Response.json(status)
 
     # ----------------------------------------------------------------- building orders
+    # ----------------------------------------------------------------- products and stock
+    def _variation(self, sku: str) -> dict[str, Any] | None:
+        for product in self.state.products.values():
+            for variation in product["variations"]:
+                if variation["sku"] == sku:
+                    return variation
+        return None
+
+    @staticmethod
+    def _qty(fields: Mapping[str, Any], required: bool) -> int | None:
+        qty = fields.get("qty")
+        if qty is None and not required:
+            return None
+        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 0:
+            raise Unprocessable(f"qty deve ser um inteiro não negativo (recebido {qty!r})")
+        return qty
+
+    def _fields(self, request: Request, root: str) -> dict[str, Any]:
+        fields = self._body(request).get(root)
+        if not isinstance(fields, dict):
+            raise Unprocessable(f"{root} não informado")
+        return fields
+
+    def create_product(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        """Store a product from the API's ``product`` object (also the seed's path)."""
+        sku = str(fields.get("sku") or "").strip()
+        if not sku:
+            raise Unprocessable("product.sku não informado")
+        if sku in self.state.products or self._variation(sku) is not None:
+            raise Unprocessable(f"SKU {sku} já cadastrado")
+        variations = fields.get("variations") or []
+        if not isinstance(variations, list) or not all(
+            isinstance(v, dict) and str(v.get("sku") or "").strip() for v in variations
+        ):
+            raise Unprocessable('product.variations deve ser uma lista de {"sku", "qty"}')
+        product = {
+            "sku": sku,
+            "name": str(fields.get("name") or sku),
+            "description": str(fields.get("description") or ""),
+            "status": str(fields.get("status") or "enabled"),
+            "qty": self._qty(fields, required=not variations) or 0,
+            "price": fields.get("price"),
+            "promotional_price": fields.get("promotional_price"),
+            "weight": fields.get("weight"),
+            "variations": [
+                {
+                    "sku": str(v["sku"]).strip(),
+                    "qty": self._qty(v, required=True),
+                    "ean": str(v.get("ean") or ""),
+                    "specifications": list(v.get("specifications") or []),
+                }
+                for v in variations
+            ],
+        }
+        self.state.products[sku] = product
+        return product
+
+    def _create_product(self, request: Request) -> Response:
+        try:
+            self.create_product(self._fields(request, "product"))
+        except Unprocessable as error:
+            return Response.json({"error": str(error)}, 422)
+        return Response(201, b"", [])
+
+    def _get_product(self, request: Request) -> Response:
+        product = self.state.products.get(request.params["sku"])
+        if product is None:
+            return Response.json({"error": "Produto não encontrado"}, 404)
+        return Response.json(product)
+
+    def _update_product(self, request: Request) -> Response:
+        product = self.state.products.get(request.params["sku"])
+        if product is None:
+            return Response.json({"error": "Produto não encontrado"}, 404)
+        try:
+            fields = self._fields(request, "product")
+            qty = self._qty(fields, required=False)
+        except Unprocessable as error:
+            return Response.json({"error": str(error)}, 422)
+        for name in ("name", "description", "status", "price", "promotional_price", "weight"):
+            if name in fields:
+                product[name] = fields[name]
+        if qty is not None:
+            product["qty"] = qty
+        return Response(204, b"", [])
+
+    def _get_variation(self, request: Request) -> Response:
+        variation = self._variation(request.params["sku"])
+        if variation is None:
+            return Response.json({"error": "Variação não encontrada"}, 404)
+        return Response.json(variation)
+
+    def _update_variation(self, request: Request) -> Response:
+        variation = self._variation(request.params["sku"])
+        if variation is None:
+            return Response.json({"error": "Variação não encontrada"}, 404)
+        try:
+            fields = self._fields(request, "variation")
+            qty = self._qty(fields, required=False)
+        except Unprocessable as error:
+            return Response.json({"error": str(error)}, 422)
+        if qty is not None:
+            variation["qty"] = qty
+        if "ean" in fields:
+            variation["ean"] = str(fields["ean"] or "")
+        return Response(204, b"", [])
+
     def new_state(self, seed: bool) -> SkyHubState:
         state = SkyHubState()
         return self.seed_through_live_paths(state, self._seed) if seed else state
@@ -719,6 +843,10 @@ class SkyHubApp(FakeApp[SkyHubState]):
             ("Zoom", "Correios PAC", 2, (("MEIAS-KIT-3", 3),), "order_canceled", "BOLETO", 8),
             ("Mercado Livre", "Mercado Envios 2", 3, (("BONE-AZUL", 1),), "payment_received", "PIX", 1),
         )
+        for product in PRODUCTS:
+            self.create_product(
+                {"sku": product.sku, "name": product.name, "qty": 10, "price": _money(product.price)}
+            )
         for channel, method, customer_index, items, status_code, payment, days_ago in plan:
             lines = [(product_by_sku(sku), qty, product_by_sku(sku).price) for sku, qty in items]
             order = self.new_order(

@@ -223,3 +223,31 @@ def test_dashboard_screenshot(page_as: Any, server: dict[str, Any]) -> None:
     assert response is not None and response.status == 200
     assert page.locator("svg").count() >= 1
     _shot(page, "dashboard.png")
+
+
+def test_inboxes_render(page_as: Any, server: dict[str, Any]) -> None:
+    page = page_as("operator")
+    for path, name in (
+        ("/backoffice/excecoes/", "exceptions.png"),
+        ("/backoffice/integracoes/", "integrations.png"),
+    ):
+        response = page.goto(f"{server['url']}{path}")
+        assert response is not None and response.status == 200
+        _shot(page, name)
+
+
+def test_orders_list_on_a_phone(browser: Any, server: dict[str, Any]) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="pt-BR", is_mobile=True)
+    try:
+        page = context.new_page()
+        page.goto(f"{server['url']}/backoffice/login/")
+        page.fill("input[name=username]", "viewer")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server['url']}/backoffice/")
+        # The table turns into one card per order: nothing wider than the screen.
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1
+        _shot(page, "orders-list-phone.png")
+    finally:
+        context.close()

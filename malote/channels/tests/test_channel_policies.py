@@ -85,7 +85,7 @@ def test_these_sub_channels_get_the_key_only_with_the_shipment(
     order = bring_to(_order(make_order, marketplace, "Correios SEDEX"), "invoiced")
     assert "invoice" not in _ops("channel:skyhub", order)
     actions.run_transition(order.pk, "ship", valid_input(order, "ship"), actor=SYSTEM)
-    assert _ops("channel:skyhub", order)[-2:] == ["invoice", "shipment"]
+    assert _ops("channel:skyhub", order)[-2:] == ["shipment", "invoice"], "the key right after the shipment"
     assert _ops("channel:skyhub", order).count("invoice") == 1
 
 

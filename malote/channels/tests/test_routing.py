@@ -83,7 +83,7 @@ def test_invoice_waits_for_shipment_and_delivery_from_channel(
     assert _ops("channel:site") == ["status"], "the key waits for the shipment"
     actions.run_transition(order.pk, "ship", valid_input(order, "ship"), actor=SYSTEM)
     actions.run_transition(order.pk, "deliver", valid_input(order, "deliver"), actor=SYSTEM)
-    assert _ops("channel:site") == ["status", "invoice", "shipment"], "no delivery push to this channel"
+    assert _ops("channel:site") == ["status", "shipment", "invoice"], "no delivery push to this channel"
 
 
 @pytest.mark.parametrize(

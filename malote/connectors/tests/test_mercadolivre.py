@@ -15,6 +15,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+import httpx
 import pytest
 from django.utils import timezone
 
@@ -667,3 +668,95 @@ def test_ml_reporting_a_failed_delivery(fake: Fake, channel: Channel) -> None:
     assert order.status == "delivery_failed"
     problem = order.events.get(transition="report_delivery_problem")
     assert "returning_to_sender" in json.dumps(problem.data)
+
+
+# --- stock ------------------------------------------------------------------------------------
+
+
+def _listing(fake: Fake, body: dict[str, Any]) -> dict[str, Any]:
+    with httpx.Client(timeout=10, trust_env=False) as client:
+        answer = client.post(
+            f"{fake.api_url}/items",
+            json={"title": "Chinelo de praia", "price": 49.9, **body},
+            headers={"Authorization": f"Bearer {fake.credentials['access_token']}"},
+        )
+    assert answer.status_code == 201, answer.text
+    fake.calls.clear()
+    item: dict[str, Any] = answer.json()
+    return item
+
+
+def _push_stock(channel: Channel, sku: str, available: int) -> None:
+    with connector_for(channel) as connector:
+        connector.push_stock(sku, available, idempotency_key=f"stock:{sku}")
+
+
+def _puts(fake: Fake) -> list[Any]:
+    return [call.json for call in fake.calls.filter("PUT", "/items/")]
+
+
+def test_stock_reaches_the_listing_of_the_sku(fake: Fake, channel: Channel) -> None:
+    item = _listing(fake, {"available_quantity": 5, "seller_custom_field": "CHINELO-42"})
+    other = _listing(fake, {"available_quantity": 2, "seller_custom_field": "CANECA-CERAMICA"})
+    _push_stock(channel, "CHINELO-42", 0)
+    user = fake.credentials["user_id"]
+    paths = [f"{c.method} {c.path}" for c in fake.calls.all()]
+    assert paths == [
+        f"GET /users/{user}/items/search",
+        f"GET /items/{item['id']}",
+        f"PUT /items/{item['id']}",
+    ]
+    assert _puts(fake) == [{"available_quantity": 0}]
+    assert (fake.state.items[item["id"]]["available_quantity"], fake.state.items[item["id"]]["status"]) == (
+        0,
+        "paused",
+    )
+    assert fake.state.items[other["id"]]["available_quantity"] == 2, "another SKU's listing is untouched"
+
+
+def test_stock_of_a_variation_names_every_variation_so_none_is_deleted(fake: Fake, channel: Channel) -> None:
+    item = _listing(
+        fake,
+        {
+            "variations": [
+                {"available_quantity": 4, "attributes": [{"id": "SELLER_SKU", "value_name": "CHINELO-42"}]},
+                {"available_quantity": 3, "seller_custom_field": "CHINELO-40"},
+            ]
+        },
+    )
+    first, second = (v["id"] for v in item["variations"])
+    _push_stock(channel, "CHINELO-42", 1)
+    assert _puts(fake) == [{"variations": [{"id": first, "available_quantity": 1}, {"id": second}]}]
+    stored = fake.state.items[item["id"]]
+    assert [v["available_quantity"] for v in stored["variations"]] == [1, 3]
+    assert stored["available_quantity"] == 4
+
+
+def test_stock_already_there_or_a_sku_not_listed_writes_nothing(fake: Fake, channel: Channel) -> None:
+    _listing(fake, {"available_quantity": 5, "seller_custom_field": "CHINELO-42"})
+    _push_stock(channel, "CHINELO-42", 5)
+    _push_stock(channel, "MOCHILA-URBANA", 3)
+    assert _puts(fake) == []
+
+
+def test_stock_changes_reach_ml_only_with_the_push_stock_option(fake: Fake, channel: Channel) -> None:
+    item = _listing(fake, {"available_quantity": 5, "seller_custom_field": "CHINELO-42"})
+    set_physical("CHINELO-42", 9, actor=SYSTEM)
+    drain(prefix="channel:")
+    assert _puts(fake) == [], "push_stock off: nothing"
+    Channel.objects.filter(pk=channel.pk).update(options={"push_stock": True})
+    set_physical("CHINELO-42", 8, actor=SYSTEM)
+    drain(prefix="channel:")
+    assert fake.state.items[item["id"]]["available_quantity"] == 8
+
+
+def test_a_refused_stock_write_is_permanent_and_a_5xx_is_retried(fake: Fake, channel: Channel) -> None:
+    item = _listing(fake, {"available_quantity": 5, "seller_custom_field": "CHINELO-42"})
+    fake.faults.set("error_5xx", method="PUT", path_prefix="/items/", status=503)
+    with pytest.raises(DeliveryError) as exc:
+        _push_stock(channel, "CHINELO-42", 1)
+    assert exc.value.retryable
+    with pytest.raises(DeliveryError) as exc:
+        _push_stock(channel, "CHINELO-42", -1)
+    assert (exc.value.retryable, exc.value.status) == (False, 400)
+    assert fake.state.items[item["id"]]["available_quantity"] == 5

@@ -592,3 +592,101 @@ def test_an_order_malote_refuses_is_recorded_and_does_not_block_the_queue(
     assert refused.result == "refused:cpf_repeated_digits"
     assert list(Order.objects.values_list("external_id", flat=True)) == [good]
     assert fake.state.queue == []
+
+
+# ----------------------------------------------------------------- invoice after the shipment
+
+
+def test_a_key_sent_after_the_shipment_keeps_skyhub_shipped(
+    fake: Fake, imported: Callable[..., tuple[Order, str]]
+) -> None:
+    """Magalu & co. get the key only after the shipment: it must not move SkyHub back to invoiced."""
+    order, code = imported(channel="Magazine Luiza")
+    _run(order, "invoice")
+    assert _writes(fake) == [], "this sub-channel waits for the shipment"
+    _run(order, "ship")
+    assert [endpoint for endpoint, _ in _writes(fake)] == ["shipments", "invoice"]
+    assert _writes(fake)[1][1]["status"] == "order_shipped"
+    remote = fake.state.orders[code]
+    assert remote["status"]["code"] == "order_shipped"
+    assert [i["key"] for i in remote["invoices"]] == [order.invoices.get().key]
+
+
+# ----------------------------------------------------------------- stock
+
+
+def _api(fake: Fake, method: str, path: str, body: Any = None) -> httpx.Response:
+    headers = {
+        "X-User-Email": fake.credentials["user_email"],
+        "X-Api-Key": fake.credentials["api_key"],
+        "X-Accountmanager-Key": fake.credentials["accountmanager_key"],
+    }
+    return httpx.request(method, f"{fake.api_url}{path}", headers=headers, json=body, timeout=5)
+
+
+@pytest.fixture
+def catalogue(fake: Fake) -> None:
+    product = {"sku": "CHINELO", "name": "Chinelo", "price": 49.9, "variations": [
+        {"sku": "CHINELO-42", "qty": 5}, {"sku": "CHINELO-40", "qty": 3}]}  # fmt: skip
+    assert _api(fake, "POST", "/products", {"product": product}).status_code == 201
+    simple = {"sku": "CANECA-CERAMICA", "name": "Caneca", "qty": 7, "price": 39.9}
+    assert _api(fake, "POST", "/products", {"product": simple}).status_code == 201
+    fake.calls.clear()
+
+
+def _push_stock(channel: Channel, sku: str, available: int) -> None:
+    with connector_for(channel) as connector:
+        connector.push_stock(sku, available, idempotency_key=f"stock:{sku}")
+
+
+def test_stock_reaches_the_variation_and_the_simple_product(
+    fake: Fake, skyhub: Channel, catalogue: None
+) -> None:
+    _push_stock(skyhub, "CHINELO-42", 0)
+    assert _calls(fake) == ["GET /variations/CHINELO-42", "PUT /variations/CHINELO-42"]
+    assert fake.calls.filter("PUT")[0].json == {"variation": {"qty": 0}}
+    variations = {v["sku"]: v["qty"] for v in fake.state.products["CHINELO"]["variations"]}
+    assert variations == {"CHINELO-42": 0, "CHINELO-40": 3}
+
+    fake.calls.clear()
+    _push_stock(skyhub, "CANECA-CERAMICA", 2)
+    assert _calls(fake) == [
+        "GET /variations/CANECA-CERAMICA",
+        "GET /products/CANECA-CERAMICA",
+        "PUT /products/CANECA-CERAMICA",
+    ]
+    assert fake.calls.filter("PUT")[0].json == {"product": {"qty": 2}}
+    assert fake.state.products["CANECA-CERAMICA"]["qty"] == 2
+
+
+def test_stock_already_there_or_a_sku_not_sold_writes_nothing(
+    fake: Fake, skyhub: Channel, catalogue: None
+) -> None:
+    _push_stock(skyhub, "CHINELO-42", 5)
+    _push_stock(skyhub, "MOCHILA-URBANA", 4)
+    _push_stock(skyhub, "CHINELO", 4)  # a parent: its variations carry the stock
+    assert fake.calls.filter("PUT") == []
+    assert fake.state.products["CHINELO"]["variations"][0]["qty"] == 5
+
+
+def test_stock_push_errors_are_classified(fake: Fake, skyhub: Channel, catalogue: None) -> None:
+    fake.faults.set("error_5xx", method="PUT", path_prefix="/variations/", status=503)
+    with pytest.raises(DeliveryError) as exc:
+        _push_stock(skyhub, "CHINELO-42", 1)
+    assert exc.value.retryable
+    _configure(skyhub, options={"stock_resources": ["warehouses"]})
+    with pytest.raises(DeliveryError) as exc:
+        _push_stock(skyhub, "CHINELO-42", 1)
+    assert not exc.value.retryable
+
+
+def test_stock_changes_reach_skyhub_only_with_the_push_stock_option(
+    fake: Fake, skyhub: Channel, catalogue: None, stock: Callable[..., None]
+) -> None:
+    stock("CHINELO-42", 9)
+    drain(prefix="channel:")
+    assert fake.calls.filter("PUT") == [], "push_stock off: nothing"
+    _configure(skyhub, options={"push_stock": True})
+    stock("CHINELO-42", 8)
+    drain(prefix="channel:")
+    assert fake.state.products["CHINELO"]["variations"][0]["qty"] == 8

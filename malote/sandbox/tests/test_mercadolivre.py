@@ -405,3 +405,75 @@ def test_an_order_status_set_by_hand_is_notified(ml: Fake, http: httpx.Client) -
     assert _get(http, ml, f"/orders/{order['id']}").json()["status"] == "partially_refunded"
     refused = http.post(f"{ml.url}/_sandbox/orders/{order['id']}/status", json={"status": "lost"})
     assert refused.status_code == 400
+
+
+# --- listings and stock ---------------------------------------------------------------------------
+
+
+def _item(http: httpx.Client, fake: Fake, **body: Any) -> dict[str, Any]:
+    answer = http.post(
+        f"{fake.api_url}/items", json={"title": "Chinelo", "price": 49.9, **body}, headers=_auth(fake)
+    )
+    assert answer.status_code == 201, answer.text
+    item: dict[str, Any] = answer.json()
+    return item
+
+
+def _put(http: httpx.Client, fake: Fake, item_id: str, body: dict[str, Any]) -> httpx.Response:
+    return http.put(f"{fake.api_url}/items/{item_id}", json=body, headers=_auth(fake))
+
+
+def test_a_listing_is_found_by_seller_sku_and_paused_at_zero(ml: Fake, http: httpx.Client) -> None:
+    item = _item(http, ml, available_quantity=2, seller_custom_field="CHINELO-42")
+    _item(http, ml, available_quantity=2, seller_custom_field="CANECA-CERAMICA")
+    user = ml.credentials["user_id"]
+    found = _get(http, ml, f"/users/{user}/items/search", seller_sku="CHINELO-42").json()
+    assert found["results"] == [item["id"]] and found["paging"]["total"] == 1
+    assert _get(http, ml, "/users/1/items/search", seller_sku="CHINELO-42").status_code == 403
+
+    paused = _put(http, ml, item["id"], {"available_quantity": 0}).json()
+    assert (paused["available_quantity"], paused["status"], paused["sub_status"]) == (
+        0,
+        "paused",
+        ["out_of_stock"],
+    )
+    active = _put(http, ml, item["id"], {"available_quantity": 3}).json()
+    assert (active["status"], active["sub_status"]) == ("active", [])
+    refused = _put(http, ml, item["id"], {"available_quantity": -1})
+    assert (
+        refused.status_code == 400
+        and _get(http, ml, f"/items/{item['id']}").json()["available_quantity"] == 3
+    )
+    assert _get(http, ml, "/items/MLB1").status_code == 404
+
+
+def test_variations_left_out_of_a_put_are_deleted(ml: Fake, http: httpx.Client) -> None:
+    item = _item(
+        http,
+        ml,
+        variations=[
+            {"available_quantity": 4, "attributes": [{"id": "SELLER_SKU", "value_name": "CHINELO-42"}]},
+            {"available_quantity": 3, "seller_custom_field": "CHINELO-40"},
+        ],
+    )
+    assert item["available_quantity"] == 7
+    user = ml.credentials["user_id"]
+    assert _get(http, ml, f"/users/{user}/items/search", seller_sku="CHINELO-42").json()["results"] == [
+        item["id"]
+    ]
+    first, second = (v["id"] for v in item["variations"])
+    refused = _put(http, ml, item["id"], {"available_quantity": 1})
+    assert refused.status_code == 400, "an item with variations takes the stock per variation"
+    kept = _put(http, ml, item["id"], {"variations": [{"id": first, "available_quantity": 1}]}).json()
+    assert [v["id"] for v in kept["variations"]] == [first] and kept["available_quantity"] == 1
+    assert second not in [v["id"] for v in _get(http, ml, f"/items/{item['id']}").json()["variations"]]
+
+
+def test_the_seed_lists_every_demo_product_under_the_id_its_orders_name(http: httpx.Client) -> None:
+    with start_fake("mercadolivre") as seeded:
+        [order] = _get(http, seeded, "/orders/search", seller=seeded.credentials["user_id"], limit=1).json()[
+            "results"
+        ]
+        item_id = order["order_items"][0]["item"]["id"]
+        listing = _get(http, seeded, f"/items/{item_id}").json()
+        assert listing["seller_custom_field"] == order["order_items"][0]["item"]["seller_sku"]

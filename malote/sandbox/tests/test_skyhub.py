@@ -453,3 +453,48 @@ def test_the_invoice_may_be_the_nfe_xml_as_a_multipart_form(skyhub: Fake, http: 
         files={"file": ("nfe.xml", b"<nfeProc>", "text/xml")},
     )
     assert broken.status_code == 422 and "XML" in broken.json()["error"]
+
+
+# ----------------------------------------------------------------- products and stock
+
+
+def test_products_and_variations_carry_the_stock(skyhub: Fake, http: httpx.Client) -> None:
+    product = {"sku": "CHINELO", "name": "Chinelo", "variations": [
+        {"sku": "CHINELO-42", "qty": 5}, {"sku": "CHINELO-40", "qty": 3}]}  # fmt: skip
+    assert api(http, skyhub, "POST", "/products", json={"product": product}).status_code == 201
+    assert (
+        api(http, skyhub, "POST", "/products", json={"product": {"sku": "CANECA", "qty": 2}}).status_code
+        == 201
+    )
+
+    answer = api(http, skyhub, "PUT", "/variations/CHINELO-42", json={"variation": {"qty": 0}})
+    assert (answer.status_code, answer.content) == (204, b"")
+    assert api(http, skyhub, "GET", "/variations/CHINELO-42").json()["qty"] == 0
+    stored = api(http, skyhub, "GET", "/products/CHINELO").json()
+    assert [(v["sku"], v["qty"]) for v in stored["variations"]] == [("CHINELO-42", 0), ("CHINELO-40", 3)]
+    assert api(http, skyhub, "PUT", "/products/CANECA", json={"product": {"qty": 9}}).status_code == 204
+    assert api(http, skyhub, "GET", "/products/CANECA").json()["qty"] == 9
+
+
+def test_stock_writes_are_checked(skyhub: Fake, http: httpx.Client) -> None:
+    assert (
+        api(http, skyhub, "POST", "/products", json={"product": {"sku": "CANECA", "qty": 2}}).status_code
+        == 201
+    )
+    for path, body in (("/products/CANECA", {"product": {"qty": -1}}), ("/products/CANECA", {"qty": 1})):
+        refused = api(http, skyhub, "PUT", path, json=body)
+        assert refused.status_code == 422 and "error" in refused.json()
+    assert (
+        api(http, skyhub, "POST", "/products", json={"product": {"sku": "CANECA", "qty": 1}}).status_code
+        == 422
+    )
+    for path in ("/products/NOPE", "/variations/NOPE"):
+        missing = api(http, skyhub, "GET", path)
+        assert missing.status_code == 404 and "error" in missing.json()
+    anonymous = http.put(f"{skyhub.api_url}/products/CANECA", json={"product": {"qty": 0}})
+    assert anonymous.status_code == 401
+    assert api(http, skyhub, "GET", "/products/CANECA").json()["qty"] == 2
+
+
+def test_the_seed_lists_every_demo_product(seeded: Fake, http: httpx.Client) -> None:
+    assert api(http, seeded, "GET", "/products/CHINELO-42").json()["qty"] == 10
