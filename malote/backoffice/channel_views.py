@@ -7,17 +7,21 @@ configuration. Credentials are never rendered back.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from malote.backoffice import manage_actions, manage_selectors
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.manage_forms import ChannelConfigForm, StatusMapForm
+from malote.channels import status_maps
 from malote.channels.models import Channel
 from malote.core.errors import MaloteError
 
@@ -45,6 +49,23 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/channels/list.html", {"health": health})
 
 
+POLICY_LABELS = {
+    "invoice_after_shipment_marketplaces": gettext_lazy("NF-e só depois do envio, para estes sub-canais"),
+    "invoice_at_once_shipping_methods": gettext_lazy("NF-e na hora, para estas formas de envio (exceção)"),
+    "invoice_needs_xml_marketplaces": gettext_lazy("NF-e só como XML, para estes sub-canais"),
+    "delivery_from_channel_methods": gettext_lazy("Entrega informada pelo canal, para estas formas de envio"),
+    "detect_regressions": gettext_lazy("Tratar status que volta atrás como divergência"),
+}
+
+
+def _policies(channel: Channel) -> list[dict[str, Any]]:
+    """The channel's rule options (DESIGN.md §3): value, the kind's default, and whether it is overridden."""
+    return [
+        {"name": name, "label": POLICY_LABELS.get(name, name), **entry}
+        for name, entry in status_maps.policy_options(channel).items()
+    ]
+
+
 def _page(
     request: HttpRequest,
     channel: Channel,
@@ -65,6 +86,7 @@ def _page(
         "problem_links": manage_selectors.problem_links(channel),
         "config_form": config_form or (ChannelConfigForm(instance=channel) if can_change else None),
         "map_form": map_form or StatusMapForm(channel=channel),
+        "policies": _policies(channel),
     }
     return render(request, "backoffice/channels/detail.html", context, status=status)
 

@@ -463,3 +463,17 @@ def test_viewer_cannot_sync(client_as: Callable[[str], Client], store: Channel) 
     run_due("w1")
     assert client_as("viewer").post(_url(store, "sync/")).status_code == 403
     assert run_due("w2") == []
+
+
+def test_channel_page_shows_its_rules_with_the_kind_defaults(client_as: Callable[[str], Client]) -> None:
+    skyhub = Channel.objects.create(
+        code="skyhub", name="SkyHub", role=ChannelRole.MARKETPLACE, kind="skyhub",
+        options={"delivery_from_channel_methods": ["B2W Entregas"]},
+    )  # fmt: skip
+    page = client_as("viewer").get(f"/backoffice/channels/{skyhub.code}/")
+    policies = {p["name"]: p for p in page.context["policies"]}
+    assert policies["delivery_from_channel_methods"]["overridden"] is True
+    assert policies["delivery_from_channel_methods"]["value"] == ["B2W Entregas"]
+    assert policies["invoice_after_shipment_marketplaces"]["overridden"] is False
+    assert "Magazine Luiza" in policies["invoice_after_shipment_marketplaces"]["value"]
+    assert 'data-policy="invoice_after_shipment_marketplaces"' in page.content.decode()
