@@ -13,6 +13,11 @@ One check per pair of systems, each a schedule of its own (``reconcile:<role>:<c
 * **storefront/marketplace → Malote** (``check_sales``): every order the channel lists with a
   status that means a sale (not an abandoned checkout; only paid ones under the "paid only" import
   policy), older than the grace, must be in Malote; a missing one is imported when repaired.
+  The same listing shows status changes made by hand in the channel's panel, which the channel
+  does not report (SkyHub's queue): a linked order listed with another status than its link's
+  last one is read again and taken in (``malote.reconcile.refresh``; at most
+  ``status_refresh_max_per_run`` a run), then this channel's divergences are detected, so a
+  cancel by hand of an invoiced order is a ``divergent`` issue within one slot.
 * **gateway ↔ Malote** (``check_gateway``): payments the gateway lists (not canceled) for orders
   Malote does not know, and Malote payments of recent orders the gateway does not list.
 
@@ -40,7 +45,7 @@ from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders.models import Order, Payment
 from malote.orders.statuses import UNPAID, OrderStatus
-from malote.reconcile import actions, repair
+from malote.reconcile import actions, divergent, refresh, repair
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueAction, IssueKind, IssueState
 from malote.reconcile.options import option
 from malote.sync.errors import DeliveryError
@@ -255,7 +260,8 @@ def check_sales(
     found = findings if findings is not None else []
     counts: Counter[str] = Counter()
     with connector_for(channel) as connector:
-        listed_orders = [item for item in listing(connector, since) if item.status]
+        everything = list(listing(connector, since))
+    listed_orders = [item for item in everything if item.status]
     counts["listed"] = len(listed_orders)
     ids = [item.external_id for item in listed_orders]
     known = set(
@@ -298,7 +304,28 @@ def check_sales(
         _maybe_repair(result.issue, channel, actor=actor, counts=counts)
     if not dry_run:
         _clear_missing(active, still, actor=actor, note="O pedido chegou ao Malote.", counts=counts)
+    _refresh_statuses(channel, everything, actor=actor, dry_run=dry_run, findings=found, counts=counts)
     return counts
+
+
+def _refresh_statuses(
+    channel: Channel,
+    listed: list[ListedOrder],
+    *,
+    actor: Actor,
+    dry_run: bool,
+    findings: list[dict[str, Any]],
+    counts: Counter[str],
+) -> None:
+    """Status changes made by hand in the channel (``malote.reconcile.refresh``), then the
+    divergence detection of this channel, so a divergence they reveal is an issue in this run."""
+    refreshed = refresh.refresh(channel, listed, dry_run=dry_run, findings=findings)
+    counts.update(refreshed)
+    if dry_run or not refreshed["refreshed"]:
+        return
+    detected = divergent.detect(actor=actor, channel=channel)
+    for key in ("opened", "cleared"):
+        counts[f"divergent:{key}"] += detected[key]
 
 
 # --- gateway ↔ Malote ----------------------------------------------------------------------------

@@ -29,6 +29,8 @@ DEFAULTS: dict[str, Any] = {
     # divergences
     "divergence_grace_minutes": 60,
     "divergence_window_days": 30,
+    "status_refresh": True,
+    "status_refresh_max_per_run": 200,
     # not-integrated orders
     "integration_grace_minutes": 30,
     "reconcile_lookback_hours": 72,
