@@ -122,6 +122,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "pt-br"
 LANGUAGES = [("pt-br", "Português (Brasil)"), ("en", "English")]
+# The back office's msgids are the Portuguese text; English lives in malote/locale/en (the .mo is
+# compiled at install: `malote compilemessages`).
+LOCALE_PATHS = [BASE_DIR / "malote" / "locale"]
 TIME_ZONE = "America/Sao_Paulo"
 USE_I18N = True
 USE_TZ = True

@@ -8,6 +8,7 @@ from malote.core.views import health
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/backoffice/", permanent=False)),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("backoffice/", include("malote.backoffice.urls")),
     path("backoffice/integracoes/", include("malote.reconcile.urls")),
     path("healthz", health, name="health"),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from malote.notify import rendering
 from malote.notify.selectors import template_for
@@ -46,9 +47,11 @@ def _email(order: Order, before: dict[str, Any]) -> dict[str, str] | None:
     if not queued:
         return None
     try:
-        subject = rendering.render(
-            template_for(status), rendering.build_context(order, status), status=status
-        )
+        # In the customer's language (as ``notify.delivery`` sends it), whatever the operator reads.
+        with translation.override(settings.LANGUAGE_CODE):
+            subject = rendering.render(
+                template_for(status), rendering.build_context(order, status), status=status
+            )
     except rendering.TemplateBroken as exc:  # shown, never fatal: the e-mail handler reports it too
         logger.warning("e-mail preview failed: %s", exc)
         return {"to": order.customer_email, "subject": "", "error": str(exc)}

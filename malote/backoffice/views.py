@@ -8,6 +8,7 @@ from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext as _
 
 from malote import fiscal
 from malote.api.export import stream_orders
@@ -105,7 +106,7 @@ def _status_label(code: str) -> str:
 def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     order = selectors.order_page_data(order_id)
     if order is None:
-        raise Http404("Pedido não encontrado.")
+        raise Http404(_("Pedido não encontrado."))
     shipments = [
         {"shipment": s, "link": s.tracking_url or fiscal.tracking_url(s.carrier, s.tracking_code) or ""}
         for s in order.shipments.all()
