@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,14 +17,9 @@ import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from malote.sandbox.server import RunningFake
+from malote.sandbox.tests.specs import not_found, vendor_spec
 
-# The vendor's file lives in the project's shared specs, next to the repository checkout.
-JUMPSELLER_OPENAPI = Path(
-    os.environ.get(
-        "MALOTE_JUMPSELLER_OPENAPI",
-        Path(__file__).resolve().parents[4] / "shared" / "specs" / "jumpseller-openapi.json",
-    )
-)
+JUMPSELLER_OPENAPI = vendor_spec("jumpseller-openapi.json", "MALOTE_JUMPSELLER_OPENAPI")
 
 
 @dataclass
@@ -143,9 +136,7 @@ def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _jumpseller_components() -> dict[str, Any]:
     if not JUMPSELLER_OPENAPI.is_file():
-        pytest.skip(
-            f"Jumpseller OpenAPI file not found at {JUMPSELLER_OPENAPI} (set MALOTE_JUMPSELLER_OPENAPI)"
-        )
+        pytest.skip(not_found("jumpseller-openapi.json", "MALOTE_JUMPSELLER_OPENAPI"))
     spec = json.loads(JUMPSELLER_OPENAPI.read_text())
     schemas = copy.deepcopy(spec["components"]["schemas"])
     # Vendor defect: document_type is "type: integer" with the enum ["0 - credit note", "1 - invoice"]

@@ -8,10 +8,8 @@ import copy
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Iterator
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,22 +20,18 @@ from malote.sandbox import start_fake
 from malote.sandbox.adyen import AdyenState, sign_item
 from malote.sandbox.server import RunningFake
 from malote.sandbox.tests.helpers import WebhookReceiver
+from malote.sandbox.tests.specs import not_found, vendor_spec
 
 Fake = RunningFake[AdyenState]
 
-ADYEN_OPENAPI = Path(
-    os.environ.get(
-        "MALOTE_ADYEN_OPENAPI",
-        Path(__file__).resolve().parents[4] / "shared" / "specs" / "adyen-webhooks-openapi.json",
-    )
-)
+ADYEN_OPENAPI = vendor_spec("adyen-webhooks-openapi.json", "MALOTE_ADYEN_OPENAPI")
 VECTOR_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 
 
 @cache
 def _spec() -> dict[str, Any]:
     if not ADYEN_OPENAPI.is_file():
-        pytest.skip(f"Adyen OpenAPI file not found at {ADYEN_OPENAPI} (set MALOTE_ADYEN_OPENAPI)")
+        pytest.skip(not_found("adyen-webhooks-openapi.json", "MALOTE_ADYEN_OPENAPI"))
     spec: dict[str, Any] = json.loads(ADYEN_OPENAPI.read_text())
     return spec
 

@@ -4,21 +4,15 @@ connector's requests."""
 from __future__ import annotations
 
 import json
-import os
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jsonschema  # type: ignore[import-untyped]
 import pytest
 
-# The vendor's file lives in the project's shared specs, next to the repository checkout.
-VTEX_OPENAPI = Path(
-    os.environ.get(
-        "MALOTE_VTEX_OPENAPI",
-        Path(__file__).resolve().parents[4] / "shared" / "specs" / "vtex-orders-openapi.json",
-    )
-)
+from malote.sandbox.tests.specs import not_found, vendor_spec
+
+VTEX_OPENAPI = vendor_spec("vtex-orders-openapi.json", "MALOTE_VTEX_OPENAPI")
 
 
 def _json_schema(node: Any) -> Any:
@@ -43,7 +37,7 @@ def _json_schema(node: Any) -> Any:
 @cache
 def _spec() -> dict[str, Any]:
     if not VTEX_OPENAPI.is_file():
-        pytest.skip(f"VTEX OpenAPI file not found at {VTEX_OPENAPI} (set MALOTE_VTEX_OPENAPI)")
+        pytest.skip(not_found("vtex-orders-openapi.json", "MALOTE_VTEX_OPENAPI"))
     spec: dict[str, Any] = json.loads(VTEX_OPENAPI.read_text())
     return spec
 
