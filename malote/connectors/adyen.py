@@ -85,13 +85,13 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from decimal import Decimal
 from typing import Any
 
 from django.http import HttpResponse
 
 from malote.connectors.base import Connector, InboundChange, OrderListing, Unsupported, WebhookRejected
 from malote.connectors.registry import register
+from malote.connectors.values import header_value, minor_to_decimal
 from malote.sync.errors import DeliveryError
 
 # The eight fields of the payments-webhook HMAC, in order (channel-apis.md §5b, Adyen/util.py).
@@ -126,12 +126,6 @@ CANCEL_REASONS: dict[str, str] = {
 }
 CANCEL_ENDPOINTS = ("reversals", "cancels")
 
-# ISO 4217 minor units where they are not 2 (Adyen's currency table); everything else has 2.
-_ZERO_DECIMALS = frozenset(
-    {"CVE", "DJF", "GNF", "IDR", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV", "XAF", "XOF", "XPF"}
-)
-_THREE_DECIMALS = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
-
 # Adyen's paymentMethod values → Malote's payment methods (card brands are credit cards).
 _PIX = frozenset({"pix"})
 _BOLETO_PREFIX = "boleto"
@@ -151,19 +145,6 @@ def hmac_signature(item: Mapping[str, Any], hex_key: str) -> str:
     key = binascii.unhexlify(hex_key.strip())
     digest = hmac.new(key, signing_string(item).encode("utf-8"), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
-
-
-def minor_to_decimal(value: Any, currency: str) -> str | None:
-    """Minor units → decimal string in the currency's precision (``11480`` BRL → ``"114.80"``)."""
-    if isinstance(value, bool) or value in (None, ""):
-        return None
-    try:
-        units = int(str(value))
-    except ValueError:
-        return None
-    code = currency.upper()
-    places = 0 if code in _ZERO_DECIMALS else 3 if code in _THREE_DECIMALS else 2
-    return f"{Decimal(units).scaleb(-places):.{places}f}"
 
 
 def _payment_method(adyen_method: str) -> str | None:
@@ -190,14 +171,6 @@ def _items(body: bytes) -> list[dict[str, Any]]:
             raise ValueError("every notification item needs pspReference and eventCode")
         items.append(item)
     return items
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return str(value or "").strip()
 
 
 @register
@@ -245,7 +218,7 @@ class AdyenConnector(Connector):
         if not username:
             return
         expected = f"{username}:{credentials.get('webhook_password') or ''}"
-        header = _header(headers, "Authorization")
+        header = header_value(headers, "Authorization")
         given = ""
         if header[:6].lower() == "basic ":
             try:

@@ -107,7 +107,7 @@ import hmac
 import json
 from collections.abc import Mapping
 from datetime import datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -123,6 +123,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.registry import register
+from malote.connectors.values import decimal_or_zero, id_text, moment_in
 from malote.fiscal.tracking import CORREIOS
 from malote.sync.errors import RETRYABLE_4XX, DeliveryError, retry_after_seconds, transport_error
 
@@ -163,32 +164,14 @@ PAGE_SIZE = 100
 NO_NOTA = "0"
 
 
-def _money(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value if value not in (None, "") else "0"))
-    except InvalidOperation:
-        return Decimal("0")
-
-
 def _number(value: Decimal) -> float:
     """A JSON number for Bling (decimal BRL, two places)."""
     return float(value.quantize(Decimal("0.01")))
 
 
-def _id_text(value: Any) -> str:
-    """Bling ids are JSON numbers; absent or 0 (no nota) becomes ``"0"``."""
-    text = str(value if value is not None else "").strip()
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
-    return text if text and text.strip("0") else NO_NOTA
-
-
 def _date(value: str | None) -> str:
     """An ISO date-time from a snapshot → ``YYYY-MM-DD`` in Brasília (today when missing)."""
-    moment = datetime.fromisoformat(value) if value else datetime.now(BRASILIA)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BRASILIA)
-    return moment.astimezone(BRASILIA).date().isoformat()
+    return moment_in(value, BRASILIA).date().isoformat()
 
 
 def _digits(text: Any) -> str:
@@ -363,9 +346,9 @@ class BlingConnector(Connector):
                 raise DeliveryError(
                     "bling: this account has no Vendas module in /situacoes/modulos", retryable=False
                 )
-            module = _id_text(found[0].get("id"))
+            module = id_text(found[0].get("id"))
         rows = self._data("GET", f"/situacoes/modulos/{module}") or []
-        return {_id_text(row.get("id")): str(row.get("nome") or "") for row in rows if isinstance(row, dict)}
+        return {id_text(row.get("id")): str(row.get("nome") or "") for row in rows if isinstance(row, dict)}
 
     def _explain_refusal(self, exc: BlingError, target: str, status: str) -> DeliveryError:
         """A refused situação: name the account's situações when the id is not one of them."""
@@ -412,7 +395,7 @@ class BlingConnector(Connector):
             if target:
                 raise self._explain_refusal(exc, str(target), status) from exc
             raise
-        new_id = _id_text((answer or {}).get("id") if isinstance(answer, dict) else None)
+        new_id = id_text((answer or {}).get("id") if isinstance(answer, dict) else None)
         if new_id == NO_NOTA:
             # Accepted without an id: the retry's look-up finds the copy if one was made.
             raise DeliveryError("bling POST /pedidos/vendas: 2xx without an id", retryable=True)
@@ -428,7 +411,7 @@ class BlingConnector(Connector):
     def _find_by_numero_loja(self, numero_loja: str) -> str | None:
         rows = self._data("GET", "/pedidos/vendas", params={"numerosLojas[]": numero_loja}) or []
         ids = [
-            _id_text(row.get("id"))
+            id_text(row.get("id"))
             for row in rows
             if isinstance(row, dict) and str(row.get("numeroLoja") or "").strip() == numero_loja
         ]
@@ -444,7 +427,7 @@ class BlingConnector(Connector):
             rows = self._data("GET", "/contatos", params={"numeroDocumento": document}) or []
             for row in rows:
                 if isinstance(row, dict) and _digits(row.get("numeroDocumento")) == document:
-                    return int(_id_text(row.get("id")))
+                    return int(id_text(row.get("id")))
         address = snapshot.get("billing_address") or snapshot.get("shipping_address") or {}
         body = {
             "nome": str(customer.get("name") or "Cliente"),
@@ -466,7 +449,7 @@ class BlingConnector(Connector):
             },
         }
         created = self._data("POST", "/contatos", body=body)
-        contato_id = _id_text((created or {}).get("id") if isinstance(created, dict) else None)
+        contato_id = id_text((created or {}).get("id") if isinstance(created, dict) else None)
         if contato_id == NO_NOTA:
             raise DeliveryError("bling POST /contatos: 2xx without an id", retryable=True)
         return int(contato_id)
@@ -480,8 +463,8 @@ class BlingConnector(Connector):
         items = snapshot.get("items") or []
         placed = _date(snapshot.get("placed_at"))
         # Bling's item discount is a percentage: line discounts join the order's (R$), so totals agree.
-        discount = _money(snapshot.get("discount")) + sum(
-            (_money(item.get("discount")) for item in items), Decimal("0")
+        discount = decimal_or_zero(snapshot.get("discount")) + sum(
+            (decimal_or_zero(item.get("discount")) for item in items), Decimal("0")
         )
         reference = (
             f"Pedido {snapshot['number']} (canal {snapshot.get('channel', '')},"
@@ -498,7 +481,7 @@ class BlingConnector(Connector):
                 "numeroDocumento": document,
             },
             "numeroPedidoCompra": str(snapshot.get("external_id") or ""),
-            "outrasDespesas": _number(_money(snapshot.get("tax"))),
+            "outrasDespesas": _number(decimal_or_zero(snapshot.get("tax"))),
             "observacoes": reference,
             "observacoesInternas": f"Malote: pedido {snapshot['number']}",
             "desconto": {"valor": _number(discount), "unidade": "REAL"},
@@ -507,14 +490,14 @@ class BlingConnector(Connector):
                     "codigo": str(item["sku"]),
                     "unidade": "UN",
                     "quantidade": item["quantity"],
-                    "valor": _number(_money(item["unit_price"])),
+                    "valor": _number(decimal_or_zero(item["unit_price"])),
                     "descricao": str(item["name"]),
                 }
                 for item in items
             ],
             "transporte": {
                 "fretePorConta": 0,
-                "frete": _number(_money(snapshot.get("shipping_price"))),
+                "frete": _number(decimal_or_zero(snapshot.get("shipping_price"))),
                 "etiqueta": {
                     "nome": str(customer.get("name") or ""),
                     "endereco": str(shipping.get("street") or ""),
@@ -531,7 +514,7 @@ class BlingConnector(Connector):
         payment = snapshot.get("payment") or {}
         parcela: dict[str, Any] = {
             "dataVencimento": str(payment.get("due_date") or "")[:10] or placed,
-            "valor": _number(_money(snapshot.get("total"))),
+            "valor": _number(decimal_or_zero(snapshot.get("total"))),
             "observacoes": " ".join(
                 str(part) for part in (payment.get("method"), payment.get("transaction_id")) if part
             ),
@@ -555,7 +538,7 @@ class BlingConnector(Connector):
         return pedido
 
     def _moves_forward(self, situacao: Mapping[str, Any], target: str, status: str) -> bool:
-        current = _id_text(situacao.get("id"))
+        current = id_text(situacao.get("id"))
         if current == target:
             return False
         current_status = self._status_for(current, situacao.get("valor"))
@@ -570,7 +553,7 @@ class BlingConnector(Connector):
         target = self.status_out(status)
         if not target:
             return None  # no situação for it: nothing to tell
-        target = _id_text(target)
+        target = id_text(target)
         pedido = self._pedido(pedido_id)
         if self._moves_forward(pedido.get("situacao") or {}, target, status):
             try:
@@ -580,7 +563,7 @@ class BlingConnector(Connector):
         if (
             status
             and status == self.option("generate_nfe_on", "")
-            and _id_text((pedido.get("notaFiscal") or {}).get("id")) == NO_NOTA
+            and id_text((pedido.get("notaFiscal") or {}).get("id")) == NO_NOTA
         ):
             self._generate_nfe(pedido_id)
         return pedido
@@ -604,7 +587,7 @@ class BlingConnector(Connector):
     def _generate_nfe(self, pedido_id: str) -> str:
         answer = self._call("POST", f"/pedidos/vendas/{pedido_id}/gerar-nfe")
         data = answer.get("data", answer) if isinstance(answer, dict) else {}
-        return _id_text((data or {}).get("idNotaFiscal") if isinstance(data, dict) else None)
+        return id_text((data or {}).get("idNotaFiscal") if isinstance(data, dict) else None)
 
     def request_invoice(self, external_id: str) -> str:
         """Ask Bling to issue the order's NF-e now; returns the NF-e id (``"0"`` if not given).
@@ -637,7 +620,7 @@ class BlingConnector(Connector):
             raise ValueError("a Bling webhook needs event and data")
         resource, _, action = event.partition(".")
         if resource == "order":
-            pedido_id = _id_text(data.get("id"))
+            pedido_id = id_text(data.get("id"))
             if pedido_id == NO_NOTA:
                 raise ValueError("a Bling order webhook needs data.id")
             if action == "deleted":
@@ -648,7 +631,7 @@ class BlingConnector(Connector):
                 ]
             return [self._change_from_pedido(self._pedido(pedido_id))]
         if resource == "invoice":
-            nfe_id = _id_text(data.get("id"))
+            nfe_id = id_text(data.get("id"))
             if nfe_id == NO_NOTA:
                 raise ValueError("a Bling invoice webhook needs data.id")
             owner = self._pedido_of_nfe(nfe_id)
@@ -661,11 +644,11 @@ class BlingConnector(Connector):
         return self._find_by_numero_loja(numero_loja) if numero_loja else None
 
     def _change_from_pedido(self, pedido: Mapping[str, Any]) -> InboundChange:
-        pedido_id = _id_text(pedido.get("id"))
+        pedido_id = id_text(pedido.get("id"))
         situacao = pedido.get("situacao") or {}
-        situacao_id = _id_text(situacao.get("id"))
+        situacao_id = id_text(situacao.get("id"))
         status = self._status_for(situacao_id, situacao.get("valor"))
-        nota_id = _id_text((pedido.get("notaFiscal") or {}).get("id"))
+        nota_id = id_text((pedido.get("notaFiscal") or {}).get("id"))
         facts: dict[str, Any] = {}
         if status == "canceled":
             facts = {
@@ -718,8 +701,8 @@ class BlingConnector(Connector):
             issued_at = self._issued_at(str(nfe.get("dataEmissao") or ""))
         invoice: dict[str, Any] = {
             "key": key,
-            "number": str(int(_money(nfe.get("numero")))),
-            "series": str(int(_money(nfe.get("serie")))),
+            "number": str(int(decimal_or_zero(nfe.get("numero")))),
+            "series": str(int(decimal_or_zero(nfe.get("serie")))),
             "issued_at": issued_at,
         }
         if xml:
@@ -808,16 +791,16 @@ class BlingConnector(Connector):
         orders = []
         for row in rows:
             situacao = row.get("situacao") or {}
-            situacao_id = _id_text(situacao.get("id"))
+            situacao_id = id_text(situacao.get("id"))
             placed = self._issued_at(str(row.get("data") or "")) or ""
             orders.append(
                 ListedOrder(
-                    external_id=_id_text(row.get("id")),
+                    external_id=id_text(row.get("id")),
                     reference=str(row.get("numeroLoja") or ""),
                     remote_status=situacao_id,
                     status=self._status_for(situacao_id, situacao.get("valor")),
                     placed_at=placed,
-                    total=f"{_money(row.get('total')):.2f}",
+                    total=f"{decimal_or_zero(row.get('total')):.2f}",
                 )
             )
         more = len(rows) >= self._page_size()
@@ -833,7 +816,7 @@ class BlingConnector(Connector):
         changes = []
         for row in rows:
             try:
-                pedido = self._pedido(_id_text(row.get("id")))
+                pedido = self._pedido(id_text(row.get("id")))
             except BlingError as exc:
                 if exc.status == 404:
                     continue  # gone since the listing

@@ -67,7 +67,6 @@ import logging
 import unicodedata
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -85,6 +84,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.registry import register
+from malote.connectors.values import ZERO, balance_totals, header_value, money, parse_iso, text_of
 from malote.fiscal.tracking import carrier_key
 from malote.sync.errors import DeliveryError, check_response, retry_after_seconds, transport_error
 
@@ -98,8 +98,6 @@ LIST_LIMIT = 100  # the API's maximum page size
 DEFAULT_INVOICE_URL = "https://malote.invalid/nfe/{key}"
 # Clock skew between the store and Malote, and the store's whole-second times, fit in this.
 HISTORY_MARGIN = timedelta(minutes=15)
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 
 STATUS_LABELS = {  # status_enum → the label PUT takes
     "abandoned": "Abandoned",
@@ -129,43 +127,23 @@ def _fold(text: Any) -> str:
     return "".join(char for char in decomposed.casefold() if not unicodedata.combining(char))
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def money(value: Any) -> Decimal:
-    """A Jumpseller amount (float reais, or null) as a Decimal of cents; ``str`` first so that
-    ``149.7`` becomes ``149.70``, not the binary float's expansion."""
-    if value is None or value == "":
-        return ZERO
-    try:
-        return Decimal(str(value)).quantize(CENT)
-    except InvalidOperation:
-        # A ValueError is what the webhook view answers 422 for (a malformed hook).
-        raise ValueError(f"not an amount: {value!r}") from None
-
-
 def parse_time(value: Any) -> datetime | None:
     """``2023-02-10 13:56:35 UTC`` (the hook example's form) or ISO 8601; naive means UTC."""
-    text = _text(value)
+    text = text_of(value)
     if not text:
         return None
     try:
         return datetime.strptime(text, "%Y-%m-%d %H:%M:%S UTC").replace(tzinfo=UTC)
     except ValueError:
         pass
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return parse_iso(text, naive=UTC)
 
 
 def remote_status(order: Mapping[str, Any]) -> str:
     """The order's status in one word: the shipment's when a paid order is on its way or done,
     else the payment status (``status_enum``, or the label when the enum is missing)."""
-    status = _text(order.get("status_enum")) or STATUS_ENUMS.get(_text(order.get("status")), "")
-    shipment = _text(order.get("shipment_status_enum"))
+    status = text_of(order.get("status_enum")) or STATUS_ENUMS.get(text_of(order.get("status")), "")
+    shipment = text_of(order.get("shipment_status_enum"))
     if status == "paid" and shipment in SHIPMENT_PROGRESS:
         return shipment
     return status
@@ -184,7 +162,7 @@ def payment_method(order: Mapping[str, Any]) -> str:
 
 
 def _gateway(order: Mapping[str, Any]) -> str:
-    kind = _text(order.get("payment_method_type"))
+    kind = text_of(order.get("payment_method_type"))
     folded = _fold(kind).replace("_", " ")
     if not kind or any(word in folded for word in ("pix", "boleto", "manual", *CARD_WORDS)):
         return ""
@@ -192,8 +170,8 @@ def _gateway(order: Mapping[str, Any]) -> str:
 
 
 def _phone(customer: Mapping[str, Any]) -> str:
-    phone = "".join(_text(customer.get("phone")).split())
-    prefix = _text(customer.get("phone_prefix"))
+    phone = "".join(text_of(customer.get("phone")).split())
+    prefix = text_of(customer.get("phone_prefix"))
     if phone and prefix and not phone.startswith("+"):
         phone = prefix + phone
     return phone[:30]
@@ -203,64 +181,34 @@ def _street_number(value: Any) -> str:
     # The OpenAPI types it as a number: 100.0 is "100"; null (S/N) stays empty.
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return _text(value)
+    return text_of(value)
 
 
 def address(data: Any) -> dict[str, str] | None:
     """A Jumpseller address as Malote's; ``None`` when it has no street (e.g. store pickup)."""
-    if not isinstance(data, Mapping) or not _text(data.get("address")):
+    if not isinstance(data, Mapping) or not text_of(data.get("address")):
         return None
     return {
-        "street": _text(data.get("address")),
+        "street": text_of(data.get("address")),
         "number": _street_number(data.get("street_number")),
-        "complement": _text(data.get("complement")),
-        "district": _text(data.get("neighbourhood")),
-        "city": _text(data.get("city")) or _text(data.get("municipality")),
-        "state": _text(data.get("region_code")),
-        "postal_code": _text(data.get("postal")),
-        "country": _text(data.get("country_code")) or "BR",
+        "complement": text_of(data.get("complement")),
+        "district": text_of(data.get("neighbourhood")),
+        "city": text_of(data.get("city")) or text_of(data.get("municipality")),
+        "state": text_of(data.get("region_code")),
+        "postal_code": text_of(data.get("postal")),
+        "country": text_of(data.get("country_code")) or "BR",
     }
 
 
 def _full_name(*candidates: Any) -> str:
     for candidate in candidates:
         if isinstance(candidate, Mapping):
-            name = f"{_text(candidate.get('name'))} {_text(candidate.get('surname'))}".strip()
+            name = f"{text_of(candidate.get('name'))} {text_of(candidate.get('surname'))}".strip()
         else:
-            name = _text(candidate)
+            name = text_of(candidate)
         if name:
             return name
     return ""
-
-
-def balance_totals(
-    lines_net: Decimal, shipping: Decimal, tax: Decimal, discount: Decimal, total: Decimal
-) -> tuple[Decimal, Decimal]:
-    """Return ``(tax, discount)`` such that ``lines_net + shipping + tax − discount == total``.
-
-    Malote requires the order to add up to the cent, with ``total`` (what the shopper was charged)
-    as the authority. Jumpseller does not document how its amounts combine: ``tax`` may already be
-    inside the prices (stores with VAT-inclusive prices), and product discounts may or may not be
-    counted again in the order's ``discount``. So the gap is closed by first undoing the
-    vendor's add-on that the gap points at, then by the opposite one:
-
-    * total above our sum → the discount was counted twice: lower it (not below 0), then any rest
-      is a surcharge Malote can only book as tax;
-    * total below our sum → the tax was already inside the prices: lower it (not below 0), then
-      any rest is a discount not itemized.
-
-    With consistent input (the fake's orders, tax 0, order-level discounts) nothing moves.
-    """
-    gap = total - (lines_net + shipping + tax - discount)
-    if gap > 0:
-        undo = min(gap, discount)
-        discount -= undo
-        tax += gap - undo
-    elif gap < 0:
-        undo = min(-gap, tax)
-        tax -= undo
-        discount += -gap - undo
-    return tax, discount
 
 
 def canonical_order(order: Mapping[str, Any], channel_code: str) -> dict[str, Any]:
@@ -275,11 +223,11 @@ def canonical_order(order: Mapping[str, Any], channel_code: str) -> dict[str, An
         line_discount = min(money(product.get("discount")) * qty, gross)
         lines_net += gross - line_discount
         # A product without SKU still needs one in Malote: the store's ids keep it traceable.
-        sku = _text(product.get("sku")) or f"jumpseller-{product.get('variant_id') or product.get('id')}"
+        sku = text_of(product.get("sku")) or f"jumpseller-{product.get('variant_id') or product.get('id')}"
         items.append(
             {
                 "sku": sku,
-                "name": _text(product.get("name")) or sku,
+                "name": text_of(product.get("name")) or sku,
                 "quantity": qty,
                 "unit_price": str(price),
                 "discount": str(line_discount),
@@ -304,55 +252,55 @@ def canonical_order(order: Mapping[str, Any], channel_code: str) -> dict[str, An
         "channel": channel_code,
         "external_id": str(order["id"]),
         "placed_at": placed_at.isoformat() if placed_at else "",
-        "currency": _text(order.get("currency")) or "BRL",
-        "status": "paid" if _text(order.get("status_enum")) == "paid" else "pending_payment",
+        "currency": text_of(order.get("currency")) or "BRL",
+        "status": "paid" if text_of(order.get("status_enum")) == "paid" else "pending_payment",
         "customer": {
             "name": _full_name(customer.get("fullname"), billing_raw, order.get("shipping_address")),
-            "email": _text(customer.get("email")),
+            "email": text_of(customer.get("email")),
             "phone": _phone(customer),
-            "document": _text(billing_raw.get("taxid")),
+            "document": text_of(billing_raw.get("taxid")),
         },
         "billing_address": billing,
         "shipping_address": shipping_address,
         "items": items,
-        "shipping": {"method": _text(order.get("shipping_method_name"))[:100], "price": str(shipping)},
+        "shipping": {"method": text_of(order.get("shipping_method_name"))[:100], "price": str(shipping)},
         "discount": str(discount),
         "tax": str(tax),
         "total": str(total),
         "payment": {
             "method": payment_method(order),
             "gateway": _gateway(order),
-            "transaction_id": _text(order.get("payment_notification_id"))[:100],
+            "transaction_id": text_of(order.get("payment_notification_id"))[:100],
             "installments": 1,
         },
     }
 
 
 def _carrier(order: Mapping[str, Any]) -> str:
-    company = _text(order.get("tracking_company"))
+    company = text_of(order.get("tracking_company"))
     if company:
         return carrier_key(company)
-    words = _text(order.get("shipping_method_name")).split()
+    words = text_of(order.get("shipping_method_name")).split()
     return carrier_key(words[0]) if words else ""
 
 
 def facts_of(order: Mapping[str, Any], remote: str) -> dict[str, Any]:
     """What the lifecycle's transitions need, from the order as the store has it now."""
     facts: dict[str, Any] = {}
-    if _text(order.get("status_enum")) == "paid":
+    if text_of(order.get("status_enum")) == "paid":
         paid_at = parse_time(order.get("completed_at"))
         facts["payment"] = {
             "method": payment_method(order),
             "gateway": _gateway(order),
-            "transaction_id": _text(order.get("payment_notification_id"))[:100],
+            "transaction_id": text_of(order.get("payment_notification_id"))[:100],
             "amount": str(money(order.get("total"))),
             "paid_at": paid_at.isoformat() if paid_at else None,
         }
-    code = _text(order.get("tracking_number"))
+    code = text_of(order.get("tracking_number"))
     carrier = _carrier(order)
     if code and carrier:
-        url = _text(order.get("tracking_url"))
-        method = _text(order.get("shipping_method_name")) or _text(order.get("tracking_company"))
+        url = text_of(order.get("tracking_url"))
+        method = text_of(order.get("shipping_method_name")) or text_of(order.get("tracking_company"))
         # ShipIn takes only http(s) links; the carrier's own page is the fallback.
         if not url.startswith(("http://", "https://")):
             url = fiscal.tracking_url(carrier, code) or ""
@@ -369,13 +317,6 @@ def facts_of(order: Mapping[str, Any], remote: str) -> dict[str, Any]:
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    value = headers.get(name)
-    if value is None:  # a plain dict (not Django's case-insensitive headers)
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return _text(value)
 
 
 # --- the connector -----------------------------------------------------------------------------
@@ -461,12 +402,12 @@ class JumpsellerConnector(Connector):
     # --- inbound --------------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
-        token = _text((self.channel.credentials or {}).get("hooks_token"))
+        token = text_of((self.channel.credentials or {}).get("hooks_token"))
         if not token:
             raise WebhookRejected(
                 "This channel has no hooks_token to check signatures.", code="webhook_secret_missing"
             )
-        signature = _header(headers, SIGNATURE_HEADER)
+        signature = header_value(headers, SIGNATURE_HEADER)
         if not signature:
             raise WebhookRejected(f"Missing {SIGNATURE_HEADER} header.", code="webhook_signature_missing")
         expected = base64.b64encode(hmac.new(token.encode(), body, hashlib.sha256).digest())
@@ -482,7 +423,7 @@ class JumpsellerConnector(Connector):
             return []  # product_* / customer_* hooks: nothing Malote takes in from them
         if not isinstance(order, dict) or order.get("id") is None:
             raise ValueError("an order hook needs order.id")
-        event = _header(headers, EVENT_HEADER) or "order"
+        event = header_value(headers, EVENT_HEADER) or "order"
         return [self._change(order, event_id=f"{event}:{_sha256(body)}")]
 
     def _change(self, order: dict[str, Any], *, event_id: str) -> InboundChange:
@@ -603,13 +544,13 @@ class JumpsellerConnector(Connector):
         changes: dict[str, Any] = {}
         for name, value in wanted.items():
             if name == "status":
-                if value in (remote.get("status"), STATUS_LABELS.get(_text(remote.get("status_enum")))):
+                if value in (remote.get("status"), STATUS_LABELS.get(text_of(remote.get("status_enum")))):
                     continue
             elif name == "shipment_status":
-                current = _text(remote.get("shipment_status_enum"))
+                current = text_of(remote.get("shipment_status_enum"))
                 if value == current or (current == "delivered" and value != "delivered"):
                     continue
-            elif _text(remote.get(name)) == _text(value):
+            elif text_of(remote.get(name)) == text_of(value):
                 continue
             changes[name] = value
         if changes:
@@ -637,14 +578,14 @@ class JumpsellerConnector(Connector):
 
     def push_shipment(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         shipment = snapshot.get("shipment") or {}
-        carrier = _text(shipment.get("carrier"))
-        code = _text(shipment.get("tracking_code"))
+        carrier = text_of(shipment.get("carrier"))
+        code = text_of(shipment.get("tracking_code"))
         wanted: dict[str, Any] = {"shipment_status": "in_transit"}
         if code:
             wanted["tracking_number"] = code
         if carrier:
             wanted["tracking_company"] = CARRIER_NAMES.get(carrier_key(carrier), carrier)
-        url = _text(shipment.get("tracking_url")) or (fiscal.tracking_url(carrier, code) if code else None)
+        url = text_of(shipment.get("tracking_url")) or (fiscal.tracking_url(carrier, code) if code else None)
         if url:
             wanted["tracking_url"] = url
         self._update_order(external_id, wanted, what="shipment", idempotency_key=idempotency_key)
@@ -666,7 +607,7 @@ class JumpsellerConnector(Connector):
         existing = self._call("GET", path, what=f"GET documents of order {order_id}")
         for item in existing if isinstance(existing, list) else []:
             document = item.get("document") if isinstance(item, dict) else None
-            if isinstance(document, dict) and _text(document.get("external_id")) == invoice["key"]:
+            if isinstance(document, dict) and text_of(document.get("external_id")) == invoice["key"]:
                 return
         values = {
             "key": invoice["key"],
@@ -705,10 +646,10 @@ class JumpsellerConnector(Connector):
             if not isinstance(product, dict) or product.get("id") is None:
                 continue
             product_id = int(product["id"])
-            if _text(product.get("sku")).casefold() == wanted:
+            if text_of(product.get("sku")).casefold() == wanted:
                 targets.append((f"/products/{product_id}.json", "product", product.get("stock")))
             for variant in product.get("variants") or []:
-                if isinstance(variant, dict) and _text(variant.get("sku")).casefold() == wanted:
+                if isinstance(variant, dict) and text_of(variant.get("sku")).casefold() == wanted:
                     path = f"/products/{product_id}/variants/{int(variant['id'])}.json"
                     targets.append((path, "variant", variant.get("stock")))
         if not targets:

@@ -105,7 +105,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from urllib.parse import quote
 
@@ -123,6 +123,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.registry import register
+from malote.connectors.values import ZERO, iso_or_none, money, parse_iso, text_of
 from malote.fiscal.tracking import carrier_key
 from malote.sync.errors import DeliveryError, check_response, transport_error
 
@@ -134,8 +135,6 @@ SITE_ID = "MLB"
 PAGE_SIZE = 50
 PAGE_OVERLAP = 5
 HISTORY_MARGIN = timedelta(minutes=15)
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 ORDER_TOPICS = frozenset({"orders_v2", "orders"})
 SHIPMENT_TOPIC = "shipments"
 # ❓ Names of ML's shipping services as Malote shows them; "<mode>:<logistic type>" first, then "<mode>".
@@ -206,38 +205,17 @@ def clear_token_cache() -> None:
 # --- reading ML's JSON -------------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def money(value: Any) -> Decimal:
-    """An ML amount (float reais) as a Decimal of cents; ``str`` first to avoid float expansion."""
-    if value is None or value == "":
-        return ZERO
-    try:
-        return Decimal(str(value)).quantize(CENT)
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {value!r}") from None
-
-
 def parse_time(value: Any) -> datetime | None:
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    """ML's ISO 8601 times (``2024-05-02T10:31:00.000-04:00``); naive values are UTC."""
+    return parse_iso(value, naive=UTC)
 
 
 def _iso(value: Any) -> str | None:
-    moment = parse_time(value)
-    return moment.isoformat() if moment else None
+    return iso_or_none(value, naive=UTC)
 
 
 def last_updated(order: Mapping[str, Any]) -> str:
-    return _text(order.get("last_updated")) or _text(order.get("date_last_updated"))
+    return text_of(order.get("last_updated")) or text_of(order.get("date_last_updated"))
 
 
 def _latest(*stamps: str) -> str:
@@ -248,11 +226,11 @@ def _latest(*stamps: str) -> str:
 
 def remote_status(order: Mapping[str, Any], shipment: Mapping[str, Any] | None) -> str:
     """The order's status, or for a paid order its shipment's progress (see the module doc)."""
-    status = _text(order.get("status"))
+    status = text_of(order.get("status"))
     if status != "paid" or not shipment:
         return status
-    shipment_status = _text(shipment.get("status"))
-    if shipment_status == "ready_to_ship" and _text(shipment.get("substatus")) == "invoice_pending":
+    shipment_status = text_of(shipment.get("status"))
+    if shipment_status == "ready_to_ship" and text_of(shipment.get("substatus")) == "invoice_pending":
         return "invoice_pending"
     return SHIPMENT_WORDS.get(shipment_status, status)
 
@@ -261,7 +239,7 @@ def shipping_method(shipment: Mapping[str, Any] | None, overrides: Mapping[str, 
     if not shipment:
         return ""
     logistic = shipment.get("logistic") or {}
-    mode, kind = _text(logistic.get("mode")), _text(logistic.get("type"))
+    mode, kind = text_of(logistic.get("mode")), text_of(logistic.get("type"))
     names = {**SHIPPING_METHOD_NAMES, **(overrides or {})}
     return names.get(f"{mode}:{kind}") or names.get(mode) or MARKETPLACE
 
@@ -272,31 +250,31 @@ def _approved_payment(order: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def payment_method(payment: Mapping[str, Any]) -> str:
-    if _text(payment.get("payment_method_id")) == "pix":
+    if text_of(payment.get("payment_method_id")) == "pix":
         return "pix"
-    return PAYMENT_METHODS.get(_text(payment.get("payment_type")), "other")
+    return PAYMENT_METHODS.get(text_of(payment.get("payment_type")), "other")
 
 
 def address(shipment: Mapping[str, Any] | None) -> dict[str, str] | None:
     """The shipment's destination as Malote's address; ``None`` when ML shows none (unpaid)."""
     destination = (shipment or {}).get("destination") or {}
     data = destination.get("shipping_address") or {}
-    street = _text(data.get("street_name")) or _text(data.get("address_line"))
-    city = _text((data.get("city") or {}).get("name"))
+    street = text_of(data.get("street_name")) or text_of(data.get("address_line"))
+    city = text_of((data.get("city") or {}).get("name"))
     if not street or not city:
         return None
     state = data.get("state") or {}
-    uf = _text(state.get("id")).upper().removeprefix("BR-") or _text(state.get("name"))
+    uf = text_of(state.get("id")).upper().removeprefix("BR-") or text_of(state.get("name"))
     country = data.get("country") or {}
     return {
         "street": street,
-        "number": _text(data.get("street_number")),
-        "complement": _text(data.get("comment"))[:100],
-        "district": _text((data.get("neighborhood") or {}).get("name")),
+        "number": text_of(data.get("street_number")),
+        "complement": text_of(data.get("comment"))[:100],
+        "district": text_of((data.get("neighborhood") or {}).get("name")),
         "city": city,
         "state": uf,
-        "postal_code": _text(data.get("zip_code")),
-        "country": _text(country.get("id") if isinstance(country, Mapping) else country) or "BR",
+        "postal_code": text_of(data.get("zip_code")),
+        "country": text_of(country.get("id") if isinstance(country, Mapping) else country) or "BR",
     }
 
 
@@ -326,11 +304,11 @@ def canonical_order(
         quantity = int(line.get("quantity") or 0)
         price = money(line.get("unit_price"))
         subtotal += price * quantity
-        sku = _text(item.get("seller_sku")) or _text(item.get("id"))
+        sku = text_of(item.get("seller_sku")) or text_of(item.get("id"))
         items.append(
             {
                 "sku": sku[:60],
-                "name": (_text(item.get("title")) or sku)[:200],
+                "name": (text_of(item.get("title")) or sku)[:200],
                 "quantity": quantity,
                 "unit_price": str(price),
                 "discount": "0.00",
@@ -339,7 +317,7 @@ def canonical_order(
     freight = shipping_price(order, shipment)
     buyer = order.get("buyer") or {}
     receiver = (shipment or {}).get("destination") or {}
-    name = f"{_text(buyer.get('first_name'))} {_text(buyer.get('last_name'))}".strip()
+    name = f"{text_of(buyer.get('first_name'))} {text_of(buyer.get('last_name'))}".strip()
     document = ((billing or {}).get("receiver") or {}).get("document") or {}
     payment = _approved_payment(order)
     placed_at = parse_time(order.get("date_created"))
@@ -347,13 +325,13 @@ def canonical_order(
         "channel": channel_code,
         "external_id": str(order["id"]),
         "placed_at": placed_at.isoformat() if placed_at else "",
-        "currency": _text(order.get("currency_id")) or "BRL",
-        "status": "paid" if _text(order.get("status")) == "paid" else "pending_payment",
+        "currency": text_of(order.get("currency_id")) or "BRL",
+        "status": "paid" if text_of(order.get("status")) == "paid" else "pending_payment",
         "customer": {
-            "name": (name or _text(receiver.get("receiver_name")) or _text(buyer.get("nickname")))[:200],
+            "name": (name or text_of(receiver.get("receiver_name")) or text_of(buyer.get("nickname")))[:200],
             "email": "",  # ML does not give the buyer's e-mail
-            "phone": _text(receiver.get("receiver_phone"))[:30],
-            "document": _text(document.get("value")),
+            "phone": text_of(receiver.get("receiver_phone"))[:30],
+            "document": text_of(document.get("value")),
         },
         "billing_address": destination,
         "shipping_address": destination,
@@ -365,7 +343,7 @@ def canonical_order(
         "payment": {
             "method": payment_method(payment),
             "gateway": GATEWAY,
-            "transaction_id": _text(payment.get("id"))[:100],
+            "transaction_id": text_of(payment.get("id"))[:100],
             "installments": max(int(payment.get("installments") or 1), 1),
         },
         "marketplace": MARKETPLACE,
@@ -381,28 +359,28 @@ def facts_of(
 ) -> dict[str, Any]:
     """What the lifecycle's transitions need, from the order and shipment as ML has them now."""
     facts: dict[str, Any] = {}
-    status = _text(order.get("status"))
+    status = text_of(order.get("status"))
     if status == "paid":
         payment = _approved_payment(order)
         facts["payment"] = {
             "method": payment_method(payment),
             "gateway": GATEWAY,
-            "transaction_id": _text(payment.get("id"))[:100],
+            "transaction_id": text_of(payment.get("id"))[:100],
             "amount": str(money(order.get("paid_amount")) or money(order.get("total_amount"))),
             "paid_at": _iso(payment.get("date_approved")),
         }
     if status in ("cancelled", "invalid"):
         detail = order.get("status_detail")
-        why = _text(detail.get("code") if isinstance(detail, Mapping) else detail)
+        why = text_of(detail.get("code") if isinstance(detail, Mapping) else detail)
         facts["cancel_reason"] = "channel"
         facts["note"] = f"Mercado Livre: order {status}{f' ({why})' if why else ''}"
     shipment = shipment or {}
     history = shipment.get("status_history") or {}
-    code = _text(shipment.get("tracking_number"))
-    if code and _text(shipment.get("status")) in ("shipped", "delivered", "not_delivered"):
-        tracking_method = _text(shipment.get("tracking_method"))
+    code = text_of(shipment.get("tracking_number"))
+    if code and text_of(shipment.get("status")) in ("shipped", "delivered", "not_delivered"):
+        tracking_method = text_of(shipment.get("tracking_method"))
         carrier = "correios" if "correios" in carrier_key(tracking_method) else "mercadoenvios"
-        url = _text(shipment.get("tracking_url"))
+        url = text_of(shipment.get("tracking_url"))
         if not url.startswith(("http://", "https://")):
             url = fiscal.tracking_url(carrier, code) or ""
         facts["shipment"] = {
@@ -415,12 +393,13 @@ def facts_of(
     if remote == "delivered":
         facts["delivered_at"] = _iso(history.get("date_delivered")) or timezone.now().isoformat()
     if remote == "not_delivered":
-        facts["problem"] = f"Mercado Livre: not delivered ({_text(shipment.get('substatus')) or 'no detail'})"
+        detail = text_of(shipment.get("substatus")) or "no detail"
+        facts["problem"] = f"Mercado Livre: not delivered ({detail})"
     return facts
 
 
 def _field(data: Any, name: str) -> str:
-    return _text(data.get(name)) if isinstance(data, Mapping) else ""
+    return text_of(data.get(name)) if isinstance(data, Mapping) else ""
 
 
 def _error_code(response: httpx.Response) -> str:
@@ -441,9 +420,9 @@ def _error_code(response: httpx.Response) -> str:
 
 def _skus(listing: Mapping[str, Any]) -> set[str]:
     """Seller SKUs of a listing or variation: ``seller_custom_field`` and the ``SELLER_SKU`` attribute."""
-    skus = {_text(listing.get("seller_custom_field"))}
+    skus = {text_of(listing.get("seller_custom_field"))}
     skus |= {
-        _text(a.get("value_name"))
+        text_of(a.get("value_name"))
         for a in listing.get("attributes") or []
         if isinstance(a, Mapping) and a.get("id") == "SELLER_SKU"
     }
@@ -496,7 +475,7 @@ class MercadoLivreConnector(Connector):
 
     def _tokens(self) -> tuple[str, str]:
         if self._access_token is None:
-            stored_refresh = _text((self.channel.credentials or {}).get("refresh_token"))
+            stored_refresh = text_of((self.channel.credentials or {}).get("refresh_token"))
             with _token_lock:
                 cached = _refreshed_tokens.get((self.channel.code, stored_refresh))
             self._access_token, self._refresh_token = cached or (
@@ -510,7 +489,7 @@ class MercadoLivreConnector(Connector):
         got meanwhile is adopted instead of spending the (single-use ❓) refresh token again."""
         with _refresh_lock:
             refused, refresh = self._tokens()
-            stored_refresh = _text((self.channel.credentials or {}).get("refresh_token"))
+            stored_refresh = text_of((self.channel.credentials or {}).get("refresh_token"))
             with _token_lock:
                 cached = _refreshed_tokens.get((self.channel.code, stored_refresh))
             if cached is not None and cached[0] != refused:
@@ -588,7 +567,7 @@ class MercadoLivreConnector(Connector):
 
     @staticmethod
     def _id(value: Any, what: str) -> int:
-        text = _text(value)
+        text = text_of(value)
         if not text.isdigit():
             raise DeliveryError(f"{text!r} is not a Mercado Livre {what} id.", retryable=False)
         return int(text)
@@ -625,7 +604,7 @@ class MercadoLivreConnector(Connector):
 
     @staticmethod
     def _shipment_id(order: Mapping[str, Any]) -> str:
-        return _text((order.get("shipping") or {}).get("id"))
+        return text_of((order.get("shipping") or {}).get("id"))
 
     # --- inbound --------------------------------------------------------------------------------
 
@@ -641,28 +620,28 @@ class MercadoLivreConnector(Connector):
             raise WebhookRejected("Not a Mercado Livre notification.", code="webhook_not_recognized")
         credentials = self.channel.credentials or {}
         app, seller = (
-            _text(credentials.get("client_id")),
-            _text(credentials.get("user_id") or self.channel.option("user_id")),
+            text_of(credentials.get("client_id")),
+            text_of(credentials.get("user_id") or self.channel.option("user_id")),
         )
         if not app or not seller:
             raise WebhookRejected(
                 "The channel has no client_id/user_id to check against.", code="webhook_secret_missing"
             )
-        if _text(data.get("application_id")) != app or _text(data.get("user_id")) != seller:
+        if text_of(data.get("application_id")) != app or text_of(data.get("user_id")) != seller:
             raise WebhookRejected("The notification is for another app or seller.", code="webhook_not_ours")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
         data = json.loads(body)
-        if not isinstance(data, dict) or not _text(data.get("resource")) or not _text(data.get("topic")):
+        if not isinstance(data, dict) or not text_of(data.get("resource")) or not text_of(data.get("topic")):
             raise ValueError("an ML notification needs resource and topic")
-        topic, resource = _text(data["topic"]), _text(data["resource"])
+        topic, resource = text_of(data["topic"]), text_of(data["resource"])
         parts = [part for part in resource.split("?", 1)[0].split("/") if part]
         try:
             if topic in ORDER_TOPICS and len(parts) == 2 and parts[0] == "orders":
                 return [self.fetch_order(parts[1])]
             if topic == SHIPMENT_TOPIC and len(parts) == 2 and parts[0] == "shipments":
                 shipment = self._shipment(parts[1])
-                order_id = _text(shipment.get("order_id"))
+                order_id = text_of(shipment.get("order_id"))
                 if not order_id:
                     return []  # a shipment of no order (e.g. a return): nothing Malote follows
                 return [self._change(self._order(order_id), shipment)]
@@ -679,7 +658,7 @@ class MercadoLivreConnector(Connector):
         status = self.status_in(remote)
         names = self.channel.option("shipping_method_names") or {}
         canonical = None
-        if _text(order.get("status")) in ("paid", "cancelled") and status:
+        if text_of(order.get("status")) in ("paid", "cancelled") and status:
             shipment_id = self._shipment_id(order)
             billing = self._billing(shipment_id) if shipment_id else None
             canonical = canonical_order(order, shipment, billing, self.channel.code, method_names=names)
@@ -693,7 +672,7 @@ class MercadoLivreConnector(Connector):
             status=status,
             order=canonical,
             facts=facts_of(order, shipment, remote, method_names=names),
-            occurred_at=_latest(last_updated(order), _text((shipment or {}).get("last_updated"))),
+            occurred_at=_latest(last_updated(order), text_of((shipment or {}).get("last_updated"))),
         )
 
     def fetch_order(self, external_id: str) -> InboundChange:
@@ -769,7 +748,7 @@ class MercadoLivreConnector(Connector):
         for order in data["results"]:
             if not isinstance(order, dict) or order.get("id") is None:
                 continue
-            word = _text(order.get("status"))
+            word = text_of(order.get("status"))
             listed.append(
                 ListedOrder(
                     external_id=str(order["id"]),
@@ -788,7 +767,7 @@ class MercadoLivreConnector(Connector):
 
     def push_invoice(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         invoice = snapshot.get("invoice") or {}
-        key, xml = _text(invoice.get("key")), _text(invoice.get("xml"))
+        key, xml = text_of(invoice.get("key")), text_of(invoice.get("xml"))
         if not key or not xml:
             raise DeliveryError(
                 "Mercado Livre takes the NF-e only as the authorized nfeProc XML; this invoice has no XML.",
@@ -816,9 +795,9 @@ class MercadoLivreConnector(Connector):
         if self._invoice_already_there(number, key):
             return
         shipment = self._shipment(number)
-        state = f"{_text(shipment.get('status'))}/{_text(shipment.get('substatus')) or '-'}"
+        state = f"{text_of(shipment.get('status'))}/{text_of(shipment.get('substatus')) or '-'}"
         if state != "ready_to_ship/invoice_pending":
-            if _text(shipment.get("status")) in SHIPMENT_NOT_YET:
+            if text_of(shipment.get("status")) in SHIPMENT_NOT_YET:
                 raise DeliveryError(f"Shipment {number} is {state}: the NF-e is taken later.", retryable=True)
             raise DeliveryError(
                 f"Shipment {number} is {state}: Mercado Livre takes the NF-e only while it is "
@@ -861,7 +840,7 @@ class MercadoLivreConnector(Connector):
             return False
         check_response(response, what=f"{self.channel.code} {what}")
         try:
-            there = _text(response.json().get("fiscal_key"))
+            there = text_of(response.json().get("fiscal_key"))
         except (ValueError, AttributeError):
             raise DeliveryError(f"{self.channel.code} {what}: unreadable answer.", retryable=True) from None
         if there and there != key:
@@ -879,7 +858,7 @@ class MercadoLivreConnector(Connector):
         if not shipment_id:
             return None
         shipment = self._shipment(shipment_id)
-        mode = _text((shipment.get("logistic") or {}).get("mode"))
+        mode = text_of((shipment.get("logistic") or {}).get("mode"))
         if mode != "me1":
             log.info(
                 "mercadolivre %s: shipment %s is %s; ML reports it", self.channel.code, shipment_id, mode
@@ -904,15 +883,15 @@ class MercadoLivreConnector(Connector):
 
     def push_shipment(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         shipment = self._me1_shipment(external_id)
-        if shipment is None or _text(shipment.get("status")) in ("shipped", "delivered"):
+        if shipment is None or text_of(shipment.get("status")) in ("shipped", "delivered"):
             return
         facts = snapshot.get("shipment") or {}
-        code = _text(facts.get("tracking_code"))
+        code = text_of(facts.get("tracking_code"))
         if not code:
             raise DeliveryError("The shipment has no tracking code to report.", retryable=False)
         service_id = self.channel.option("me1_service_id", ME1_DEFAULT_SERVICE_ID)
         number = self._id(shipment.get("id"), "shipment")
-        if _text(shipment.get("tracking_number")) != code:
+        if text_of(shipment.get("tracking_number")) != code:
             what = f"{self.channel.code} PUT shipment {number}"
             response = self._send(
                 "PUT",
@@ -922,14 +901,15 @@ class MercadoLivreConnector(Connector):
                 headers={"Idempotency-Key": idempotency_key},
             )
             check_response(response, what=what)
-        url = _text(facts.get("tracking_url")) or fiscal.tracking_url(_text(facts.get("carrier")), code) or ""
+        carrier = text_of(facts.get("carrier"))
+        url = text_of(facts.get("tracking_url")) or fiscal.tracking_url(carrier, code) or ""
         self._seller_notification(
             shipment,
             "shipped",
             {
                 "payload": {
                     "service_id": service_id,
-                    "comment": _text(facts.get("method")),
+                    "comment": text_of(facts.get("method")),
                     "date": facts.get("shipped_at") or timezone.now().isoformat(),
                 },
                 "tracking_number": code,
@@ -940,7 +920,7 @@ class MercadoLivreConnector(Connector):
 
     def push_delivery(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         shipment = self._me1_shipment(external_id)
-        if shipment is None or _text(shipment.get("status")) == "delivered":
+        if shipment is None or text_of(shipment.get("status")) == "delivered":
             return
         facts = snapshot.get("shipment") or {}
         service_id = self.channel.option("me1_service_id", ME1_DEFAULT_SERVICE_ID)
@@ -953,8 +933,8 @@ class MercadoLivreConnector(Connector):
                     "comment": "",
                     "date": facts.get("delivered_at") or timezone.now().isoformat(),
                 },
-                "tracking_number": _text(shipment.get("tracking_number"))
-                or _text(facts.get("tracking_code")),
+                "tracking_number": text_of(shipment.get("tracking_number"))
+                or text_of(facts.get("tracking_code")),
             },
             idempotency_key,
         )
@@ -973,7 +953,7 @@ class MercadoLivreConnector(Connector):
             what=f"search listings of SKU {sku}",
             params={"seller_sku": wanted},
         )
-        item_ids = [_text(i) for i in (found.get("results") or [])] if isinstance(found, dict) else []
+        item_ids = [text_of(i) for i in (found.get("results") or [])] if isinstance(found, dict) else []
         if not item_ids:
             log.info("mercadolivre %s lists no SKU %s; stock not pushed", self.channel.code, sku)
             return

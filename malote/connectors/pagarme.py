@@ -84,7 +84,6 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -95,6 +94,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from malote.connectors.base import Connector, InboundChange, ListedOrder, OrderListing, WebhookRejected
 from malote.connectors.registry import register
+from malote.connectors.values import header_value, minor_to_decimal
 from malote.sync.errors import DeliveryError
 
 DEFAULT_JWKS_URL = "https://hubapi.pagar.me/.well-known/jwks.json"
@@ -189,25 +189,6 @@ def _rsa_keys(document: Any) -> dict[str, rsa.RSAPublicKey]:
     return keys
 
 
-def _money(cents: Any) -> str | None:
-    """Integer cents → decimal string (``11480`` → ``"114.80"``)."""
-    if isinstance(cents, bool) or cents in (None, ""):
-        return None
-    try:
-        return f"{Decimal(int(str(cents))) / 100:.2f}"
-    except (ValueError, InvalidOperation):
-        return None
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    """Case-insensitive header lookup (Django's headers already are; plain dicts are not)."""
-    value = headers.get(name)
-    if value is None:
-        lowered = name.lower()
-        value = next((v for k, v in headers.items() if k.lower() == lowered), None)
-    return str(value or "").strip()
-
-
 @register
 class PagarmeConnector(Connector):
     kind = "pagarme"
@@ -259,7 +240,7 @@ class PagarmeConnector(Connector):
             )
 
     def _verify_hmac(self, headers: Mapping[str, str], body: bytes) -> None:
-        given = _header(headers, HMAC_HEADER)
+        given = header_value(headers, HMAC_HEADER)
         if not given:
             raise WebhookRejected(f"Missing {HMAC_HEADER} header.", code="webhook_signature_missing")
         credentials = self.channel.credentials or {}
@@ -269,7 +250,7 @@ class PagarmeConnector(Connector):
             raise WebhookRejected("Signature does not match.", code="webhook_signature_invalid")
 
     def _verify_rs256(self, headers: Mapping[str, str], body: bytes) -> None:
-        header = _header(headers, SIGNATURE_HEADER)
+        header = header_value(headers, SIGNATURE_HEADER)
         if not header:
             raise WebhookRejected(f"Missing {SIGNATURE_HEADER} header.", code="webhook_signature_missing")
         parts: dict[str, str] = {}
@@ -376,7 +357,9 @@ class PagarmeConnector(Connector):
             payment = {
                 "gateway": self.kind,
                 "transaction_id": charge_id or None,
-                "amount": _money(charge.get("paid_amount") or charge.get("amount") or order.get("amount")),
+                "amount": minor_to_decimal(
+                    charge.get("paid_amount") or charge.get("amount") or order.get("amount")
+                ),
                 "paid_at": charge.get("paid_at") or occurred_at or None,
                 "method": method if method in PAYMENT_METHODS else None,
             }
@@ -450,7 +433,7 @@ class PagarmeConnector(Connector):
                     updated_at=str(order.get("updated_at") or ""),
                     total=f"{amount // 100}.{amount % 100:02d}"
                     if type(amount) is int
-                    else (_money(amount) or ""),
+                    else (minor_to_decimal(amount) or ""),
                 )
             )
         paging = body.get("paging") if isinstance(body.get("paging"), dict) else {}

@@ -117,7 +117,6 @@ import logging
 import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -127,14 +126,13 @@ import httpx
 from malote import fiscal
 from malote.connectors.base import Connector, InboundChange, ListedOrder, OrderListing, PullResult
 from malote.connectors.registry import register
+from malote.connectors.values import ZERO, balance_totals, iso_or_none, money, parse_iso, text_of
 from malote.fiscal.tracking import carrier_key
 from malote.sync.errors import DeliveryError
 
 log = logging.getLogger(__name__)
 
 BRASILIA = ZoneInfo("America/Sao_Paulo")
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 DEFAULT_PER_PAGE = 30  # the PHP SDK's default
 MAX_TRACK_URL = 200
 # Stock resources (path segment → body root) tried by push_stock, in this order.
@@ -189,54 +187,32 @@ DEFAULT_OBSERVATION = "Problema na entrega do pedido {number} informado pelo ven
 # --- reading SkyHub's JSON ---------------------------------------------------------------------
 
 
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
 def _fold(text: Any) -> str:
-    decomposed = unicodedata.normalize("NFKD", _text(text))
+    decomposed = unicodedata.normalize("NFKD", text_of(text))
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
-
-
-def money(value: Any) -> Decimal:
-    """A SkyHub amount (float reais) as a Decimal of cents; ``str`` first so 107.68 stays 107.68."""
-    if value is None or value == "":
-        return ZERO
-    try:
-        return Decimal(str(value)).quantize(CENT)
-    except InvalidOperation:
-        raise ValueError(f"not an amount: {value!r}") from None
 
 
 def parse_time(value: Any) -> datetime | None:
     """ISO 8601 (``2019-10-16T17:45:38-03:00``); naive values are Brasília time."""
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=BRASILIA)
+    return parse_iso(value, naive=BRASILIA)
 
 
 def _iso(value: Any) -> str | None:
-    moment = parse_time(value)
-    return moment.isoformat() if moment else None
+    return iso_or_none(value, naive=BRASILIA)
 
 
 def status_type(order: Mapping[str, Any]) -> str:
     """The order status's type, upper case, ``CANCELLED`` (the PHP SDK's spelling) read as ``CANCELED``."""
     status = order.get("status")
-    kind = _text(status.get("type") if isinstance(status, Mapping) else "").upper()
+    kind = text_of(status.get("type") if isinstance(status, Mapping) else "").upper()
     return "CANCELED" if kind == "CANCELLED" else kind
 
 
 def status_code(order: Mapping[str, Any]) -> str:
     status = order.get("status")
     if isinstance(status, Mapping):
-        return _text(status.get("code"))
-    return _text(status)  # a bare code, in case an answer ever carries one
+        return text_of(status.get("code"))
+    return text_of(status)  # a bare code, in case an answer ever carries one
 
 
 def _payments(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
@@ -247,37 +223,18 @@ def _payments(order: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 
 
 def address(data: Any) -> dict[str, str] | None:
-    if not isinstance(data, Mapping) or not _text(data.get("street")):
+    if not isinstance(data, Mapping) or not text_of(data.get("street")):
         return None
     return {
-        "street": _text(data.get("street")),
-        "number": _text(data.get("number"))[:20],
-        "complement": (_text(data.get("complement")) or _text(data.get("detail")))[:100],
-        "district": _text(data.get("neighborhood"))[:100],
-        "city": _text(data.get("city")),
-        "state": _text(data.get("region")),
-        "postal_code": _text(data.get("postcode")),
-        "country": _text(data.get("country")) or "BR",
+        "street": text_of(data.get("street")),
+        "number": text_of(data.get("number"))[:20],
+        "complement": (text_of(data.get("complement")) or text_of(data.get("detail")))[:100],
+        "district": text_of(data.get("neighborhood"))[:100],
+        "city": text_of(data.get("city")),
+        "state": text_of(data.get("region")),
+        "postal_code": text_of(data.get("postcode")),
+        "country": text_of(data.get("country")) or "BR",
     }
-
-
-def balance_totals(
-    lines_net: Decimal, shipping: Decimal, tax: Decimal, discount: Decimal, total: Decimal
-) -> tuple[Decimal, Decimal]:
-    """``(tax, discount)`` such that ``lines_net + shipping + tax − discount == total``, taking
-    ``total_ordered`` (what the buyer paid) as the authority: a gap above is first an over-counted
-    discount, then a surcharge (tax); a gap below is first tax already inside the prices, then a
-    discount not itemized. Consistent input moves nothing."""
-    gap = total - (lines_net + shipping + tax - discount)
-    if gap > 0:
-        undo = min(gap, discount)
-        discount -= undo
-        tax += gap - undo
-    elif gap < 0:
-        undo = min(-gap, tax)
-        tax -= undo
-        discount += -gap - undo
-    return tax, discount
 
 
 # --- the connector -----------------------------------------------------------------------------
@@ -304,7 +261,7 @@ class SkyHubConnector(Connector):
         return self.status_in(status_type(order))
 
     def _code_for(self, status: str) -> str:
-        return _text(self.status_out(status)) or DEFAULT_STATUS_OUT[status]
+        return text_of(self.status_out(status)) or DEFAULT_STATUS_OUT[status]
 
     # --- HTTP -----------------------------------------------------------------------------------
 
@@ -397,7 +354,7 @@ class SkyHubConnector(Connector):
         what = "GET /queues/orders"
         response = self._call("GET", "queues", "orders", what=what)
         data = None if response.status_code == 204 else self._json(response, what)
-        if not isinstance(data, dict) or not _text(data.get("code")):
+        if not isinstance(data, dict) or not text_of(data.get("code")):
             return PullResult([], cursor, more=False)
         return PullResult([self.change_of(data)], cursor, more=True)
 
@@ -430,7 +387,7 @@ class SkyHubConnector(Connector):
         start = parse_time(since)
         listed: list[tuple[datetime, ListedOrder]] = []
         for order in orders:
-            if not isinstance(order, dict) or not _text(order.get("code")):
+            if not isinstance(order, dict) or not text_of(order.get("code")):
                 continue
             changed = parse_time(order.get("updated_at")) or parse_time(order.get("placed_at"))
             if start is not None and changed is not None and changed < start:
@@ -443,9 +400,9 @@ class SkyHubConnector(Connector):
 
     def _listed(self, order: Mapping[str, Any]) -> ListedOrder:
         import_info = order.get("import_info")
-        reference = _text(import_info.get("remote_code")) if isinstance(import_info, Mapping) else ""
+        reference = text_of(import_info.get("remote_code")) if isinstance(import_info, Mapping) else ""
         return ListedOrder(
-            external_id=_text(order["code"]),
+            external_id=text_of(order["code"]),
             reference=reference,
             remote_status=status_code(order),
             status=self.canonical_status(order),
@@ -456,10 +413,10 @@ class SkyHubConnector(Connector):
 
     def change_of(self, order: dict[str, Any]) -> InboundChange:
         """The order as a change: canonical JSON (when its status maps), facts, the event id."""
-        code = _text(order["code"])
+        code = text_of(order["code"])
         remote = status_code(order)
         status = self.canonical_status(order)
-        stamp = _text(order.get("updated_at")) or _text(order.get("placed_at"))
+        stamp = text_of(order.get("updated_at")) or text_of(order.get("placed_at"))
         return InboundChange(
             event_id=f"{code}:{remote}:{stamp}",
             external_id=code,
@@ -478,11 +435,11 @@ class SkyHubConnector(Connector):
             qty = int(item.get("qty") or 0)
             price = money(item.get("special_price")) or money(item.get("original_price"))
             lines_net += price * qty
-            sku = _text(item.get("id")) or _text(item.get("product_id"))
+            sku = text_of(item.get("id")) or text_of(item.get("product_id"))
             items.append(
                 {
                     "sku": sku,
-                    "name": _text(item.get("name")) or sku,
+                    "name": text_of(item.get("name")) or sku,
                     "quantity": qty,
                     "unit_price": str(price),
                     "discount": "0.00",
@@ -496,29 +453,29 @@ class SkyHubConnector(Connector):
         customer = order.get("customer") or {}
         shipping_address = address(order.get("shipping_address"))
         billing = address(order.get("billing_address")) or shipping_address
-        phones = [_text(phone) for phone in customer.get("phones") or [] if _text(phone)]
-        phone = phones[0] if phones else _text((order.get("shipping_address") or {}).get("phone"))
+        phones = [text_of(phone) for phone in customer.get("phones") or [] if text_of(phone)]
+        phone = phones[0] if phones else text_of((order.get("shipping_address") or {}).get("phone"))
         payments = _payments(order)
         first = payments[0] if payments else {}
-        parcels = _text(first.get("parcels"))
+        parcels = text_of(first.get("parcels"))
         return {
             "channel": self.channel.code,
-            "external_id": _text(order["code"]),
+            "external_id": text_of(order["code"]),
             "placed_at": _iso(order.get("placed_at")) or "",
             "currency": "BRL",
             "status": "paid" if status_type(order) in PAID_TYPES else "pending_payment",
-            "marketplace": _text(order.get("channel"))[:100],
+            "marketplace": text_of(order.get("channel"))[:100],
             "customer": {
-                "name": _text(customer.get("name"))
-                or _text((order.get("shipping_address") or {}).get("full_name")),
-                "email": _text(customer.get("email")),
+                "name": text_of(customer.get("name"))
+                or text_of((order.get("shipping_address") or {}).get("full_name")),
+                "email": text_of(customer.get("email")),
                 "phone": phone[:30],
-                "document": _text(customer.get("vat_number")),
+                "document": text_of(customer.get("vat_number")),
             },
             "billing_address": billing,
             "shipping_address": shipping_address,
             "items": items,
-            "shipping": {"method": _text(order.get("shipping_method"))[:100], "price": str(shipping)},
+            "shipping": {"method": text_of(order.get("shipping_method"))[:100], "price": str(shipping)},
             "discount": str(discount),
             "tax": str(tax),
             "total": str(total),
@@ -530,13 +487,13 @@ class SkyHubConnector(Connector):
 
     def _payment_method(self, payment: Mapping[str, Any]) -> str:
         words = {**PAYMENT_METHODS, **self.option("payment_methods", {})}
-        return str(words.get(_text(payment.get("method")).upper(), "other"))
+        return str(words.get(text_of(payment.get("method")).upper(), "other"))
 
     def facts_of(self, order: Mapping[str, Any], status: str) -> dict[str, Any]:
         """What the lifecycle's transitions need, from the order as SkyHub has it now."""
         facts: dict[str, Any] = {}
         kind = status_type(order)
-        where = _text(order.get("channel")) or "SkyHub"
+        where = text_of(order.get("channel")) or "SkyHub"
         if kind in PAID_TYPES or status not in ("", "pending_payment", "payment_overdue", "canceled"):
             payments = _payments(order)
             paid_at = _iso(order.get("approved_date")) or (
@@ -557,19 +514,19 @@ class SkyHubConnector(Connector):
             facts["delivered_at"] = _iso(order.get("delivered_date")) or _iso(order.get("updated_at"))
         if status == "canceled":
             facts["cancel_reason"] = "channel"
-            facts["note"] = f"Cancelado na SkyHub ({where}, pedido {_text(order.get('code'))})"
+            facts["note"] = f"Cancelado na SkyHub ({where}, pedido {text_of(order.get('code'))})"
         if status == "delivery_failed":
-            facts["problem"] = f"Exceção de entrega na SkyHub ({where}, pedido {_text(order.get('code'))})"
+            facts["problem"] = f"Exceção de entrega na SkyHub ({where}, pedido {text_of(order.get('code'))})"
         return facts
 
     @staticmethod
     def _invoice_facts(order: Mapping[str, Any]) -> dict[str, Any] | None:
         for invoice in reversed(order.get("invoices") or []):
-            key = "".join(char for char in _text(invoice.get("key")) if char.isdigit())
+            key = "".join(char for char in text_of(invoice.get("key")) if char.isdigit())
             if len(key) != 44:
                 continue
-            number = _text(invoice.get("number")) or str(int(key[25:34]))
-            series = _text(invoice.get("line")) or str(int(key[22:25]))
+            number = text_of(invoice.get("number")) or str(int(key[25:34]))
+            series = text_of(invoice.get("line")) or str(int(key[22:25]))
             return {
                 "key": key,
                 "number": number,
@@ -582,17 +539,17 @@ class SkyHubConnector(Connector):
     def _shipment_facts(order: Mapping[str, Any]) -> dict[str, Any] | None:
         for shipment in reversed(order.get("shipments") or []):
             for track in reversed(shipment.get("tracks") or []):
-                code = _text(track.get("code"))
+                code = text_of(track.get("code"))
                 if not code:
                     continue
-                name = _text(track.get("carrier")) or _text(order.get("shipping_carrier"))
+                name = text_of(track.get("carrier")) or text_of(order.get("shipping_carrier"))
                 carrier = carrier_key(name)[:60] or "outra"
-                url = _text(track.get("url"))
+                url = text_of(track.get("url"))
                 if not url.startswith(("http://", "https://")):
                     url = fiscal.tracking_url(carrier, code) or ""
                 facts: dict[str, Any] = {
                     "carrier": carrier,
-                    "method": (_text(track.get("method")) or _text(order.get("shipping_method")) or name)[
+                    "method": (text_of(track.get("method")) or text_of(order.get("shipping_method")) or name)[
                         :100
                     ],
                     "tracking_code": code,
@@ -628,7 +585,7 @@ class SkyHubConnector(Connector):
         order = self._get_order(external_id)
         if status_type(order) == "CANCELED":
             return  # never revive a canceled order
-        if any(_text(existing.get("key")) == invoice["key"] for existing in order.get("invoices") or []):
+        if any(text_of(existing.get("key")) == invoice["key"] for existing in order.get("invoices") or []):
             return
         status = self._code_for("invoiced")
         if status_type(order) in AFTER_INVOICED_TYPES and status_code(order):
@@ -637,7 +594,7 @@ class SkyHubConnector(Connector):
         issue_date = _brasilia(invoice["issued_at"]) if invoice.get("issued_at") else ""
         volume_qty = self.option("invoice_volume_qty", None)
         if self._invoice_as_xml(snapshot, order):
-            xml = _text(invoice.get("xml"))
+            xml = text_of(invoice.get("xml"))
             if not xml:
                 raise DeliveryError(
                     f"SkyHub order {external_id} takes the NF-e only as its XML, and the invoice has none.",
@@ -662,7 +619,7 @@ class SkyHubConnector(Connector):
         """Whether the NF-e goes as its XML (multipart): the channel's "invoice needs XML" policy
         for the order's sub-channel (Mercado Livre by default), or a shipping method in the option
         ``xml_invoice_shipping_methods`` (B2W Entregas Direct) when the XML is at hand."""
-        marketplace = _text(snapshot.get("marketplace")) or _text(order.get("channel"))
+        marketplace = text_of(snapshot.get("marketplace")) or text_of(order.get("channel"))
         needs_xml_for = getattr(self.channel, "invoice_needs_xml_for", None)
         if callable(needs_xml_for):
             if needs_xml_for(marketplace):
@@ -670,23 +627,23 @@ class SkyHubConnector(Connector):
         elif getattr(self.channel, "invoice_needs_xml", False):
             return True
         methods = {_fold(m) for m in self.option("xml_invoice_shipping_methods", XML_INVOICE_METHODS)}
-        method = _text(snapshot.get("shipping_method")) or _text(order.get("shipping_method"))
-        return _fold(method) in methods and bool(_text((snapshot.get("invoice") or {}).get("xml")))
+        method = text_of(snapshot.get("shipping_method")) or text_of(order.get("shipping_method"))
+        return _fold(method) in methods and bool(text_of((snapshot.get("invoice") or {}).get("xml")))
 
     def push_shipment(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         shipment = snapshot.get("shipment") or {}
-        code = _text(shipment.get("tracking_code"))
+        code = text_of(shipment.get("tracking_code"))
         if not code:
             raise DeliveryError("The order's shipment has no tracking code for SkyHub.", retryable=False)
         order = self._get_order(external_id)
         if status_type(order) in ("CANCELED", "DELIVERED"):
             return
         for existing in order.get("shipments") or []:
-            if any(_text(track.get("code")) == code for track in existing.get("tracks") or []):
+            if any(text_of(track.get("code")) == code for track in existing.get("tracks") or []):
                 return
-        carrier = _text(shipment.get("carrier"))
+        carrier = text_of(shipment.get("carrier"))
         names = {**CARRIER_NAMES, **self.option("carrier_names", {})}
-        url = _text(shipment.get("tracking_url"))
+        url = text_of(shipment.get("tracking_url"))
         if len(url) > MAX_TRACK_URL or not url:
             url = fiscal.tracking_url(carrier, code) or ""
         if len(url) > MAX_TRACK_URL:
@@ -697,7 +654,7 @@ class SkyHubConnector(Connector):
             "track": {
                 "code": code,
                 "carrier": names.get(carrier_key(carrier), carrier),
-                "method": _text(shipment.get("method")) or _text(snapshot.get("shipping_method")),
+                "method": text_of(shipment.get("method")) or text_of(snapshot.get("shipping_method")),
                 "url": url,
             },
         }

@@ -85,7 +85,7 @@ import json
 import unicodedata
 from collections.abc import Mapping
 from datetime import date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -99,6 +99,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.registry import register
+from malote.connectors.values import decimal_or_zero, id_text, moment_in
 from malote.fiscal.tracking import CORREIOS
 from malote.sync.errors import DeliveryError
 
@@ -186,27 +187,9 @@ def situacao_code(text: Any) -> str:
     return _SITUACAO_BY_TEXT.get(folded, folded.replace(" ", "_"))
 
 
-def _id_text(value: Any) -> str:
-    """Tiny ids arrive as strings or numbers; ``0``/empty (no nota) becomes ``"0"``."""
-    text = str(value if value is not None else "").strip()
-    if text.endswith(".0") and text[:-2].isdigit():
-        text = text[:-2]
-    return text if text and text.strip("0") else "0"
-
-
-def _money(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value or "0"))
-    except InvalidOperation:
-        return Decimal("0")
-
-
 def _br_date(value: str | None) -> str:
     """An ISO date-time from a snapshot → ``dd/mm/yyyy`` in Brasília (today when missing)."""
-    moment = datetime.fromisoformat(value) if value else datetime.now(BRASILIA)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=BRASILIA)
-    return moment.astimezone(BRASILIA).strftime("%d/%m/%Y")
+    return moment_in(value, BRASILIA).strftime("%d/%m/%Y")
 
 
 def _parse_br_date(text: Any) -> date | None:
@@ -318,7 +301,7 @@ class TinyConnector(Connector):
             raise
         registros = retorno.get("registros") or []
         registro = registros[0].get("registro") if registros and isinstance(registros[0], dict) else None
-        new_id = _id_text((registro or {}).get("id"))
+        new_id = id_text((registro or {}).get("id"))
         if new_id == "0":
             # Accepted without an id: the retry's look-up finds the copy if one was made.
             raise DeliveryError("tiny pedido.incluir: OK without a record id", retryable=True)
@@ -332,7 +315,7 @@ class TinyConnector(Connector):
                 return None
             raise
         ids = [
-            _id_text(entry["pedido"].get("id"))
+            id_text(entry["pedido"].get("id"))
             for entry in retorno.get("pedidos") or []
             if isinstance(entry, dict)
             and isinstance(entry.get("pedido"), dict)
@@ -373,8 +356,8 @@ class TinyConnector(Connector):
         }
         items = snapshot.get("items") or []
         # Tiny's items carry no discount: line discounts join the order's, so the totals agree.
-        discount = _money(snapshot.get("discount")) + sum(
-            (_money(item.get("discount")) for item in items), Decimal("0")
+        discount = decimal_or_zero(snapshot.get("discount")) + sum(
+            (decimal_or_zero(item.get("discount")) for item in items), Decimal("0")
         )
         pedido: dict[str, Any] = {
             "data_pedido": _br_date(snapshot.get("placed_at")),
@@ -387,20 +370,20 @@ class TinyConnector(Connector):
                         "descricao": str(item["name"]),
                         "unidade": "UN",
                         "quantidade": str(item["quantity"]),
-                        "valor_unitario": f"{_money(item['unit_price']):.2f}",
+                        "valor_unitario": f"{decimal_or_zero(item['unit_price']):.2f}",
                     }
                 }
                 for item in items
             ],
-            "valor_frete": f"{_money(snapshot.get('shipping_price')):.2f}",
+            "valor_frete": f"{decimal_or_zero(snapshot.get('shipping_price')):.2f}",
             "valor_desconto": f"{discount:.2f}",
             "obs": (
                 f"Pedido Malote {snapshot['number']} (canal {snapshot.get('channel', '')},"
                 f" pedido {snapshot.get('external_id', '')})"
             ),
         }
-        if _money(snapshot.get("tax")):
-            pedido["outras_despesas"] = f"{_money(snapshot.get('tax')):.2f}"
+        if decimal_or_zero(snapshot.get("tax")):
+            pedido["outras_despesas"] = f"{decimal_or_zero(snapshot.get('tax')):.2f}"
         if shipping != billing:
             entrega = {"nome_destinatario": cliente["nome"], **person, **address(shipping)}
             pedido["endereco_entrega"] = {key: value for key, value in entrega.items() if value}
@@ -485,7 +468,7 @@ class TinyConnector(Connector):
         dados = data.get("dados") if isinstance(data, dict) else None
         if not isinstance(dados, dict):
             raise ValueError("a Tiny webhook needs dados")
-        pedido_id = _id_text(dados.get("id"))
+        pedido_id = id_text(dados.get("id"))
         if pedido_id == "0":
             raise ValueError("a Tiny webhook needs dados.id")
         situacao = situacao_code(dados.get("codigoSituacao") or dados.get("descricaoSituacao"))
@@ -498,7 +481,7 @@ class TinyConnector(Connector):
                 if not self._not_found(exc):
                     raise  # the sender retries (503); nothing is stored meanwhile
         # The event is the change the webhook announced; the facts are the order as it is now.
-        return [self._change(pedido_id, situacao, _id_text(dados.get("idNotaFiscal")), pedido, dados)]
+        return [self._change(pedido_id, situacao, id_text(dados.get("idNotaFiscal")), pedido, dados)]
 
     def _change(
         self,
@@ -529,7 +512,7 @@ class TinyConnector(Connector):
     def _facts(self, pedido: Mapping[str, Any], situacao: str) -> dict[str, Any]:
         now = datetime.now(BRASILIA).replace(microsecond=0)
         facts: dict[str, Any] = {}
-        nota_id = _id_text(pedido.get("id_nota_fiscal"))
+        nota_id = id_text(pedido.get("id_nota_fiscal"))
         if nota_id != "0":
             invoice = self._invoice_facts(nota_id)
             if invoice:
@@ -562,8 +545,8 @@ class TinyConnector(Connector):
             issued_at = self._issued_at(nota)
         invoice: dict[str, Any] = {
             "key": key,
-            "number": str(int(_money(nota.get("numero")))),
-            "series": str(int(_money(nota.get("serie")))),
+            "number": str(int(decimal_or_zero(nota.get("numero")))),
+            "series": str(int(decimal_or_zero(nota.get("serie")))),
             "issued_at": issued_at,
         }
         if xml:
@@ -643,7 +626,7 @@ class TinyConnector(Connector):
     def _change_from_pedido(self, pedido: dict[str, Any]) -> InboundChange:
         situacao = situacao_code(pedido.get("situacao"))
         return self._change(
-            _id_text(pedido.get("id")), situacao, _id_text(pedido.get("id_nota_fiscal")), pedido
+            id_text(pedido.get("id")), situacao, id_text(pedido.get("id_nota_fiscal")), pedido
         )
 
     def fetch_order(self, external_id: str) -> InboundChange:
@@ -677,7 +660,7 @@ class TinyConnector(Connector):
                 continue
             raw_id = summary.get("id")
             fast = isinstance(raw_id, str) and raw_id.isdigit() and raw_id[0] != "0"
-            pedido_id = str(raw_id) if fast else _id_text(raw_id)
+            pedido_id = str(raw_id) if fast else id_text(raw_id)
             if pedido_id == "0":
                 continue
             word = str(summary.get("situacao") or "")
@@ -697,7 +680,7 @@ class TinyConnector(Connector):
                     remote_status=situacao,
                     status=status,
                     placed_at=days[raw_day],
-                    total=valor if isinstance(valor, str) and valor else str(_money(valor)),
+                    total=valor if isinstance(valor, str) and valor else str(decimal_or_zero(valor)),
                 )
             )
         try:
@@ -730,7 +713,7 @@ class TinyConnector(Connector):
             if not isinstance(summary, dict):
                 continue
             try:
-                pedido = self._obter(_id_text(summary.get("id")))
+                pedido = self._obter(id_text(summary.get("id")))
             except TinyError as exc:
                 if self._not_found(exc):
                     continue  # gone since the listing

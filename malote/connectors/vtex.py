@@ -121,6 +121,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.registry import register
+from malote.connectors.values import CENT, ZERO, balance_totals, header_value, iso_or_none, parse_iso, text_of
 from malote.fiscal.tracking import carrier_key
 from malote.orders.statuses import CancelReason
 from malote.sync.errors import DeliveryError
@@ -134,8 +135,6 @@ DEFAULT_ENVIRONMENT = "vtexcommercestable"
 FEED_MAX_LOT = 10
 LIST_PAGE_SIZE = 100
 LIST_MAX_PAGES = 30
-CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 SAO_PAULO = ZoneInfo("America/Sao_Paulo")
 PING = {"hookConfig": "ping"}
 
@@ -174,37 +173,18 @@ def to_cents(value: Any) -> int:
 
 def parse_time(value: Any, *, naive: tzinfo = UTC) -> datetime | None:
     """VTEX's ISO 8601 times (7 fraction digits, ``Z`` or an offset); a naive one is in ``naive``."""
-    text = _text(value)
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=naive)
+    return parse_iso(value, naive=naive)
 
 
 def _iso(value: Any) -> str:
-    moment = parse_time(value)
-    return moment.isoformat() if moment else ""
+    return iso_or_none(value, naive=UTC) or ""
 
 
 def event_key(order_id: str, state: str, when: Any) -> str:
     """The inbox key of one workflow change, alike for a feed item and a hook."""
     moment = parse_time(when)
-    stamp = moment.astimezone(UTC).isoformat() if moment else _text(when)
+    stamp = moment.astimezone(UTC).isoformat() if moment else text_of(when)
     return f"{order_id}:{state}:{stamp}"
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _header(headers: Mapping[str, str], name: str) -> str:
-    value = headers.get(name)
-    if value is None:  # a plain dict (not Django's case-insensitive headers)
-        value = next((v for k, v in headers.items() if k.lower() == name.lower()), None)
-    return _text(value)
 
 
 # --- reading the order JSON --------------------------------------------------------------------
@@ -214,22 +194,22 @@ def _totals(order: Mapping[str, Any]) -> dict[str, Decimal]:
     totals: dict[str, Decimal] = {}
     for total in order.get("totals") or []:
         if isinstance(total, Mapping):
-            totals[_text(total.get("id"))] = from_cents(total.get("value"))
+            totals[text_of(total.get("id"))] = from_cents(total.get("value"))
     return totals
 
 
 def _address(data: Any) -> dict[str, str] | None:
-    if not isinstance(data, Mapping) or not _text(data.get("street")):
+    if not isinstance(data, Mapping) or not text_of(data.get("street")):
         return None
-    country = _text(data.get("country")) or "BRA"
+    country = text_of(data.get("country")) or "BRA"
     return {
-        "street": _text(data.get("street")),
-        "number": _text(data.get("number")),
-        "complement": _text(data.get("complement")),
-        "district": _text(data.get("neighborhood")),
-        "city": _text(data.get("city")),
-        "state": _text(data.get("state")),
-        "postal_code": _text(data.get("postalCode")),
+        "street": text_of(data.get("street")),
+        "number": text_of(data.get("number")),
+        "complement": text_of(data.get("complement")),
+        "district": text_of(data.get("neighborhood")),
+        "city": text_of(data.get("city")),
+        "state": text_of(data.get("state")),
+        "postal_code": text_of(data.get("postalCode")),
         "country": COUNTRIES.get(country, country[:2]),
     }
 
@@ -248,10 +228,10 @@ def _payment(order: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, 
 
 def payment_method(payment: Mapping[str, Any]) -> str:
     """``pix``, ``boleto``, ``credit_card`` or ``other`` from the payment's ``group`` (or name)."""
-    method = PAYMENT_GROUPS.get(_text(payment.get("group")))
+    method = PAYMENT_GROUPS.get(text_of(payment.get("group")))
     if method:
         return method
-    name = _text(payment.get("paymentSystemName")).casefold()
+    name = text_of(payment.get("paymentSystemName")).casefold()
     if "pix" in name:
         return "pix"
     if "boleto" in name:
@@ -261,37 +241,20 @@ def payment_method(payment: Mapping[str, Any]) -> str:
 
 def _shipping_method(order: Mapping[str, Any]) -> str:
     for info in (order.get("shippingData") or {}).get("logisticsInfo") or []:
-        if isinstance(info, Mapping) and _text(info.get("selectedSla")):
-            return _text(info.get("selectedSla"))[:100]
+        if isinstance(info, Mapping) and text_of(info.get("selectedSla")):
+            return text_of(info.get("selectedSla"))[:100]
     return ""
 
 
 def _delivery_company(order: Mapping[str, Any]) -> str:
     for info in (order.get("shippingData") or {}).get("logisticsInfo") or []:
-        if isinstance(info, Mapping) and _text(info.get("deliveryCompany")):
-            return _text(info.get("deliveryCompany"))
+        if isinstance(info, Mapping) and text_of(info.get("deliveryCompany")):
+            return text_of(info.get("deliveryCompany"))
     return ""
 
 
-def _balance(
-    lines_net: Decimal, shipping: Decimal, tax: Decimal, discount: Decimal, total: Decimal
-) -> tuple[Decimal, Decimal]:
-    """``(tax, discount)`` such that ``lines_net + shipping + tax − discount == total`` (VTEX's
-    ``value`` is the authority; a ``roundingError`` or an unitemized charge closes here)."""
-    gap = total - (lines_net + shipping + tax - discount)
-    if gap > 0:
-        undo = min(gap, discount)
-        discount -= undo
-        tax += gap - undo
-    elif gap < 0:
-        undo = min(-gap, tax)
-        tax -= undo
-        discount += -gap - undo
-    return tax, discount
-
-
 def is_paid(order: Mapping[str, Any], remote: str = "") -> bool:
-    return bool(order.get("authorizedDate")) or (remote or _text(order.get("status"))) in PAID_STATES
+    return bool(order.get("authorizedDate")) or (remote or text_of(order.get("status"))) in PAID_STATES
 
 
 def canonical_order(
@@ -309,11 +272,13 @@ def canonical_order(
         discount = min(max(price - selling, ZERO) * qty, gross)
         line_discounts += discount
         lines_net += gross - discount
-        sku = _text(item.get("refId")) or _text(item.get("sellerSku")) or f"vtex-{_text(item.get('id'))}"
+        sku = (
+            text_of(item.get("refId")) or text_of(item.get("sellerSku")) or f"vtex-{text_of(item.get('id'))}"
+        )
         items.append(
             {
                 "sku": sku[:60],
-                "name": (_text(item.get("name")) or sku)[:200],
+                "name": (text_of(item.get("name")) or sku)[:200],
                 "quantity": qty,
                 "unit_price": str(price),
                 "discount": str(discount),
@@ -324,29 +289,29 @@ def canonical_order(
     tax = totals.get("Tax", ZERO)
     discount = max(-totals.get("Discounts", ZERO) - line_discounts, ZERO)
     total = from_cents(order.get("value"))
-    tax, discount = _balance(lines_net, shipping, tax, discount, total)
+    tax, discount = balance_totals(lines_net, shipping, tax, discount, total)
 
     client = order.get("clientProfileData") or {}
     corporate = bool(client.get("isCorporate"))
-    person = f"{_text(client.get('firstName'))} {_text(client.get('lastName'))}".strip()
+    person = f"{text_of(client.get('firstName'))} {text_of(client.get('lastName'))}".strip()
     shipping_data = order.get("shippingData") or {}
     shipping_address = _address(shipping_data.get("address"))
     billing = _address((order.get("invoiceData") or {}).get("address")) or shipping_address
     transaction, payment = _payment(order)
-    affiliate = _text(order.get("affiliateId"))
+    affiliate = text_of(order.get("affiliateId"))
     placed_at = parse_time(order.get("creationDate"))
     return {
         "channel": channel_code,
-        "external_id": _text(order.get("orderId")),
+        "external_id": text_of(order.get("orderId")),
         "placed_at": placed_at.isoformat() if placed_at else "",
-        "currency": _text((order.get("storePreferencesData") or {}).get("currencyCode")) or "BRL",
+        "currency": text_of((order.get("storePreferencesData") or {}).get("currencyCode")) or "BRL",
         "status": "paid" if is_paid(order) else "pending_payment",
         "customer": {
-            "name": (_text(client.get("corporateName")) if corporate else "") or person,
-            "email": _text(client.get("email")),
-            "phone": _text(client.get("phone"))[:30],
-            "document": (_text(client.get("corporateDocument")) if corporate else "")
-            or _text(client.get("document")),
+            "name": (text_of(client.get("corporateName")) if corporate else "") or person,
+            "email": text_of(client.get("email")),
+            "phone": text_of(client.get("phone"))[:30],
+            "document": (text_of(client.get("corporateDocument")) if corporate else "")
+            or text_of(client.get("document")),
         },
         "billing_address": billing,
         "shipping_address": shipping_address,
@@ -358,7 +323,7 @@ def canonical_order(
         "payment": {
             "method": payment_method(payment),
             "gateway": "",
-            "transaction_id": _text(transaction.get("transactionId"))[:100],
+            "transaction_id": text_of(transaction.get("transactionId"))[:100],
             "installments": min(max(int(payment.get("installments") or 1), 1), 48),
         },
         "marketplace": (dict(affiliates or {}).get(affiliate, affiliate) if affiliate else "")[:100],
@@ -382,10 +347,10 @@ def _carrier(courier: str) -> str:
 
 def _invoice_fact(package: Mapping[str, Any]) -> dict[str, Any] | None:
     try:
-        key = fiscal.parse_nfe_key(_text(package.get("invoiceKey")))
+        key = fiscal.parse_nfe_key(text_of(package.get("invoiceKey")))
     except fiscal.FiscalError:
         return None  # no NF-e key (a CF-e, a foreign invoice…): nothing Malote can record
-    number = _text(package.get("invoiceNumber"))
+    number = text_of(package.get("invoiceNumber"))
     if not (number.isdigit() and 0 < int(number) < 10**9):
         number = str(key.number)
     issued = parse_time(package.get("issuanceDate"))
@@ -394,7 +359,7 @@ def _invoice_fact(package: Mapping[str, Any]) -> dict[str, Any] | None:
         "number": str(int(number)),
         "series": str(key.series),
         "issued_at": issued.isoformat() if issued else timezone.now().isoformat(),
-        "xml": _text(package.get("embeddedInvoice")) or None,
+        "xml": text_of(package.get("embeddedInvoice")) or None,
     }
 
 
@@ -405,14 +370,14 @@ def facts_of(order: Mapping[str, Any], remote: str) -> dict[str, Any]:
     if is_paid(order, remote):
         facts["payment"] = {
             "method": payment_method(payment),
-            "transaction_id": _text(transaction.get("transactionId"))[:100],
+            "transaction_id": text_of(transaction.get("transactionId"))[:100],
             "amount": str(from_cents(order.get("value"))),
             "paid_at": _iso(order.get("authorizedDate")) or None,
         }
     outputs = [
         p
         for p in (order.get("packageAttachment") or {}).get("packages") or []
-        if isinstance(p, Mapping) and _text(p.get("type") or "Output") == "Output"
+        if isinstance(p, Mapping) and text_of(p.get("type") or "Output") == "Output"
     ]
     for package in reversed(outputs):
         invoice = _invoice_fact(package)
@@ -420,12 +385,12 @@ def facts_of(order: Mapping[str, Any], remote: str) -> dict[str, Any]:
             facts["invoice"] = invoice
             break
     for package in reversed(outputs):
-        code = _text(package.get("trackingNumber"))
-        courier = _text(package.get("courier")) or _delivery_company(order)
+        code = text_of(package.get("trackingNumber"))
+        courier = text_of(package.get("courier")) or _delivery_company(order)
         if not (code and courier):
             continue
         carrier = _carrier(courier)
-        url = _text(package.get("trackingUrl"))
+        url = text_of(package.get("trackingUrl"))
         if not url.startswith(("http://", "https://")):
             url = fiscal.tracking_url(carrier, code) or ""
         shipment: dict[str, Any] = {
@@ -448,7 +413,7 @@ def facts_of(order: Mapping[str, Any], remote: str) -> dict[str, Any]:
         break
     if remote == "canceled":
         facts["cancel_reason"] = "channel"
-        facts["note"] = _text(order.get("cancelReason"))[:2000]
+        facts["note"] = text_of(order.get("cancelReason"))[:2000]
     return facts
 
 
@@ -483,15 +448,15 @@ class VtexConnector(Connector):
 
     @property
     def base_url(self) -> str:
-        configured = _text(getattr(self.channel, "base_url", ""))
+        configured = text_of(getattr(self.channel, "base_url", ""))
         if configured:
             return configured.rstrip("/")
-        account = _text(self.channel.option("account"))
+        account = text_of(self.channel.option("account"))
         if not account:
             raise DeliveryError(
                 f"Channel {self.channel.code} has neither a base_url nor an account option.", retryable=False
             )
-        environment = _text(self.channel.option("environment")) or DEFAULT_ENVIRONMENT
+        environment = text_of(self.channel.option("environment")) or DEFAULT_ENVIRONMENT
         return f"https://{account}.{environment}.com.br"
 
     def _call(
@@ -543,7 +508,7 @@ class VtexConnector(Connector):
     @staticmethod
     def _package(order: Mapping[str, Any], number: str) -> Mapping[str, Any] | None:
         for package in (order.get("packageAttachment") or {}).get("packages") or []:
-            if isinstance(package, Mapping) and _text(package.get("invoiceNumber")) == number:
+            if isinstance(package, Mapping) and text_of(package.get("invoiceNumber")) == number:
                 return package
         return None
 
@@ -561,7 +526,7 @@ class VtexConnector(Connector):
         the hook deliver history late and out of order, and a stale ``payment-pending`` about an
         order paid since must not read as the store going back."""
         if order is not None:
-            remote = _text(order.get("status")) or remote
+            remote = text_of(order.get("status")) or remote
             when = order.get("lastChange") or when
         status = self.status_in(remote)
         facts = facts_of(order, remote) if order else {}
@@ -615,7 +580,7 @@ class VtexConnector(Connector):
         for item in items:
             if not isinstance(item, dict) or not item.get("orderId") or not item.get("handle"):
                 continue
-            order_id, state = _text(item["orderId"]), _text(item.get("state"))
+            order_id, state = text_of(item["orderId"]), text_of(item.get("state"))
             if order_id not in orders:
                 orders[order_id] = self._read_order_for(order_id)
             key = event_key(order_id, state, item.get("currentChange"))
@@ -645,7 +610,7 @@ class VtexConnector(Connector):
 
     def fetch_order(self, external_id: str) -> InboundChange:
         order = self._get_order(external_id)
-        remote = _text(order.get("status"))
+        remote = text_of(order.get("status"))
         key = event_key(external_id, remote, order.get("lastChange"))
         return self._change(external_id, order, remote=remote, event_id=key, when=order.get("lastChange"))
 
@@ -668,10 +633,10 @@ class VtexConnector(Connector):
             raise DeliveryError(f"{self.channel.code}: the order list has no list.", retryable=True)
         orders = [
             ListedOrder(
-                external_id=_text(row.get("orderId")),
-                reference=_text(row.get("marketPlaceOrderId")),
-                remote_status=_text(row.get("status")),
-                status=self.status_in(_text(row.get("status"))),
+                external_id=text_of(row.get("orderId")),
+                reference=text_of(row.get("marketPlaceOrderId")),
+                remote_status=text_of(row.get("status")),
+                status=self.status_in(text_of(row.get("status"))),
                 placed_at=_iso(row.get("creationDate")),
                 total=str(from_cents(row.get("totalValue"))),
             )
@@ -695,24 +660,24 @@ class VtexConnector(Connector):
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
         if self._is_ping(body):
             return  # the configuration ping carries nothing and changes nothing (see the docstring)
-        secret = _text((self.channel.credentials or {}).get("hook_secret"))
+        secret = text_of((self.channel.credentials or {}).get("hook_secret"))
         if not secret:
             raise WebhookRejected(
                 "This channel has no hook_secret to check hooks.", code="webhook_secret_missing"
             )
-        name = _text(self.channel.option("hook_secret_header")) or DEFAULT_HOOK_HEADER
-        presented = _header(headers, name)
+        name = text_of(self.channel.option("hook_secret_header")) or DEFAULT_HOOK_HEADER
+        presented = header_value(headers, name)
         if not presented:
             raise WebhookRejected(f"Missing {name} header.", code="webhook_signature_missing")
         if not hmac.compare_digest(presented.encode(), secret.encode()):
             raise WebhookRejected(f"{name} does not match.", code="webhook_signature_invalid")
-        account = _text(self.channel.option("account"))
+        account = text_of(self.channel.option("account"))
         if account:
             try:
                 origin = (json.loads(body).get("Origin") or {}).get("Account")
             except (ValueError, AttributeError):
                 return  # unreadable: parse_webhook answers 422
-            if origin is not None and _text(origin) != account:
+            if origin is not None and text_of(origin) != account:
                 raise WebhookRejected(
                     f"The hook comes from account {origin!r}.", code="webhook_origin_mismatch"
                 )
@@ -723,7 +688,7 @@ class VtexConnector(Connector):
             raise ValueError("a VTEX hook is a JSON object")
         if data == PING:
             return []
-        order_id, state = _text(data.get("OrderId")), _text(data.get("State"))
+        order_id, state = text_of(data.get("OrderId")), text_of(data.get("State"))
         if not order_id or not state:
             raise ValueError("a VTEX order hook needs OrderId and State")
         order = self._read_order_for(order_id)
@@ -750,7 +715,7 @@ class VtexConnector(Connector):
             if exc.status != 409:
                 raise
             conflict = exc
-        current = _text(self._get_order(external_id).get("status"))
+        current = text_of(self._get_order(external_id).get("status"))
         if current in HANDLING_OR_LATER:
             return  # a repeat: VTEX already handles it
         raise DeliveryError(
@@ -765,18 +730,18 @@ class VtexConnector(Connector):
         if not invoice or not invoice.get("key"):
             raise DeliveryError("The order has no invoice to send.", retryable=False)
         order = self._get_order(external_id)
-        if _text(order.get("status")) == "ready-for-handling":
+        if text_of(order.get("status")) == "ready-for-handling":
             # Malote may invoice straight from paid; VTEX invoices only what is being handled.
             self._start_handling(external_id, idempotency_key=idempotency_key)
-        number = _text(invoice.get("number"))
+        number = text_of(invoice.get("number"))
         existing = self._package(order, number)
         if (
             existing is not None
             and existing.get("type", "Output") == "Output"
-            and _text(existing.get("invoiceKey")) == invoice["key"]
+            and text_of(existing.get("invoiceKey")) == invoice["key"]
         ):
             return  # already there: a repeat would only issue another receipt
-        template = _text(self.channel.option("invoice_url_template"))
+        template = text_of(self.channel.option("invoice_url_template"))
         values = {
             "key": invoice["key"],
             "number": number,
@@ -798,10 +763,10 @@ class VtexConnector(Connector):
             "dispatchedDate": None,
             "items": [
                 {
-                    "id": _text(item.get("id")),
+                    "id": text_of(item.get("id")),
                     "price": _unit_cents(item),
                     "quantity": int(item.get("quantity") or 0),
-                    "description": _text(item.get("name")),
+                    "description": text_of(item.get("name")),
                 }
                 for item in order.get("items") or []
                 if isinstance(item, Mapping)
@@ -824,7 +789,7 @@ class VtexConnector(Connector):
 
     def _invoice_number(self, snapshot: dict[str, Any]) -> str:
         invoice = snapshot.get("invoice") or {}
-        number = _text(invoice.get("number"))
+        number = text_of(invoice.get("number"))
         if not number:
             raise DeliveryError(
                 "VTEX takes tracking per invoice, and the order has no invoice.", retryable=False
@@ -842,14 +807,14 @@ class VtexConnector(Connector):
 
     def push_shipment(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         shipment = snapshot.get("shipment") or {}
-        code = _text(shipment.get("tracking_code"))
+        code = text_of(shipment.get("tracking_code"))
         if not code:
             raise DeliveryError("The order has no tracking code to send.", retryable=False)
         number = self._invoice_number(snapshot)
-        if _text(self._invoice_in_vtex(external_id, number).get("trackingNumber")) == code:
+        if text_of(self._invoice_in_vtex(external_id, number).get("trackingNumber")) == code:
             return  # already sent
-        carrier = _text(shipment.get("carrier"))
-        url = _text(shipment.get("tracking_url")) or fiscal.tracking_url(carrier, code) or None
+        carrier = text_of(shipment.get("carrier"))
+        url = text_of(shipment.get("tracking_url")) or fiscal.tracking_url(carrier, code) or None
         body = {
             "trackingNumber": code,
             "trackingUrl": url,
@@ -877,8 +842,8 @@ class VtexConnector(Connector):
             "deliveredDate": local.strftime("%Y-%m-%d %H:%M"),
             "events": [
                 {
-                    "city": _text(address.get("city")),
-                    "state": _text(address.get("state")),
+                    "city": text_of(address.get("city")),
+                    "state": text_of(address.get("state")),
                     "description": "Pedido entregue",
                     "date": local.strftime("%Y-%m-%d"),
                 }
@@ -893,7 +858,7 @@ class VtexConnector(Connector):
         )
 
     def push_cancellation(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
-        code = _text(snapshot.get("cancel_reason"))
+        code = text_of(snapshot.get("cancel_reason"))
         reason = str(CancelReason(code).label) if code in CancelReason.values else "Cancelado pelo Malote"
         try:
             self._call(
@@ -908,7 +873,7 @@ class VtexConnector(Connector):
             if exc.retryable:
                 raise
             refusal = exc
-        current = _text(self._get_order(external_id).get("status"))
+        current = text_of(self._get_order(external_id).get("status"))
         if current == "canceled":
             return
         raise DeliveryError(

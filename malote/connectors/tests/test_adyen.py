@@ -26,6 +26,7 @@ from malote.conftest import SYSTEM
 from malote.connectors.adyen import AdyenConnector, hmac_signature, minor_to_decimal, signing_string
 from malote.connectors.base import Unsupported, WebhookRejected
 from malote.connectors.registry import connector_for
+from malote.connectors.tests.helpers import channel_at
 from malote.orders import actions
 from malote.orders.models import Order
 from malote.sandbox import start_fake
@@ -256,29 +257,14 @@ def fake() -> Iterator[Fake]:
 @pytest.fixture
 def adyen(fake: Fake, channel: Channel) -> Channel:
     """The gateway channel (the storefront ``site`` comes from ``channel``)."""
-    return Channel.objects.create(
-        code="adyen",
-        name="Adyen",
-        role=ChannelRole.GATEWAY,
-        kind="adyen",
-        base_url=fake.api_url,
+    return channel_at(
+        fake,
+        "adyen",
+        "Adyen",
+        ChannelRole.GATEWAY,
         credentials={"hmac_key": fake.credentials["hmac_key"], "api_key": fake.credentials["api_key"]},
         options={"merchant_account": fake.credentials["merchant_account"]},
     )
-
-
-@pytest.fixture
-def control(fake: Fake) -> Iterator[Callable[..., dict[str, Any]]]:
-    """The shopper and the gateway's back office: POSTs to the fake's control API."""
-    with httpx.Client(timeout=5.0, trust_env=False) as http:
-
-        def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            response = http.post(f"{fake.url}/_sandbox/{path}", json=body or {})
-            assert response.status_code in (200, 201), response.text
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        yield post
 
 
 @pytest.fixture

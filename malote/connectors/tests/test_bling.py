@@ -15,7 +15,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -27,6 +26,7 @@ from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.conftest import SYSTEM
 from malote.connectors.bling import BlingConnector, BlingError
 from malote.connectors.registry import connector_for
+from malote.connectors.tests.helpers import channel_at, configure, linked, order_message
 from malote.fiscal import check_nfe_xml_against_key, parse_nfe_key, parse_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
@@ -55,52 +55,12 @@ def fake() -> Iterator[Fake]:
 @pytest.fixture
 def bling(fake: Fake, channel: Channel) -> Iterator[Channel]:
     """The ERP channel (the storefront ``site`` comes from ``channel``)."""
-    erp = Channel.objects.create(
-        code="bling",
-        name="Bling ERP",
-        role=ChannelRole.ERP,
-        kind="bling",
-        base_url=fake.api_url,
-        credentials=dict(fake.credentials),
-    )
-    yield erp
-
-
-@pytest.fixture
-def control(fake: Fake) -> Iterator[Callable[..., dict[str, Any]]]:
-    """The ERP operator: ``control("orders/123/invoice")`` POSTs to the fake's control API."""
-    with httpx.Client(timeout=5.0, trust_env=False) as http:
-
-        def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            response = http.post(f"{fake.url}/_sandbox/{path}", json=body or {})
-            assert response.status_code in (200, 201), response.text
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        yield post
-
-
-def _configure(channel: Channel, **fields: Any) -> Channel:
-    Channel.objects.filter(pk=channel.pk).update(**fields)
-    channel.refresh_from_db()
-    return channel
-
-
-def _order_message(order: Order) -> OutboxMessage:
-    return OutboxMessage.objects.get(destination="channel:bling", order=order, kind="order.order")
+    yield channel_at(fake, "bling", "Bling ERP", ChannelRole.ERP, credentials=dict(fake.credentials))
 
 
 def _pedido(fake: Fake, order: Order) -> dict[str, Any]:
     [pedido] = [p for p in fake.state.pedidos.values() if p["numeroLoja"] == order.number]
     return pedido
-
-
-def _linked(order: Order) -> str:
-    """Deliver what is due to Bling and return the order's id there."""
-    drain(prefix="channel:")
-    link = OrderLink.objects.get(order=order, channel__code="bling")
-    assert link.state == "linked" and link.external_id, link.last_error
-    return link.external_id
 
 
 def _calls(fake: Fake) -> list[str]:
@@ -155,7 +115,7 @@ def test_order_is_created_once_even_when_delivered_twice(
 
     # A second delivery of the same message (a worker's lease expired, a replay…): found, not copied.
     fake.calls.clear()
-    deliver_to_channel(_order_message(order))
+    deliver_to_channel(order_message(order, "bling"))
     assert len(fake.state.pedidos) == 1
     assert _calls(fake) == ["GET /pedidos/vendas", f"GET /pedidos/vendas/{pedido['id']}"]
     assert OrderLink.objects.get(order=order, channel=bling).external_id == link.external_id
@@ -163,7 +123,7 @@ def test_order_is_created_once_even_when_delivered_twice(
 
 def test_the_customer_is_one_contato(fake: Fake, bling: Channel, make_order: Callable[..., Order]) -> None:
     first, second = make_order(), make_order()
-    _linked(first), _linked(second)
+    linked(first, "bling"), linked(second, "bling")
     assert len(fake.state.contatos) == 1
     assert _pedido(fake, first)["contato"]["id"] == _pedido(fake, second)["contato"]["id"]
 
@@ -179,11 +139,11 @@ def test_a_lost_answer_is_retried_without_a_duplicate(
     """The fake accepts a repeated numeroLoja, so only the look-up before creating keeps the retry
     from making a second copy."""
     assert fake.config["reject_duplicate_numero_loja"] is False
-    _configure(bling, options={"timeout_seconds": 0.5})
+    configure(bling, options={"timeout_seconds": 0.5})
     fake.faults.set(fault, method="POST", path_prefix="/Api/v3/pedidos/vendas", **params)
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "bling")
     assert message.state == "pending" and message.attempts == 1
     assert len(fake.state.pedidos) == 1, "the write landed; only its answer was lost"
 
@@ -201,16 +161,16 @@ def test_a_paid_order_is_created_in_the_mapped_situacao(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
     order = make_order(status="paid")
-    _linked(order)
+    linked(order, "bling")
     assert _pedido(fake, order)["situacao"]["id"] == 15
 
 
 def test_numero_loja_can_be_the_sales_channels_id(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
-    _configure(bling, options={"numero_loja": "external_id"})
+    configure(bling, options={"numero_loja": "external_id"})
     order = make_order()
-    _linked(order)
+    linked(order, "bling")
     [pedido] = fake.state.pedidos.values()
     assert pedido["numeroLoja"] == order.external_id != order.number
 
@@ -222,7 +182,7 @@ def test_status_pushes_move_the_situacao_by_id(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
     order = make_order()
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     pedido = fake.state.pedidos[int(pedido_id)]
     for name, situacao in [("approve_payment", 15), ("start_preparing", 15), ("invoice", 9)]:
         actions.run_transition(order.pk, name, valid_input(order, name), actor=SYSTEM)
@@ -240,7 +200,7 @@ def test_repeated_or_stale_pushes_never_write_or_move_bling_back(
     fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     pedido = fake.state.pedidos[int(pedido_id)]
     assert pedido["situacao"]["id"] == 15
 
@@ -265,7 +225,7 @@ def test_repeated_or_stale_pushes_never_write_or_move_bling_back(
 
 def test_cancellation_reaches_bling(fake: Fake, bling: Channel, make_order: Callable[..., Order]) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     actions.run_transition(order.pk, "cancel", valid_input(order, "cancel"), actor=SYSTEM)
     drain(prefix="channel:")
     assert fake.state.pedidos[int(pedido_id)]["situacao"] == {"id": 12, "valor": 2}
@@ -275,8 +235,8 @@ def test_an_unknown_situacao_id_is_a_clear_dead_letter(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
     order = make_order()
-    pedido_id = _linked(order)
-    _configure(bling, status_map={"out": {"paid": "77"}})
+    pedido_id = linked(order, "bling")
+    configure(bling, status_map={"out": {"paid": "77"}})
     actions.run_transition(order.pk, "approve_payment", {}, actor=SYSTEM)
     drain(prefix="channel:")
     message = OutboxMessage.objects.filter(destination="channel:bling", order=order).order_by("-id").first()
@@ -302,7 +262,7 @@ def test_another_accounts_ids_come_from_the_status_map(
             status_map={"out": {"pending_payment": "101", "paid": "140", "canceled": "190"}},
         )
         order = make_order()
-        pedido_id = _linked(order)
+        pedido_id = linked(order, "bling")
         assert other.state.pedidos[int(pedido_id)]["situacao"]["id"] == 101
         bring_to(order, "paid")
         drain(prefix="channel:")
@@ -318,9 +278,9 @@ def test_another_accounts_ids_come_from_the_status_map(
 def test_nfe_generated_on_paid_comes_back_as_a_valid_invoice(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
-    _configure(bling, options={"generate_nfe_on": "paid"})
+    configure(bling, options={"generate_nfe_on": "paid"})
     order = make_order()
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     fake.webhooks.clear()
     bring_to(order, "paid")
     drain(prefix="channel:")
@@ -355,10 +315,10 @@ def test_nfe_generated_on_paid_comes_back_as_a_valid_invoice(
 def test_an_order_created_already_paid_gets_its_nfe_once(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
-    _configure(bling, options={"generate_nfe_on": "paid"})
+    configure(bling, options={"generate_nfe_on": "paid"})
     order = make_order(status="paid")
-    pedido_id = _linked(order)
-    message = _order_message(order)
+    pedido_id = linked(order, "bling")
+    message = order_message(order, "bling")
     deliver_to_channel(message)  # a repeat finds the copy and its NF-e: nothing more is issued
     assert len(fake.state.nfes) == 1
     assert fake.state.pedidos[int(pedido_id)]["notaFiscal"]["id"] in fake.state.nfes
@@ -370,7 +330,7 @@ def test_the_invoice_webhook_alone_invoices_the_order(
 ) -> None:
     fake.configure(nfe_sets_situacao=None)  # the NF-e leaves the situação alone: only invoice.created
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     fake.webhooks.clear()
     control(f"orders/{pedido_id}/invoice")
     assert [record.event for record in fake.webhooks.wait_for(1)] == ["invoice.created"]
@@ -382,10 +342,10 @@ def test_the_invoice_webhook_alone_invoices_the_order(
 def test_nfe_generation_refused_by_bling_is_a_dead_letter(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
-    _configure(bling, options={"generate_nfe_on": "paid"})
+    configure(bling, options={"generate_nfe_on": "paid"})
     fake.configure(nfe_generation_error="Certificado digital A1 vencido")
     order = make_order()
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     bring_to(order, "paid")
     drain(prefix="channel:")
     message = OutboxMessage.objects.filter(destination="channel:bling", order=order).order_by("-id").first()
@@ -399,7 +359,7 @@ def test_request_invoice_reads_both_answer_shapes(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
     first, second = bring_to(make_order(), "paid"), bring_to(make_order(), "paid")
-    first_id, second_id = _linked(first), _linked(second)
+    first_id, second_id = linked(first, "bling"), linked(second, "bling")
     with connector_for(bling) as connector:
         assert isinstance(connector, BlingConnector)
         assert connector.request_invoice(first_id) == str(
@@ -414,14 +374,23 @@ def test_request_invoice_reads_both_answer_shapes(
 # ----------------------------------------------------------------- webhooks
 
 
-def test_signed_webhooks_are_accepted_and_cancel_reaches_malote(
-    fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
-) -> None:
+def _canceled_in_bling(
+    fake: Fake, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
+) -> tuple[Order, str, Any]:
+    """A paid order linked in Bling that the operator then cancels there: ``(order, pedido id, the
+    one webhook Bling sent about it)``."""
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     fake.webhooks.clear()
     control(f"orders/{pedido_id}/cancel")
     (record,) = fake.webhooks.wait_for(1)
+    return order, pedido_id, record
+
+
+def test_signed_webhooks_are_accepted_and_cancel_reaches_malote(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
+) -> None:
+    order, _, record = _canceled_in_bling(fake, make_order, control)
     response = _post_hook(record.body, record.headers[SIGNATURE])
     assert response.status_code == 200 and response.json()["results"] == ["applied"], response.content
     order.refresh_from_db()
@@ -446,11 +415,7 @@ def test_a_webhook_without_the_right_signature_is_401_and_stored_nowhere(
     signature: str | None,
     code: str,
 ) -> None:
-    order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
-    fake.webhooks.clear()
-    control(f"orders/{pedido_id}/cancel")
-    (record,) = fake.webhooks.wait_for(1)
+    order, _, record = _canceled_in_bling(fake, make_order, control)
     body, good = record.body, record.headers[SIGNATURE]
     if signature == "signed-with-another-secret":
         signature = _sign(body, "another-secret")
@@ -468,7 +433,7 @@ def test_a_webhook_without_the_right_signature_is_401_and_stored_nowhere(
 
 
 def test_a_channel_without_a_secret_refuses_webhooks(fake: Fake, bling: Channel) -> None:
-    _configure(bling, credentials={"access_token": "x"})
+    configure(bling, credentials={"access_token": "x"})
     body = b'{"event": "order.updated", "data": {"id": 1}}'
     response = _post_hook(body, _sign(body, ""))
     assert response.status_code == 401 and response.json()["code"] == "webhook_secret_not_configured"
@@ -478,7 +443,7 @@ def test_a_duplicate_webhook_changes_nothing(
     fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     fake.webhooks.clear()
     fake.faults.set("webhook_duplicate")
     control(f"orders/{pedido_id}/cancel")
@@ -503,7 +468,7 @@ def test_an_order_deleted_in_bling_is_recorded_on_its_link(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     body = f'{{"eventId": "e2", "event": "order.deleted", "data": {{"id": {pedido_id}}}}}'.encode()
     response = _post_hook(body, _sign(body, fake.credentials["client_secret"]))
     assert response.json()["results"] == ["recorded"], response.content
@@ -515,11 +480,7 @@ def test_an_order_deleted_in_bling_is_recorded_on_its_link(
 def test_a_webhook_when_bling_cannot_be_read_is_503_and_can_be_retried(
     fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
-    order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
-    fake.webhooks.clear()
-    control(f"orders/{pedido_id}/cancel")
-    (record,) = fake.webhooks.wait_for(1)
+    _, pedido_id, record = _canceled_in_bling(fake, make_order, control)
     fake.faults.set("error_5xx", path_prefix=f"/Api/v3/pedidos/vendas/{pedido_id}")
     failed = _post_hook(record.body, record.headers[SIGNATURE])
     assert failed.status_code == 503 and failed.json()["code"] == "upstream_unavailable"
@@ -536,7 +497,7 @@ def test_an_expired_token_is_renewed_and_stored(
     old = dict(bling.credentials)
     control("oauth/expire")
     order = make_order()
-    _linked(order)
+    linked(order, "bling")
     bling.refresh_from_db()
     assert bling.credentials["access_token"] != old["access_token"]
     assert bling.credentials["refresh_token"] != old["refresh_token"], "the rotated refresh token is kept"
@@ -545,7 +506,7 @@ def test_an_expired_token_is_renewed_and_stored(
     # The stored pair keeps working: a second expiry renews again with the rotated refresh token.
     control("oauth/expire")
     second = make_order()
-    _linked(second)
+    linked(second, "bling")
 
 
 def test_a_token_another_worker_renewed_is_adopted(
@@ -578,11 +539,11 @@ def test_a_refresh_that_fails_is_a_dead_letter_asking_to_authorize_again(
     control: Callable[..., dict[str, Any]],
     credentials: dict[str, str],
 ) -> None:
-    _configure(bling, credentials={**bling.credentials, **credentials})
+    configure(bling, credentials={**bling.credentials, **credentials})
     control("oauth/expire")
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "bling")
     assert message.state == "dead" and "authorize the app again" in message.last_error
     assert not fake.state.pedidos
 
@@ -594,7 +555,7 @@ def test_http_429_and_5xx_are_retried(fake: Fake, bling: Channel, make_order: Ca
     fake.faults.set("rate_limit", method="GET", path_prefix="/Api/v3/pedidos/vendas", retry_after=7)
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "bling")
     assert (message.state, message.last_status) == ("pending", 429)
     assert "TOO_MANY_REQUESTS" in message.last_error
     assert message.next_attempt_at <= timezone.now() + timedelta(seconds=8)
@@ -627,7 +588,7 @@ def test_a_validation_error_is_permanent_and_says_what_is_wrong(fake: Fake, blin
 )
 def test_an_answer_that_is_not_blings_envelope_is_retryable(bling: Channel, reply: Reply) -> None:
     with HttpSink(lambda request: reply) as sink:
-        _configure(bling, base_url=sink.url + "/Api/v3")
+        configure(bling, base_url=sink.url + "/Api/v3")
         with connector_for(bling) as connector, pytest.raises(DeliveryError) as raised:
             connector.fetch_order("1")
     assert raised.value.retryable is True
@@ -644,7 +605,7 @@ def test_list_orders_pages_through_blings_listing(
     for number in range(5):
         control("orders", {"numeroLoja": f"R{number}"})
     control("orders/20000000002/cancel")
-    _configure(bling, options={"page_size": 2})
+    configure(bling, options={"page_size": 2})
     since = (timezone.now() - timedelta(hours=1)).isoformat()
     seen = []
     cursor: str | None = None
@@ -672,7 +633,7 @@ def test_polling_finds_an_invoice_whose_webhook_was_lost(
     fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     fake.faults.set("webhook_off", count=3)
     control(f"orders/{pedido_id}/invoice")
 
@@ -695,7 +656,7 @@ def test_polling_finds_an_invoice_whose_webhook_was_lost(
 
 
 def test_polling_reads_every_page(fake: Fake, bling: Channel, control: Callable[..., dict[str, Any]]) -> None:
-    _configure(bling, options={"page_size": 2})
+    configure(bling, options={"page_size": 2})
     for _ in range(3):
         control("orders")
     with connector_for(bling) as connector:
@@ -712,7 +673,7 @@ def test_fetch_order_returns_the_order_as_bling_has_it(
     fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "bling")
     control(f"orders/{pedido_id}/invoice")
     with connector_for(bling) as connector:
         change = connector.fetch_order(pedido_id)

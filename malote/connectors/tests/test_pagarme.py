@@ -20,12 +20,13 @@ from django.test import Client
 
 import malote.connectors.pagarme  # noqa: F401  (registers the connector)
 from malote.channels.delivery import deliver_to_channel
-from malote.channels.models import Channel, ChannelRole, OrderLink
+from malote.channels.models import Channel, OrderLink
 from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors import pagarme as pagarme_module
-from malote.connectors.pagarme import PagarmeConnector, clear_jwks_cache
+from malote.connectors.pagarme import PagarmeConnector
 from malote.connectors.registry import connector_for
+from malote.connectors.tests.helpers import configure, pagarme_gateway
 from malote.orders import actions
 from malote.orders.models import Order
 from malote.sandbox import start_fake
@@ -51,32 +52,8 @@ def fake() -> Iterator[Fake]:
 @pytest.fixture
 def pagarme(fake: Fake, channel: Channel) -> Iterator[Channel]:
     """The gateway channel (the storefront ``site`` comes from ``channel``)."""
-    clear_jwks_cache()
-    gateway = Channel.objects.create(
-        code="pagarme",
-        name="Pagar.me",
-        role=ChannelRole.GATEWAY,
-        kind="pagarme",
-        base_url=fake.api_url,
-        credentials={"secret_key": fake.credentials["secret_key"]},
-        options={"jwks_url": fake.credentials["jwks_url"]},
-    )
-    yield gateway
-    clear_jwks_cache()
-
-
-@pytest.fixture
-def control(fake: Fake) -> Iterator[Callable[..., dict[str, Any]]]:
-    """The shopper and the gateway's back office: POSTs to the fake's control API."""
-    with httpx.Client(timeout=5.0, trust_env=False) as http:
-
-        def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            response = http.post(f"{fake.url}/_sandbox/{path}", json=body or {})
-            assert response.status_code in (200, 201), response.text
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        yield post
+    with pagarme_gateway(fake) as gateway:
+        yield gateway
 
 
 @pytest.fixture
@@ -109,12 +86,6 @@ def paying_order(
         return make_order(external_id=external_id, payment=payment), charge_id
 
     return create
-
-
-def _configure(channel: Channel, **fields: Any) -> Channel:
-    Channel.objects.filter(pk=channel.pk).update(**fields)
-    channel.refresh_from_db()
-    return channel
 
 
 def _hook(fake: Fake, event: str) -> Any:
@@ -245,7 +216,7 @@ def test_failed_canceled_refunded_and_charged_back_cancel_the_order(
 def test_a_shop_may_keep_chargebacks_for_the_operator(
     fake: Fake, pagarme: Channel, paying_order: Callable[..., tuple[Order, str]], control: Callable[..., Any]
 ) -> None:
-    _configure(pagarme, status_map={"in": {"charge.chargedback": ""}})
+    configure(pagarme, status_map={"in": {"charge.chargedback": ""}})
     order, charge_id = paying_order("credit_card")
     control(f"charges/{charge_id}/pay")
     _deliver(_hook(fake, "charge.paid"))
@@ -369,7 +340,7 @@ def test_the_jwks_is_fetched_once_and_refetched_on_key_rotation(
 def test_an_unreachable_jwks_is_503_not_a_forgery(
     fake: Fake, pagarme: Channel, paying_order: Callable[..., tuple[Order, str]], control: Callable[..., Any]
 ) -> None:
-    _configure(pagarme, options={"jwks_url": "http://127.0.0.1:9/.well-known/jwks.json"})
+    configure(pagarme, options={"jwks_url": "http://127.0.0.1:9/.well-known/jwks.json"})
     _order, charge_id = paying_order()
     control(f"charges/{charge_id}/pay")
     response = _deliver(_hook(fake, "charge.paid"))
@@ -389,7 +360,7 @@ def test_hmac_mode(
     credentials = {"secret_key": fake.credentials["secret_key"]}
     if secret:
         credentials["webhook_hmac_secret"] = secret
-    _configure(pagarme, options={"webhook_signature": "hmac-sha256"}, credentials=credentials)
+    configure(pagarme, options={"webhook_signature": "hmac-sha256"}, credentials=credentials)
     _order, charge_id = paying_order()
     control(f"charges/{charge_id}/pay")
     record = _hook(fake, "charge.paid")
@@ -415,7 +386,7 @@ def test_none_mode_takes_unsigned_webhooks(
     fake: Fake, pagarme: Channel, paying_order: Callable[..., tuple[Order, str]], control: Callable[..., Any]
 ) -> None:
     fake.configure(webhook_signature="none")
-    _configure(pagarme, options={"webhook_signature": "none"})
+    configure(pagarme, options={"webhook_signature": "none"})
     _order, charge_id = paying_order()
     control(f"charges/{charge_id}/pay")
     assert _results(_deliver(_hook(fake, "charge.paid"))) == ["applied"]
@@ -525,7 +496,7 @@ def test_nothing_to_void(
         assert [call.method for call in fake.calls.all()] == ["GET"]
 
     # A shop that refunds by hand: a paid charge is left alone.
-    _configure(pagarme, options={**pagarme.options, "refund_paid": False})
+    configure(pagarme, options={**pagarme.options, "refund_paid": False})
     paid, paid_id = paying_order("pix")
     control(f"charges/{paid_id}/pay")
     with connector_for(pagarme) as connector:
@@ -554,7 +525,7 @@ def test_an_unknown_charge_or_a_bad_key_is_a_dead_letter(
     with connector_for(pagarme) as connector, pytest.raises(DeliveryError) as unknown:
         connector.push_cancellation("ch_doesnotexist", order_snapshot(order), idempotency_key="k")
     assert (unknown.value.status, unknown.value.retryable) == (404, False)
-    _configure(pagarme, credentials={"secret_key": "sk_test_wrong"})
+    configure(pagarme, credentials={"secret_key": "sk_test_wrong"})
     with connector_for(pagarme) as connector, pytest.raises(DeliveryError) as refused:
         connector.fetch_order("ch_doesnotexist")
     assert (refused.value.status, refused.value.retryable) == (401, False)

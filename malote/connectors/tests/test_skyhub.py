@@ -25,6 +25,7 @@ from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
 from malote.connectors.skyhub import SkyHubConnector
+from malote.connectors.tests.helpers import channel_at, configure
 from malote.fiscal.testing import SAMPLE_NFE_KEY, build_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
@@ -53,34 +54,8 @@ def fake() -> Iterator[Fake]:
 def skyhub(fake: Fake, stock: Callable[..., None]) -> Channel:
     for sku in SKUS:
         stock(sku, 50)
-    return Channel.objects.create(
-        code="skyhub",
-        name="SkyHub (Americanas Marketplace)",
-        role=ChannelRole.MARKETPLACE,
-        kind="skyhub",
-        base_url=fake.api_url,
-        credentials=dict(fake.credentials),
-    )
-
-
-@pytest.fixture
-def control(fake: Fake) -> Iterator[Callable[..., dict[str, Any]]]:
-    """The marketplace side: ``control("orders", {...})`` POSTs to the fake's control API."""
-    with httpx.Client(timeout=5.0, trust_env=False) as http:
-
-        def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            response = http.post(f"{fake.url}/_sandbox/{path}", json=body or {})
-            assert response.status_code in (200, 201), response.text
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        yield post
-
-
-def _configure(channel: Channel, **fields: Any) -> Channel:
-    Channel.objects.filter(pk=channel.pk).update(**fields)
-    channel.refresh_from_db()
-    return channel
+    name = "SkyHub (Americanas Marketplace)"
+    return channel_at(fake, "skyhub", name, ChannelRole.MARKETPLACE, credentials=dict(fake.credentials))
 
 
 def _poll(channel: Channel) -> str:
@@ -245,7 +220,7 @@ def test_a_marketplace_update_arrives_through_the_queue(
 def test_an_order_whose_status_maps_to_nothing_is_not_imported_but_acknowledged(
     fake: Fake, skyhub: Channel, control: Callable[..., dict[str, Any]]
 ) -> None:
-    _configure(skyhub, status_map={"in": {"book_product": ""}})
+    configure(skyhub, status_map={"in": {"book_product": ""}})
     code = _place(control, status="book_product")
     assert _poll(skyhub).startswith("1 change(s)")
     assert not Order.objects.exists()
@@ -390,7 +365,7 @@ def test_server_errors_rate_limits_and_timeouts_are_retryable(fake: Fake, skyhub
             connector.pull_changes(None)
         assert (limited.value.retryable, limited.value.status, limited.value.retry_after) == (True, 429, 7.0)
 
-    _configure(skyhub, options={"timeout_seconds": 0.3})
+    configure(skyhub, options={"timeout_seconds": 0.3})
     fake.faults.set("timeout", path_prefix="/queues/orders", seconds=2.0)
     with connector_for(skyhub) as connector, pytest.raises(DeliveryError) as timed_out:
         connector.pull_changes(None)
@@ -399,12 +374,12 @@ def test_server_errors_rate_limits_and_timeouts_are_retryable(fake: Fake, skyhub
 
 @pytest.mark.parametrize("broken", ["api_key", "accountmanager_key"])
 def test_bad_or_missing_credentials_are_permanent(fake: Fake, skyhub: Channel, broken: str) -> None:
-    _configure(skyhub, credentials={**skyhub.credentials, broken: "wrong"})
+    configure(skyhub, credentials={**skyhub.credentials, broken: "wrong"})
     with connector_for(skyhub) as connector, pytest.raises(DeliveryError) as refused:
         connector.pull_changes(None)
     assert (refused.value.retryable, refused.value.status) == (False, 401)
 
-    _configure(skyhub, credentials={k: v for k, v in fake.credentials.items() if k != broken})
+    configure(skyhub, credentials={k: v for k, v in fake.credentials.items() if k != broken})
     with connector_for(skyhub) as connector, pytest.raises(DeliveryError) as missing:
         connector.pull_changes(None)
     assert missing.value.retryable is False and broken in missing.value.detail
@@ -414,7 +389,7 @@ def test_bad_or_missing_credentials_are_permanent(fake: Fake, skyhub: Channel, b
 def test_a_status_code_the_account_lacks_is_a_dead_letter_naming_it(
     fake: Fake, skyhub: Channel, imported: Callable[..., tuple[Order, str]]
 ) -> None:
-    _configure(skyhub, status_map={"out": {"invoiced": "nota_emitida_loja"}})
+    configure(skyhub, status_map={"out": {"invoiced": "nota_emitida_loja"}})
     order, code = imported()
     _run(order, "invoice")
     message = OutboxMessage.objects.get(destination="channel:skyhub", kind="order.invoice")
@@ -472,7 +447,7 @@ def test_status_in_by_code_then_by_type(skyhub: Channel, code: str, kind: str, e
 
 
 def test_the_channel_map_overrides_codes_and_types_both_ways(skyhub: Channel) -> None:
-    _configure(
+    configure(
         skyhub,
         status_map={
             "in": {"em_separacao": "preparing", "INVOICED": "", "payment_received": "paid"},
@@ -519,7 +494,7 @@ def test_list_orders_pages_with_the_real_parameters(
 ) -> None:
     codes = [_place(control, channel="Carrefour") for _ in range(3)]
     _place(control, channel="Amazon")
-    _configure(skyhub, options={"per_page": 2, "sale_system": "Carrefour"})
+    configure(skyhub, options={"per_page": 2, "sale_system": "Carrefour"})
     since = (timezone.now() - timedelta(hours=1)).isoformat()
     with connector_for(skyhub) as connector:
         first = connector.list_orders(since)
@@ -674,7 +649,7 @@ def test_stock_push_errors_are_classified(fake: Fake, skyhub: Channel, catalogue
     with pytest.raises(DeliveryError) as exc:
         _push_stock(skyhub, "CHINELO-42", 1)
     assert exc.value.retryable
-    _configure(skyhub, options={"stock_resources": ["warehouses"]})
+    configure(skyhub, options={"stock_resources": ["warehouses"]})
     with pytest.raises(DeliveryError) as exc:
         _push_stock(skyhub, "CHINELO-42", 1)
     assert not exc.value.retryable
@@ -686,7 +661,7 @@ def test_stock_changes_reach_skyhub_only_with_the_push_stock_option(
     stock("CHINELO-42", 9)
     drain(prefix="channel:")
     assert fake.calls.filter("PUT") == [], "push_stock off: nothing"
-    _configure(skyhub, options={"push_stock": True})
+    configure(skyhub, options={"push_stock": True})
     stock("CHINELO-42", 8)
     drain(prefix="channel:")
     assert fake.state.products["CHINELO"]["variations"][0]["qty"] == 8

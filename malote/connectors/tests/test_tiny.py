@@ -12,7 +12,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import httpx
 import pytest
 from django.test import Client
 from django.utils import timezone
@@ -24,6 +23,7 @@ from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
+from malote.connectors.tests.helpers import channel_at, configure, linked, order_message
 from malote.connectors.tiny import TinyConnector, TinyError, situacao_code
 from malote.fiscal import parse_nfe_key, validate_tracking_code
 from malote.orders import actions
@@ -53,52 +53,13 @@ def fake() -> Iterator[Fake]:
 @pytest.fixture
 def tiny(fake: Fake, channel: Channel) -> Iterator[Channel]:
     """The ERP channel (the storefront ``site`` comes from ``channel``)."""
-    erp = Channel.objects.create(
-        code="tiny",
-        name="Tiny ERP",
-        role=ChannelRole.ERP,
-        kind="tiny",
-        base_url=fake.api_url,
-        credentials={"token": fake.credentials["token"], "webhook_token": WEBHOOK_TOKEN},
-    )
-    yield erp
-
-
-@pytest.fixture
-def control(fake: Fake) -> Iterator[Callable[..., dict[str, Any]]]:
-    """The ERP operator: ``control("orders/123/invoice")`` POSTs to the fake's control API."""
-    with httpx.Client(timeout=5.0, trust_env=False) as http:
-
-        def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-            response = http.post(f"{fake.url}/_sandbox/{path}", json=body or {})
-            assert response.status_code in (200, 201), response.text
-            answer: dict[str, Any] = response.json()
-            return answer
-
-        yield post
-
-
-def _configure(channel: Channel, **fields: Any) -> Channel:
-    Channel.objects.filter(pk=channel.pk).update(**fields)
-    channel.refresh_from_db()
-    return channel
-
-
-def _order_message(order: Order) -> OutboxMessage:
-    return OutboxMessage.objects.get(destination="channel:tiny", order=order, kind="order.order")
+    credentials = {"token": fake.credentials["token"], "webhook_token": WEBHOOK_TOKEN}
+    yield channel_at(fake, "tiny", "Tiny ERP", ChannelRole.ERP, credentials=credentials)
 
 
 def _pedido(fake: Fake, order: Order) -> dict[str, Any]:
     [pedido] = [p for p in fake.state.pedidos.values() if p["numero_ecommerce"] == order.number]
     return pedido
-
-
-def _linked(order: Order) -> str:
-    """Deliver what is due to Tiny and return the order's id there."""
-    drain(prefix="channel:")
-    link = OrderLink.objects.get(order=order, channel__code="tiny")
-    assert link.state == "linked" and link.external_id, link.last_error
-    return link.external_id
 
 
 def _last_webhook(fake: Fake) -> Any:
@@ -139,7 +100,7 @@ def test_order_is_created_once_even_when_delivered_twice(
 
     # A second delivery of the same message (a worker's lease expired, a replay…): found, not copied.
     fake.calls.clear()
-    deliver_to_channel(_order_message(order))
+    deliver_to_channel(order_message(order, "tiny"))
     assert len(fake.state.pedidos) == 1
     assert _services(fake) == ["pedidos.pesquisa"]
     assert OrderLink.objects.get(order=order, channel=tiny).external_id == link.external_id
@@ -149,7 +110,7 @@ def test_a_paid_order_is_created_with_situacao_aprovado(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order]
 ) -> None:
     order = make_order(status="paid")
-    _linked(order)
+    linked(order, "tiny")
     assert _pedido(fake, order)["_situacao"] == "aprovado"
 
 
@@ -168,11 +129,11 @@ def test_a_lost_answer_is_retried_without_a_duplicate(
     """The fake accepts a repeated e-commerce number (reject_duplicate_ecommerce_number is off),
     so only the look-up before creating keeps the retry from making a second copy."""
     assert fake.config["reject_duplicate_ecommerce_number"] is False
-    _configure(tiny, options={"timeout_seconds": 0.5})
+    configure(tiny, options={"timeout_seconds": 0.5})
     fake.faults.set(fault, method="POST", path_prefix="/api2/pedido.incluir", **params)
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "tiny")
     assert message.state == "pending" and message.attempts == 1
     assert len(fake.state.pedidos) == 1, "the write landed; only its answer was lost"
     assert OrderLink.objects.get(order=order, channel=tiny).state == "error"
@@ -194,7 +155,7 @@ def test_an_account_refusing_repeated_numbers_answers_with_the_existing_copy(
     numbers (codigo_erro 30) still resolves to the existing order instead of a dead letter."""
     fake.configure(reject_duplicate_ecommerce_number=True)
     order = make_order()
-    _linked(order)
+    linked(order, "tiny")
     pedido_id = str(_pedido(fake, order)["id"])
     connector = connector_for(tiny)
     assert isinstance(connector, TinyConnector)
@@ -220,7 +181,7 @@ def test_tiny_throttle_codigo_erro_6_is_retried_after_a_minute(
     fake.faults.set("rate_limit", method="POST", path_prefix="/api2/pedidos.pesquisa")
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "tiny")
     assert message.state == "pending" and "codigo_erro 6" in message.last_error
     assert message.next_attempt_at >= timezone.now() + timedelta(seconds=50)
     assert not fake.state.pedidos
@@ -237,7 +198,7 @@ def test_http_429_and_5xx_are_retried(fake: Fake, tiny: Channel, make_order: Cal
     )
     first = make_order()
     drain(prefix="channel:")
-    message = _order_message(first)
+    message = order_message(first, "tiny")
     assert (message.state, message.last_status) == ("pending", 429)
     assert message.next_attempt_at <= timezone.now() + timedelta(seconds=8)
 
@@ -258,10 +219,10 @@ def test_http_429_and_5xx_are_retried(fake: Fake, tiny: Channel, make_order: Cal
 def test_token_errors_go_to_the_dead_letters(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], credentials: dict[str, str]
 ) -> None:
-    _configure(tiny, credentials=credentials)
+    configure(tiny, credentials=credentials)
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "tiny")
     assert message.state == "dead"
     assert ("codigo_erro 2" in message.last_error) if credentials else ("credential" in message.last_error)
     assert not fake.state.pedidos
@@ -270,10 +231,10 @@ def test_token_errors_go_to_the_dead_letters(
 def test_a_validation_error_goes_to_the_dead_letters(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order]
 ) -> None:
-    _configure(tiny, status_map={"out": {"pending_payment": "bogus"}})
+    configure(tiny, status_map={"out": {"pending_payment": "bogus"}})
     order = make_order()
     drain(prefix="channel:")
-    message = _order_message(order)
+    message = order_message(order, "tiny")
     assert message.state == "dead" and "codigo_erro 31" in message.last_error
     assert not fake.state.pedidos
 
@@ -285,7 +246,7 @@ def test_a_validation_error_goes_to_the_dead_letters(
 )
 def test_an_answer_that_is_not_tinys_envelope_is_retryable(tiny: Channel, reply: Reply) -> None:
     with HttpSink(lambda request: reply) as sink:
-        _configure(tiny, base_url=sink.url + "/api2")
+        configure(tiny, base_url=sink.url + "/api2")
         with connector_for(tiny) as connector, pytest.raises(DeliveryError) as raised:
             connector.fetch_order("1")
     assert raised.value.retryable is True
@@ -297,7 +258,7 @@ def test_an_answer_that_is_not_tinys_envelope_is_retryable(tiny: Channel, reply:
 
 def test_status_pushes_reach_tiny(fake: Fake, tiny: Channel, make_order: Callable[..., Order]) -> None:
     order = make_order()
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     steps = [
         ("approve_payment", "aprovado"),
         ("start_preparing", "preparando_envio"),
@@ -322,7 +283,7 @@ def test_status_pushes_reach_tiny(fake: Fake, tiny: Channel, make_order: Callabl
 
 def test_cancellation_reaches_tiny(fake: Fake, tiny: Channel, make_order: Callable[..., Order]) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     actions.run_transition(order.pk, "cancel", valid_input(order, "cancel"), actor=SYSTEM)
     drain(prefix="channel:")
     assert fake.state.pedidos[int(pedido_id)]["_situacao"] == "cancelado"
@@ -332,7 +293,7 @@ def test_repeated_or_stale_pushes_never_write_or_move_tiny_back(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     pedido = fake.state.pedidos[int(pedido_id)]
     assert pedido["_situacao"] == "aprovado"
 
@@ -366,7 +327,7 @@ def test_tiny_invoice_ship_and_deliver_move_the_malote_order(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
 
     answer = control(f"orders/{pedido_id}/invoice")
     nota = answer["nota_fiscal"]
@@ -405,7 +366,7 @@ def test_a_delivered_webhook_alone_walks_invoice_and_ship_with_tiny_facts(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     fake.faults.set("webhook_off", count=2)
     control(f"orders/{pedido_id}/invoice")
     control(f"orders/{pedido_id}/ship")
@@ -421,7 +382,7 @@ def test_tiny_cancel_and_non_delivery_reach_malote(
 ) -> None:
     canceled = bring_to(make_order(), "paid")
     failed = bring_to(make_order(), "shipped")
-    canceled_id, failed_id = _linked(canceled), _linked(failed)
+    canceled_id, failed_id = linked(canceled, "tiny"), linked(failed, "tiny")
 
     control(f"orders/{canceled_id}/cancel")
     assert _post_hook(_last_webhook(fake).body).json()["results"] == ["applied"]
@@ -438,7 +399,7 @@ def test_aberto_and_aprovado_are_recorded_without_a_transition(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = make_order()
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     control(f"orders/{pedido_id}/situacao", {"situacao": "aprovado"})
     response = _post_hook(_last_webhook(fake).body)
     assert response.json()["results"] == ["recorded"]
@@ -460,7 +421,7 @@ def test_webhook_without_the_right_token_is_401_and_stored_nowhere(
     code: str,
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     control(f"orders/{pedido_id}/invoice")
     response = _post_hook(_last_webhook(fake).body, token=token)
     assert response.status_code == 401 and response.json()["code"] == code
@@ -470,7 +431,7 @@ def test_webhook_without_the_right_token_is_401_and_stored_nowhere(
 
 
 def test_webhook_on_a_channel_without_webhook_token_is_refused(fake: Fake, tiny: Channel) -> None:
-    _configure(tiny, credentials={"token": fake.credentials["token"]})
+    configure(tiny, credentials={"token": fake.credentials["token"]})
     response = _post_hook(b'{"dados": {"id": 1}}', token="anything")
     assert response.status_code == 401 and response.json()["code"] == "webhook_token_not_configured"
     assert not InboxEvent.objects.exists()
@@ -480,7 +441,7 @@ def test_a_duplicate_webhook_changes_nothing(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     fake.faults.set("webhook_duplicate")
     control(f"orders/{pedido_id}/invoice")
     assert fake.wait_for_webhooks()
@@ -497,7 +458,7 @@ def test_webhook_when_tiny_cannot_be_read_is_503_and_can_be_retried(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     control(f"orders/{pedido_id}/invoice")
     body = _last_webhook(fake).body
     fake.faults.set("error_5xx", path_prefix="/api2/pedido.obter")
@@ -535,7 +496,7 @@ def test_polling_finds_an_invoice_whose_webhook_was_lost(
 ) -> None:
     fake.configure(situacao_as_label=situacao_as_label)
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     fake.faults.set("webhook_off")
     control(f"orders/{pedido_id}/invoice")
     assert _last_webhook(fake).suppressed
@@ -558,7 +519,7 @@ def test_polling_and_the_webhook_share_event_ids(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     control(f"orders/{pedido_id}/invoice")
     assert _post_hook(_last_webhook(fake).body).json()["results"] == ["applied"]
     with connector_for(tiny) as connector:
@@ -589,7 +550,7 @@ def test_fetch_order_returns_the_order_as_tiny_has_it(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     control(f"orders/{pedido_id}/invoice")
     control(f"orders/{pedido_id}/ship")
     with connector_for(tiny) as connector:
@@ -608,7 +569,7 @@ def test_request_invoice_uses_the_configured_nfe_service(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order]
 ) -> None:
     order = bring_to(make_order(), "paid")
-    pedido_id = _linked(order)
+    pedido_id = linked(order, "tiny")
     with connector_for(tiny) as connector:
         assert isinstance(connector, TinyConnector)
         registro = connector.request_invoice(pedido_id)

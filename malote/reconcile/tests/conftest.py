@@ -1,4 +1,5 @@
-"""Fixtures of the reconciliation tests: the Tiny and Pagar.me fakes over HTTP and their channels."""
+"""Fixtures of the reconciliation tests: the Tiny and Pagar.me fakes over HTTP and their channels, and
+an order taken in from the SkyHub fake."""
 
 from __future__ import annotations
 
@@ -10,23 +11,12 @@ import httpx
 import pytest
 
 from malote.channels.models import Channel, ChannelRole
-from malote.connectors.pagarme import clear_jwks_cache
+from malote.channels.tests import e2e
+from malote.connectors.tests.helpers import Control, channel_at, control_of, pagarme_gateway
 from malote.notify.tests.conftest import smtp  # noqa: F401  (the real SMTP sink fixture)
 from malote.orders.models import Order
 from malote.sandbox import start_fake
 from malote.sandbox.server import RunningFake
-
-Control = Callable[..., dict[str, Any]]
-
-
-def _control(fake: RunningFake[Any], http: httpx.Client) -> Control:
-    def post(path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = http.post(f"{fake.url}/_sandbox/{path}", json=body or {})
-        assert response.status_code in (200, 201), response.text
-        answer: dict[str, Any] = response.json()
-        return answer
-
-    return post
 
 
 @pytest.fixture
@@ -49,23 +39,22 @@ def http() -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def tiny_control(tiny_fake: RunningFake[Any], http: httpx.Client) -> Control:
-    return _control(tiny_fake, http)
+    return control_of(tiny_fake, http)
 
 
 @pytest.fixture
 def pagarme_control(pagarme_fake: RunningFake[Any], http: httpx.Client) -> Control:
-    return _control(pagarme_fake, http)
+    return control_of(pagarme_fake, http)
 
 
 @pytest.fixture
 def tiny(tiny_fake: RunningFake[Any], channel: Channel) -> Channel:
     """The ERP (the storefront ``site`` comes from ``channel``); no grace, so one run decides."""
-    return Channel.objects.create(
-        code="tiny",
-        name="Tiny ERP",
-        role=ChannelRole.ERP,
-        kind="tiny",
-        base_url=tiny_fake.api_url,
+    return channel_at(
+        tiny_fake,
+        "tiny",
+        "Tiny ERP",
+        ChannelRole.ERP,
         credentials={"token": tiny_fake.credentials["token"], "webhook_token": "tok"},
         options={"integration_grace_minutes": 0},
     )
@@ -73,17 +62,8 @@ def tiny(tiny_fake: RunningFake[Any], channel: Channel) -> Channel:
 
 @pytest.fixture
 def pagarme(pagarme_fake: RunningFake[Any], channel: Channel) -> Iterator[Channel]:
-    clear_jwks_cache()
-    yield Channel.objects.create(
-        code="pagarme",
-        name="Pagar.me",
-        role=ChannelRole.GATEWAY,
-        kind="pagarme",
-        base_url=pagarme_fake.api_url,
-        credentials={"secret_key": pagarme_fake.credentials["secret_key"]},
-        options={"jwks_url": pagarme_fake.credentials["jwks_url"]},
-    )
-    clear_jwks_cache()
+    with pagarme_gateway(pagarme_fake) as gateway:
+        yield gateway
 
 
 @pytest.fixture
@@ -108,3 +88,44 @@ def paying_order(
         return make_order(external_id=external_id, payment=data), charge_id
 
     return create
+
+
+def imported_from_skyhub(skyhub: RunningFake[Any], sku: str) -> tuple[str, Order]:
+    """An order for one ``sku`` placed at Lojas Americanas through the SkyHub fake, paid there, and
+    taken in by the channel's queue poll: ``(SkyHub code, Malote order)``."""
+    placed = e2e.control(
+        skyhub,
+        "POST",
+        "/_sandbox/orders",
+        {
+            "channel": "Lojas Americanas",
+            "shipping_method": "Correios SEDEX",
+            "status": "payment_received",
+            "items": [{"sku": sku, "qty": 1}],
+        },
+    )["order"]
+    code = placed["code"]
+    e2e.poll(e2e.channel_of(skyhub))
+    return code, Order.objects.get(channel=e2e.channel_of(skyhub), external_id=code)
+
+
+def invoiced_from_skyhub(skyhub: RunningFake[Any], sku: str, number: int) -> tuple[str, Order]:
+    """``imported_from_skyhub``, then invoiced in Malote with NF-e ``number`` and delivered, so that
+    SkyHub has it as ``order_invoiced``."""
+    code, order = imported_from_skyhub(skyhub, sku)
+    order = e2e.run(order, "invoice", e2e.invoice_input(order, number))
+    e2e.deliver_all()
+    assert skyhub_status(skyhub, code) == "order_invoiced"
+    return code, order
+
+
+def skyhub_status(skyhub: RunningFake[Any], code: str) -> str:
+    """The order's status code as SkyHub has it now."""
+    with skyhub.app.lock:
+        return str(skyhub.state.orders[code]["status"]["code"])
+
+
+def changed_by_hand(skyhub: RunningFake[Any], code: str, status: str) -> None:
+    """Someone changes the status in SkyHub's panel a minute later: not queued (the seed's case)."""
+    e2e.control(skyhub, "POST", "/_sandbox/clock", {"advance": 60})
+    e2e.control(skyhub, "POST", f"/_sandbox/orders/{code}/status", {"status": status})

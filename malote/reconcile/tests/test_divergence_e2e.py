@@ -22,11 +22,8 @@ from malote.channels.models import LinkState, OrderLink
 from malote.channels.tests.e2e import (
     channel_of,
     connect,
-    control,
     deliver_all,
     fetch,
-    invoice_input,
-    order_of,
     paths,
     poll,
     run,
@@ -37,6 +34,7 @@ from malote.conftest import SYSTEM
 from malote.orders.models import Order
 from malote.reconcile import divergent
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
+from malote.reconcile.tests.conftest import changed_by_hand, invoiced_from_skyhub, skyhub_status
 from malote.sandbox.server import RunningFake
 from malote.stock.actions import set_physical
 from malote.sync.models import MessageState, OutboxMessage
@@ -56,43 +54,10 @@ def fakes(db: None) -> Any:
         yield skyhub, tiny
 
 
-def _invoiced_order(skyhub: RunningFake[Any]) -> tuple[str, Order]:
-    placed = control(
-        skyhub,
-        "POST",
-        "/_sandbox/orders",
-        {
-            "channel": "Lojas Americanas",
-            "shipping_method": "Correios SEDEX",
-            "status": "payment_received",
-            "items": [{"sku": SKU, "qty": 1}],
-        },
-    )["order"]
-    code = placed["code"]
-    poll(channel_of(skyhub))
-    order = run(
-        order_of(channel_of(skyhub), code), "invoice", invoice_input(order_of(channel_of(skyhub), code), 901)
-    )
-    deliver_all()
-    assert _status_there(skyhub, code) == "order_invoiced"
-    return code, order
-
-
-def _status_there(skyhub: RunningFake[Any], code: str) -> str:
-    with skyhub.app.lock:
-        return str(skyhub.state.orders[code]["status"]["code"])
-
-
 def _writes(skyhub: RunningFake[Any], code: str) -> list[str]:
     prefix = "/orders/" + code.replace(" ", "%20") + "/"
     found = paths(skyhub, "POST", prefix) or paths(skyhub, "POST", f"/orders/{code}/")
     return [p.rsplit("/", 1)[1] for p in found]
-
-
-def _by_hand(skyhub: RunningFake[Any], code: str, status: str) -> None:
-    """Someone changes the status in SkyHub's panel a minute later (not queued: the seed's case)."""
-    control(skyhub, "POST", "/_sandbox/clock", {"advance": 60})
-    control(skyhub, "POST", f"/_sandbox/orders/{code}/status", {"status": status})
 
 
 def _held(order: Order) -> list[OutboxMessage]:
@@ -114,8 +79,8 @@ def _issue(order: Order) -> IntegrationIssue:
 
 def test_a_cancel_by_hand_in_skyhub_is_a_divergence_never_overwritten(fakes: Any) -> None:
     skyhub, tiny = fakes
-    code, order = _invoiced_order(skyhub)
-    _by_hand(skyhub, code, "order_canceled")
+    code, order = invoiced_from_skyhub(skyhub, SKU, 901)
+    changed_by_hand(skyhub, code, "order_canceled")
 
     poll(channel_of(skyhub))  # the manual change is not in the queue: the poll alone does not see it
     assert _link(order).state == LinkState.LINKED
@@ -137,7 +102,7 @@ def test_a_cancel_by_hand_in_skyhub_is_a_divergence_never_overwritten(fakes: Any
     order = run(order, "ship", SHIP)
     deliver_all()
     assert _writes(skyhub, code) == ["invoice"]
-    assert _status_there(skyhub, code) == "order_canceled"
+    assert skyhub_status(skyhub, code) == "order_canceled"
     [held] = _held(order)
     assert (held.kind, held.state) == ("order.shipment", MessageState.DEAD)
     assert tiny_pedido(tiny, order.number)["_situacao"] == "enviado"
@@ -160,8 +125,8 @@ def test_a_cancel_by_hand_in_skyhub_is_a_divergence_never_overwritten(fakes: Any
 
 def test_a_status_set_back_by_hand_is_held_then_pushed_again(fakes: Any) -> None:
     skyhub, _ = fakes
-    code, order = _invoiced_order(skyhub)
-    _by_hand(skyhub, code, "payment_received")  # back to "approved" after Malote's invoice reached it
+    code, order = invoiced_from_skyhub(skyhub, SKU, 901)
+    changed_by_hand(skyhub, code, "payment_received")  # back to "approved" after Malote's invoice reached it
     assert fetch(channel_of(skyhub), code) == "divergent"
     link = _link(order)
     assert link.state == LinkState.DIVERGENT
@@ -170,7 +135,7 @@ def test_a_status_set_back_by_hand_is_held_then_pushed_again(fakes: Any) -> None
     order = run(order, "ship", SHIP)
     deliver_all()
     assert _writes(skyhub, code) == ["invoice"], "held: the shipment is not pushed over the manual change"
-    assert _status_there(skyhub, code) == "payment_received"
+    assert skyhub_status(skyhub, code) == "payment_received"
     assert len(_held(order)) == 1
     issue = _issue(order)
     assert (issue.evidence["remote_status"], issue.evidence["expected_remote"]) == (
@@ -182,7 +147,7 @@ def test_a_status_set_back_by_hand_is_held_then_pushed_again(fakes: Any) -> None
     resolve_divergence(link.pk, "push_again", actor=SYSTEM)
     deliver_all()
     assert _writes(skyhub, code) == ["invoice", "shipments"]
-    assert _status_there(skyhub, code) == "order_shipped"
+    assert skyhub_status(skyhub, code) == "order_shipped"
     assert _link(order).state == LinkState.LINKED
     order.refresh_from_db()
     assert order.status == "shipped"

@@ -16,9 +16,7 @@ from malote.channels.models import Channel, LinkState, OrderLink
 from malote.channels.tests.e2e import (
     channel_of,
     connect,
-    control,
     deliver_all,
-    invoice_input,
     poll,
     run,
     running,
@@ -27,6 +25,12 @@ from malote.conftest import SYSTEM
 from malote.orders.models import Order
 from malote.reconcile import integration, jobs
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueKind
+from malote.reconcile.tests.conftest import (
+    changed_by_hand,
+    imported_from_skyhub,
+    invoiced_from_skyhub,
+    skyhub_status,
+)
 from malote.sandbox.server import RunningFake
 from malote.stock.actions import set_physical
 from malote.sync import schedules
@@ -45,43 +49,6 @@ def skyhub(db: None) -> Iterator[RunningFake[Any]]:
     with running("skyhub") as fake:
         connect(fake, "skyhub")
         yield fake
-
-
-def _imported(skyhub: RunningFake[Any]) -> tuple[str, Order]:
-    """An order placed at Lojas Americanas, paid, taken in by the queue poll."""
-    placed = control(
-        skyhub,
-        "POST",
-        "/_sandbox/orders",
-        {
-            "channel": "Lojas Americanas",
-            "shipping_method": "Correios SEDEX",
-            "status": "payment_received",
-            "items": [{"sku": SKU, "qty": 1}],
-        },
-    )["order"]
-    code = placed["code"]
-    poll(channel_of(skyhub))
-    return code, Order.objects.get(channel=channel_of(skyhub), external_id=code)
-
-
-def _invoiced(skyhub: RunningFake[Any], number: int) -> tuple[str, Order]:
-    code, order = _imported(skyhub)
-    order = run(order, "invoice", invoice_input(order, number))
-    deliver_all()
-    assert _status_there(skyhub, code) == "order_invoiced"
-    return code, order
-
-
-def _status_there(skyhub: RunningFake[Any], code: str) -> str:
-    with skyhub.app.lock:
-        return str(skyhub.state.orders[code]["status"]["code"])
-
-
-def _by_hand(skyhub: RunningFake[Any], code: str, status: str) -> None:
-    """Someone changes the status in SkyHub's panel a minute later: not queued (the seed's case)."""
-    control(skyhub, "POST", "/_sandbox/clock", {"advance": 60})
-    control(skyhub, "POST", f"/_sandbox/orders/{code}/status", {"status": status})
 
 
 def _reads(skyhub: RunningFake[Any], code: str) -> int:
@@ -112,9 +79,9 @@ def _divergent_issues(order: Order) -> list[IntegrationIssue]:
 def test_a_cancel_by_hand_of_an_invoiced_order_is_a_divergent_issue_in_one_slot(
     skyhub: RunningFake[Any],
 ) -> None:
-    code, order = _invoiced(skyhub, 901)
-    untouched_code, untouched = _imported(skyhub)
-    _by_hand(skyhub, code, "order_canceled")
+    code, order = invoiced_from_skyhub(skyhub, SKU, 901)
+    untouched_code, untouched = imported_from_skyhub(skyhub, SKU)
+    changed_by_hand(skyhub, code, "order_canceled")
     poll(channel_of(skyhub))  # not queued: the queue poll alone does not see it
     assert _link(order).state == LinkState.LINKED
     reads, untouched_reads = _reads(skyhub, code), _reads(skyhub, untouched_code)
@@ -149,11 +116,11 @@ def test_a_cancel_by_hand_of_an_invoiced_order_is_a_divergent_issue_in_one_slot(
 
 
 def test_a_delivery_by_hand_moves_the_order_forward_not_divergent(skyhub: RunningFake[Any]) -> None:
-    code, order = _invoiced(skyhub, 902)
+    code, order = invoiced_from_skyhub(skyhub, SKU, 902)
     order = run(order, "ship", SHIP)
     deliver_all()
-    assert _status_there(skyhub, code) == "order_shipped"
-    _by_hand(skyhub, code, "complete")
+    assert skyhub_status(skyhub, code) == "order_shipped"
+    changed_by_hand(skyhub, code, "complete")
 
     summary = _reconcile(1)
 
@@ -171,10 +138,10 @@ def test_a_delivery_by_hand_moves_the_order_forward_not_divergent(skyhub: Runnin
 def test_reads_are_capped_per_slot_and_the_rest_come_next_slot(skyhub: RunningFake[Any]) -> None:
     channel = channel_of(skyhub)
     Channel.objects.filter(pk=channel.pk).update(options={"status_refresh_max_per_run": 1})
-    first_code, first = _imported(skyhub)
-    second_code, second = _imported(skyhub)
-    _by_hand(skyhub, first_code, "order_canceled")
-    _by_hand(skyhub, second_code, "order_canceled")
+    first_code, first = imported_from_skyhub(skyhub, SKU)
+    second_code, second = imported_from_skyhub(skyhub, SKU)
+    changed_by_hand(skyhub, first_code, "order_canceled")
+    changed_by_hand(skyhub, second_code, "order_canceled")
 
     summary = _reconcile(1)
 
@@ -194,8 +161,8 @@ def test_reads_are_capped_per_slot_and_the_rest_come_next_slot(skyhub: RunningFa
 
 
 def test_a_failed_read_is_not_raised_and_is_retried_next_slot(skyhub: RunningFake[Any]) -> None:
-    code, order = _imported(skyhub)
-    _by_hand(skyhub, code, "order_canceled")
+    code, order = imported_from_skyhub(skyhub, SKU)
+    changed_by_hand(skyhub, code, "order_canceled")
     skyhub.faults.set("error_5xx", 1, method="GET", path_prefix=f"/orders/{code}")
 
     summary = _reconcile(1)
@@ -213,8 +180,8 @@ def test_a_failed_read_is_not_raised_and_is_retried_next_slot(skyhub: RunningFak
 
 
 def test_a_dry_run_reports_the_change_and_reads_nothing(skyhub: RunningFake[Any]) -> None:
-    code, order = _invoiced(skyhub, 903)
-    _by_hand(skyhub, code, "order_canceled")
+    code, order = invoiced_from_skyhub(skyhub, SKU, 903)
+    changed_by_hand(skyhub, code, "order_canceled")
     reads = _reads(skyhub, code)
     findings: list[dict[str, Any]] = []
 
@@ -232,8 +199,8 @@ def test_a_dry_run_reports_the_change_and_reads_nothing(skyhub: RunningFake[Any]
 def test_the_refresh_can_be_turned_off(skyhub: RunningFake[Any]) -> None:
     channel = channel_of(skyhub)
     Channel.objects.filter(pk=channel.pk).update(options={"status_refresh": False})
-    code, order = _imported(skyhub)
-    _by_hand(skyhub, code, "order_canceled")
+    code, order = imported_from_skyhub(skyhub, SKU)
+    changed_by_hand(skyhub, code, "order_canceled")
 
     assert "refreshed" not in _reconcile(1)
     assert _reads(skyhub, code) == 0
@@ -244,10 +211,10 @@ def test_the_refresh_can_be_turned_off(skyhub: RunningFake[Any]) -> None:
 def test_a_status_set_back_by_hand_to_the_one_recorded_before_a_push_is_noticed(
     skyhub: RunningFake[Any],
 ) -> None:
-    code, order = _invoiced(skyhub, 904)
+    code, order = invoiced_from_skyhub(skyhub, SKU, 904)
     # The link still holds the status of the import: Malote's own push changed SkyHub since.
     assert _link(order).remote_status == "payment_received"
-    _by_hand(skyhub, code, "payment_received")  # back to "approved" after Malote's invoice reached it
+    changed_by_hand(skyhub, code, "payment_received")  # back to "approved" after Malote's invoice reached it
 
     summary = _reconcile(1)
 
@@ -267,10 +234,10 @@ def test_a_status_set_back_by_hand_to_the_one_recorded_before_a_push_is_noticed(
 def test_a_status_the_intake_kept_back_is_read_once_not_every_slot(skyhub: RunningFake[Any]) -> None:
     channel = channel_of(skyhub)
     Channel.objects.filter(pk=channel.pk).update(options={"detect_regressions": False})
-    code, order = _invoiced(skyhub, 905)
+    code, order = invoiced_from_skyhub(skyhub, SKU, 905)
     assert "refresh:already 1" in _reconcile(1), "Malote's own push, read back once"
     assert _link(order).remote_status == "order_invoiced"
-    _by_hand(skyhub, code, "payment_received")  # without regression detection: a late update
+    changed_by_hand(skyhub, code, "payment_received")  # without regression detection: a late update
     reads = _reads(skyhub, code)
 
     assert "refresh:already 1" in _reconcile(2)
