@@ -123,8 +123,8 @@ def page_as(browser: Any, server: dict[str, Any]) -> Iterator[Any]:
         try:
             page.wait_for_url(f"{server['url']}/backoffice/")
         except Exception:
-            print(page.url, page.content()[:3000])
-            raise
+            reached = f"{page.url}\n{page.content()[:2000]}"
+            pytest.fail(f"login as {username} did not reach the orders list: {reached}")
         return page
 
     yield login
