@@ -89,7 +89,7 @@ from typing import Any
 
 from django.http import HttpResponse
 
-from malote.connectors.base import Connector, InboundChange, OrderListing, Unsupported, WebhookRejected
+from malote.connectors.base import Connector, InboundChange, Unsupported, WebhookRejected
 from malote.connectors.registry import register
 from malote.connectors.values import header_value, minor_to_decimal
 from malote.sync.errors import DeliveryError
@@ -279,9 +279,8 @@ class AdyenConnector(Connector):
         """
         raise Unsupported
 
-    def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
-        """Unsupported: the reference has no payment listing either (see ``fetch_order``)."""
-        raise Unsupported
+    # ``list_orders`` is the base's (Unsupported): the reference has no payment listing either, so the
+    # reconciliation schedules no listing check for Adyen channels.
 
     # --- outbound ------------------------------------------------------------------------------
 
