@@ -178,9 +178,6 @@ class AdyenConnector(Connector):
     kind = "adyen"
     default_status_in = DEFAULT_STATUS_IN
 
-    def option(self, name: str, default: Any) -> Any:
-        return (self.channel.options or {}).get(name, default)
-
     # --- inbound -------------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:

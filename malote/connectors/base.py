@@ -176,6 +176,10 @@ class Connector:
     def base_url(self) -> str:
         return str(self.channel.base_url).rstrip("/")
 
+    def option(self, name: str, default: Any = None) -> Any:
+        """The channel's option ``name`` (connector-specific settings), else ``default``."""
+        return (getattr(self.channel, "options", None) or {}).get(name, default)
+
     def credential(self, name: str) -> str:
         value = (self.channel.credentials or {}).get(name)
         if not value:

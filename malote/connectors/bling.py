@@ -211,9 +211,6 @@ class BlingConnector(Connector):
     kind = "bling"
     default_status_out = DEFAULT_STATUS_OUT
 
-    def option(self, name: str, default: Any) -> Any:
-        return (self.channel.options or {}).get(name, default)
-
     # --- auth and HTTP ---------------------------------------------------------------------------
 
     def _token_url(self) -> str:

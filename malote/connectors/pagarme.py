@@ -194,9 +194,6 @@ class PagarmeConnector(Connector):
     kind = "pagarme"
     default_status_in = DEFAULT_STATUS_IN
 
-    def option(self, name: str, default: Any) -> Any:
-        return (self.channel.options or {}).get(name, default)
-
     # --- the API -------------------------------------------------------------------------------
 
     def _api(self, method: str, path: str, *, idempotency_key: str | None = None) -> dict[str, Any]:

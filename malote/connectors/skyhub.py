@@ -246,9 +246,6 @@ class SkyHubConnector(Connector):
     default_status_out = DEFAULT_STATUS_OUT
     default_status_in = DEFAULT_STATUS_IN
 
-    def option(self, name: str, default: Any) -> Any:
-        return (self.channel.options or {}).get(name, default)
-
     # --- statuses ---------------------------------------------------------------------------------
 
     def canonical_status(self, order: Mapping[str, Any]) -> str:

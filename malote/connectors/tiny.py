@@ -247,9 +247,6 @@ class TinyConnector(Connector):
     default_status_out = DEFAULT_STATUS_OUT
     default_status_in = DEFAULT_STATUS_IN
 
-    def option(self, name: str, default: Any) -> Any:
-        return (self.channel.options or {}).get(name, default)
-
     # --- the API -------------------------------------------------------------------------------
 
     def _call(self, service: str, **params: str) -> dict[str, Any]:

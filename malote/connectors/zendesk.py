@@ -63,9 +63,6 @@ class ZendeskConnector(Connector):
         super().__init__(channel, http=http)
         self._group_ids: dict[str, int] | None = None
 
-    def option(self, name: str, default: Any) -> Any:
-        return (self.channel.options or {}).get(name, default)
-
     # --- the API -------------------------------------------------------------------------------
 
     def _auth(self) -> httpx.BasicAuth:

@@ -91,3 +91,19 @@ def test_viewers_cannot_act_and_posts_need_csrf(
     issues[0].refresh_from_db()
     assert issues[0].state == IssueState.OPEN
     assert Client().get(INBOX).status_code == 302  # login first
+
+
+@pytest.mark.parametrize("rows", [3, 30])
+def test_inbox_query_count_does_not_grow_with_issues(
+    user_with_role: Callable[[str], Any],
+    make_order: Callable[..., Order],
+    channel: Channel,
+    rows: int,
+    django_assert_max_num_queries: Any,
+) -> None:
+    for kind in (IssueKind.DIVERGENT, IssueKind.STUCK, IssueKind.NOT_INTEGRATED):
+        for _ in range(rows // 3):
+            actions.report(kind, channel=channel, actor=Actor.system("test"), order=make_order())
+    client = client_for(user_with_role, "operator")
+    with django_assert_max_num_queries(12):
+        assert client.get(INBOX).status_code == 200
