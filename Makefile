@@ -12,8 +12,12 @@ PG_TEST_URL ?= postgres://postgres@127.0.0.1:5432/malote
 # System packages the Makefile installs when missing (Debian): apt-get as root, else through sudo.
 APT := $(if $(filter 0,$(shell id -u)),,sudo )apt-get
 CATALOGS := $(wildcard malote/locale/*/LC_MESSAGES/django.po)
+# The product's settings plus the workshop (sandbox, demo, benchmarks): for make run, the tests, the benchmarks.
+export DJANGO_SETTINGS_MODULE := malote_dev.settings
+# A day a year ahead that is a Brazilian national holiday (Proclamação da República, a Monday).
+TEST_CLOCK ?= 2027-11-15T10:00:00-03:00
 
-.PHONY: run test setup lint typecheck test-sqlite test-postgres bench clean browser gettext messages
+.PHONY: run test setup lint typecheck layers test-sqlite test-postgres test-clock bench clean browser gettext messages
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -51,7 +55,12 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 typecheck: setup
-	$(BIN)/mypy malote
+	$(BIN)/mypy malote malote_dev
+
+# The layers of docs/ARCHITECTURE.md (import-linter contracts in pyproject.toml), and no import cycle.
+layers: setup
+	$(BIN)/lint-imports
+	$(BIN)/python -m malote_dev.tools.import_cycles
 
 test-sqlite: setup browser
 	env -u DATABASE_URL MALOTE_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2 -q
@@ -61,9 +70,15 @@ test-sqlite: setup browser
 test-postgres: setup browser
 	DATABASE_URL=$(PG_TEST_URL) MALOTE_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2 -q
 
-test: lint typecheck test-sqlite test-postgres
+# The whole suite on another day (TEST_CLOCK): no test may depend on the day it runs.
+test-clock: setup browser
+	env -u DATABASE_URL MALOTE_TEST_CLOCK=$(TEST_CLOCK) MALOTE_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2 -q
+
+test: lint typecheck layers test-sqlite test-postgres test-clock
 
 bench: setup
+	UV_PYTHON=$(PYTHON) $(UV) sync --locked --quiet --group bench
+	rm -f $(VENV)/.synced
 	$(BIN)/malote bench transitions
 	$(BIN)/malote bench search
 	$(BIN)/malote bench backoffice

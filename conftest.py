@@ -11,6 +11,12 @@ import os
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
+
+# No timed assertions in the suite (performance lives in `malote bench`): a property test on a loaded
+# machine must not fail for taking longer than hypothesis's default 200 ms per example.
+hypothesis_settings.register_profile("malote", deadline=None)
+hypothesis_settings.load_profile("malote")
 
 
 def _postgres_unreachable() -> str | None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
@@ -14,15 +13,11 @@ from django.test import Client
 from malote.accounts.models import ApiToken
 from malote.accounts.roles import assign_role, sync_roles
 from malote.channels.models import Channel, ChannelRole
-from malote.core.actors import Actor
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.schemas import ORDER_EXAMPLE, OrderIn
+from malote.orders.schemas import OrderIn
 from malote.stock.actions import set_physical
-
-SYSTEM = Actor.system("test")
-
-ORDER_JSON: dict[str, Any] = copy.deepcopy(ORDER_EXAMPLE)
+from malote_dev.testing.orders import SYSTEM, order_data
 
 # A key consistent with the order above: SP, issued 2026-11, emitter 11.222.333/0001-81, série 1, nNF 1234.
 VALID_KEY = "35261111222333000181550010000012341123456780"
@@ -30,7 +25,7 @@ VALID_KEY = "35261111222333000181550010000012341123456780"
 
 @pytest.fixture
 def order_json() -> dict[str, Any]:
-    return copy.deepcopy(ORDER_JSON)
+    return order_data()
 
 
 @pytest.fixture
@@ -60,7 +55,7 @@ def make_order(channel: Channel, stock: Callable[..., None]) -> Callable[..., Or
 
     def make(*, physical: int | None = 10, **overrides: Any) -> Order:
         counter["n"] += 1
-        data = copy.deepcopy(ORDER_JSON)
+        data = order_data()
         data["external_id"] = f"02-7043191{counter['n']:02d}"
         data.update(overrides)
         if physical is not None:

@@ -4,20 +4,92 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from enum import StrEnum
+from typing import Any, get_args
 
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.multipartparser import MultiPartParserError
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError, ValidationError
+from pydantic_core.core_schema import ErrorType
 
-from malote.core.errors import MaloteError
+from malote.core.errors import CoreErrorCode, MaloteError
+from malote.fiscal.errors import FiscalErrorCode
+from malote.orders.errors import OrdersErrorCode
+from malote.reconcile.errors import ReconcileErrorCode
+from malote.relay.errors import DIVERGENCE_CODES
+from malote.stock.errors import StockErrorCode
+from malote.sync.errors import SyncErrorCode
 
 log = logging.getLogger(__name__)
 
 # ninja prefixes locations with the parameter source and, for bodies, the parameter name.
 _SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
+
+
+class ApiErrorCode(StrEnum):
+    """The codes the API layer answers itself (handlers, middleware, routers)."""
+
+    # Requests the API cannot read (errors.py, middleware.py, orders.py)
+    MALFORMED_REQUEST = "malformed_request"
+    MALFORMED_JSON = "malformed_json"
+    BODY_NOT_OBJECT = "body_not_object"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    CSRF_FAILED = "http_403"  # ninja's HttpError(403): a session-cookie request without its CSRF token
+    INVALID_CURSOR = "invalid_cursor"
+    # Idempotency-Key (middleware.py)
+    IDEMPOTENCY_KEY_TOO_LONG = "idempotency_key_too_long"
+    IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
+    IDEMPOTENCY_IN_PROGRESS = "idempotency_in_progress"
+    # Lookups of the API's own resources (stock.py, outbox.py)
+    STOCK_ITEM_NOT_FOUND = "stock_item_not_found"
+    MESSAGE_NOT_FOUND = "message_not_found"
+    # Anything else
+    INTERNAL_ERROR = "internal_error"
+    ERROR = "error"  # a non-JSON error answered outside the API's handlers, other than 404 and 405
+
+
+# ninja's HttpError: 400 for a body or parameters it cannot parse, 403 for a failed CSRF check.
+HTTP_ERROR_CODES: dict[int, str] = {400: ApiErrorCode.MALFORMED_REQUEST, 403: ApiErrorCode.CSRF_FAILED}
+
+# The reconciliation codes the issue endpoints answer; its other members name noted events and
+# outcomes, never an error answer.
+RECONCILE_API_CODES = (
+    ReconcileErrorCode.ISSUE_NOT_FOUND,
+    ReconcileErrorCode.ISSUE_CLOSED,
+    ReconcileErrorCode.ISSUE_NOT_REPAIRABLE,
+    ReconcileErrorCode.HELPDESK_MISSING,
+    ReconcileErrorCode.UNKNOWN_ACTION,
+    ReconcileErrorCode.REASON_REQUIRED,
+)
+
+# Every Malote code the API can answer (docs/error-codes.md). Fiscal codes arrive through the input
+# schemas and the invoice and ship commands, except tracking_pattern_invalid (a settings error at
+# start-up); relay's through the issue actions that resolve a divergent link.
+API_ERROR_CODES: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        [
+            *CoreErrorCode,
+            *ApiErrorCode,
+            *OrdersErrorCode,
+            *StockErrorCode,
+            *SyncErrorCode,
+            *(code for code in FiscalErrorCode if code != FiscalErrorCode.TRACKING_PATTERN_INVALID),
+            *DIVERGENCE_CODES,
+            *RECONCILE_API_CODES,
+        ]
+    )
+)
+# A request that fails schema validation (422) carries pydantic's error type as its code
+# (``missing``, ``extra_forbidden``, ``string_too_long``…) where no Malote rule names it.
+PYDANTIC_ERROR_TYPES: tuple[str, ...] = get_args(ErrorType)
+
+
+def openapi_codes() -> list[str]:
+    """The ``enum`` of ``ErrorOut.code`` in the OpenAPI document: every code the API can answer."""
+    return sorted({*API_ERROR_CODES, *PYDANTIC_ERROR_TYPES})
 
 
 def error_body(code: str, detail: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -44,37 +116,45 @@ def install(api: NinjaAPI, *, body_params: set[str]) -> None:
     def on_validation(request: HttpRequest, exc: ValidationError) -> HttpResponse:
         errors = [
             error_body(
-                str(e.get("type", "invalid")),
+                str(e.get("type", CoreErrorCode.INVALID)),
                 str(e.get("msg", "Invalid value.")),
                 _field(e.get("loc", []), body_params),
             )
             for e in exc.errors
         ]
-        first = errors[0] if errors else error_body("invalid", "Invalid request.")
+        first = errors[0] if errors else error_body(CoreErrorCode.INVALID, "Invalid request.")
         return JsonResponse({**first, "errors": errors}, status=422)
 
     def on_auth(request: HttpRequest, exc: AuthenticationError) -> HttpResponse:
         return JsonResponse(
-            error_body("not_authenticated", "Send a valid token: Authorization: Bearer <token>."), status=401
+            error_body(CoreErrorCode.NOT_AUTHENTICATED, "Send a valid token: Authorization: Bearer <token>."),
+            status=401,
         )
 
     def on_http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
-        code = "malformed_request" if exc.status_code == 400 else f"http_{exc.status_code}"
+        # Any other status ninja might raise keeps the old dynamic form, http_<status>.
+        code = HTTP_ERROR_CODES.get(exc.status_code, f"http_{exc.status_code}")
         return JsonResponse(error_body(code, str(exc)), status=exc.status_code)
 
     def on_404(request: HttpRequest, exc: Http404) -> HttpResponse:
-        return JsonResponse(error_body("not_found", "Not found."), status=404)
+        return JsonResponse(error_body(CoreErrorCode.NOT_FOUND, "Not found."), status=404)
 
     def on_too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
-        return JsonResponse(error_body("payload_too_large", "The request body is too large."), status=413)
+        return JsonResponse(
+            error_body(ApiErrorCode.PAYLOAD_TOO_LARGE, "The request body is too large."), status=413
+        )
 
     def on_unparsable(request: HttpRequest, exc: Exception) -> HttpResponse:
         # A multipart body without a boundary, too many form or query fields, and the like.
-        return JsonResponse(error_body("malformed_request", "The request cannot be parsed."), status=400)
+        return JsonResponse(
+            error_body(ApiErrorCode.MALFORMED_REQUEST, "The request cannot be parsed."), status=400
+        )
 
     def on_unexpected(request: HttpRequest, exc: Exception) -> HttpResponse:
         log.exception("unexpected error in %s %s", request.method, request.path)
-        return JsonResponse(error_body("internal_error", "Unexpected error; it has been logged."), status=500)
+        return JsonResponse(
+            error_body(ApiErrorCode.INTERNAL_ERROR, "Unexpected error; it has been logged."), status=500
+        )
 
     handlers: list[tuple[type[Exception], Callable[..., HttpResponse]]] = [
         (MaloteError, on_malote_error),

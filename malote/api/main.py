@@ -9,11 +9,11 @@ from pydantic.json_schema import models_json_schema
 
 from malote.api import errors
 from malote.api.auth import AUTH
+from malote.api.issues import router as issues_router
 from malote.api.orders import router as orders_router
 from malote.api.outbox import router as outbox_router
 from malote.api.stock import router as stock_router
 from malote.orders.lifecycle import TRANSITIONS
-from malote.reconcile.api import router as issues_router
 
 
 class MaloteAPI(NinjaAPI):

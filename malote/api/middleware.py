@@ -9,7 +9,8 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from malote.accounts.models import IdempotencyRecord
-from malote.api.errors import error_body
+from malote.api.errors import ApiErrorCode, error_body
+from malote.core.errors import CoreErrorCode
 
 API_PREFIX = "/api/"
 IN_PROGRESS = 0
@@ -45,7 +46,9 @@ class IdempotencyKeyMiddleware:
             return self.get_response(request)
         if len(key) > 255:
             return JsonResponse(
-                error_body("idempotency_key_too_long", "Idempotency-Key is limited to 255 characters."),
+                error_body(
+                    ApiErrorCode.IDEMPOTENCY_KEY_TOO_LONG, "Idempotency-Key is limited to 255 characters."
+                ),
                 status=422,
             )
         try:
@@ -78,18 +81,22 @@ class IdempotencyKeyMiddleware:
     def _replay(self, principal: str, key: str, digest: str) -> HttpResponse:
         record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
         if record is None:  # deleted after a failure in between: ask for a retry
-            return JsonResponse(error_body("idempotency_in_progress", "Retry the request."), status=409)
+            return JsonResponse(
+                error_body(ApiErrorCode.IDEMPOTENCY_IN_PROGRESS, "Retry the request."), status=409
+            )
         if record.request_hash != digest:
             return JsonResponse(
                 error_body(
-                    "idempotency_key_reused", "This Idempotency-Key was already used for a different request."
+                    ApiErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    "This Idempotency-Key was already used for a different request.",
                 ),
                 status=422,
             )
         if record.status == IN_PROGRESS:
             return JsonResponse(
                 error_body(
-                    "idempotency_in_progress", "A request with this Idempotency-Key is still running."
+                    ApiErrorCode.IDEMPOTENCY_IN_PROGRESS,
+                    "A request with this Idempotency-Key is still running.",
                 ),
                 status=409,
             )
@@ -112,7 +119,9 @@ class ApiJsonErrorsMiddleware:
             and not response.streaming
             and "json" not in response.get("Content-Type", "")
         ):
-            code = {404: "not_found", 405: "method_not_allowed"}.get(response.status_code, "error")
+            code = {404: CoreErrorCode.NOT_FOUND, 405: ApiErrorCode.METHOD_NOT_ALLOWED}.get(
+                response.status_code, ApiErrorCode.ERROR
+            )
             detail = {404: "No such API path.", 405: "Method not allowed on this path."}.get(
                 response.status_code, "Request failed."
             )

@@ -5,21 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from ninja import Query, Router, Status
 
-from malote.api import serializers
 from malote.api.auth import actor_for, require
-from malote.api.export import stream_orders
+from malote.api.errors import ApiErrorCode
 from malote.api.schemas import ErrorOut, EventOut, OrderOut, OrderPageOut, TransitionOut
+from malote.api.streaming import streaming_response
 from malote.core.errors import InvalidInput, NotFound
-from malote.orders import actions, selectors
+from malote.fiscal.errors import FiscalErrorCode
+from malote.orders import actions, selectors, serializers
+from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Order
 from malote.orders.schemas import OrderIn
@@ -38,7 +39,7 @@ def _order_or_404(order_id: int) -> Order:
         .first()
     )
     if order is None:
-        raise NotFound(f"No order with id {order_id}.", code="order_not_found")
+        raise NotFound(f"No order with id {order_id}.", code=OrdersErrorCode.ORDER_NOT_FOUND)
     return order
 
 
@@ -56,33 +57,6 @@ def create_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any
 # --- list and search ---------------------------------------------------------------------------
 
 
-def _in_range(moment: datetime) -> datetime:
-    """Raise ``OverflowError`` unless the moment can be stored in UTC (as the database does)."""
-    moment.astimezone(UTC)
-    return moment
-
-
-def _parse_moment(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:
-    """A date (whole day) or an ISO 8601 date-time; naive values are in the shop's zone."""
-    if not value:
-        return None
-    try:
-        day = parse_date(value) if len(value) == 10 else None
-        if day is not None:
-            moment = timezone.make_aware(
-                datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
-            )
-            return _in_range(moment - (timedelta(microseconds=1) if end_of_day else timedelta(0)))
-        parsed = parse_datetime(value)
-        if parsed is not None:
-            return _in_range(timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed)
-    except (ValueError, OverflowError):
-        pass
-    raise InvalidInput(
-        f"{value!r} is not a date or ISO 8601 date-time.", code="invalid_datetime", field=field
-    )
-
-
 def _encode_cursor(order: Order) -> str:
     return base64.urlsafe_b64encode(f"{order.placed_at.isoformat()}|{order.pk}".encode()).decode()
 
@@ -94,34 +68,12 @@ def _after_cursor(qs: QuerySet[Order], cursor: str) -> QuerySet[Order]:
         last_id = int(pk)
         if timezone.is_naive(placed_at) or not 0 < last_id < 2**63:
             raise ValueError(cursor)
-        _in_range(placed_at)
+        selectors.in_range(placed_at)
     except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise InvalidInput(
-            "The cursor is not one this API gave out.", code="invalid_cursor", field="cursor"
+            "The cursor is not one this API gave out.", code=ApiErrorCode.INVALID_CURSOR, field="cursor"
         ) from None
     return qs.filter(Q(placed_at__lt=placed_at) | Q(placed_at=placed_at, pk__lt=last_id))
-
-
-def filtered_orders(
-    status: list[OrderStatus] | None,
-    channel: list[str] | None,
-    placed_from: str | None,
-    placed_to: str | None,
-    q: str | None,
-) -> QuerySet[Order]:
-    if q is not None and len(q) > 200:
-        raise InvalidInput("The search text is limited to 200 characters.", code="query_too_long", field="q")
-    for field, values in (("q", [q or ""]), ("channel", channel or [])):
-        if any("\x00" in value for value in values):
-            raise InvalidInput("Text may not contain NUL characters.", code="nul_character", field=field)
-    return selectors.filter_orders(
-        Order.objects.select_related("channel"),
-        status=[str(s) for s in status] if status else None,
-        channel=channel,
-        placed_from=_parse_moment(placed_from, "placed_from", end_of_day=False),
-        placed_to=_parse_moment(placed_to, "placed_to", end_of_day=True),
-        q=q,
-    )
 
 
 @router.get("/orders", response={200: OrderPageOut, **ERRORS}, summary="List and search orders")
@@ -142,7 +94,7 @@ def list_orders(
 ) -> dict[str, Any]:
     """Newest first (placed_at, then id), keyset-paginated so pages never shift under inserts."""
     require(request, "orders.view_order")
-    qs = filtered_orders(status, channel, placed_from, placed_to, q)
+    qs = selectors.filtered_orders(status, channel, placed_from, placed_to, q)
     if invoice_xml_pending:
         qs = selectors.orders_awaiting_invoice_xml(qs)
     if divergent:
@@ -172,8 +124,8 @@ def export_orders(
     """Every order matching the list's filters, oldest first, as CSV or a JSON array; streamed
     row by row so memory stays flat however many orders there are."""
     require(request, "orders.export_order")
-    qs = filtered_orders(status, channel, placed_from, placed_to, q)
-    return stream_orders(qs, format)
+    qs = selectors.filtered_orders(status, channel, placed_from, placed_to, q)
+    return streaming_response(qs, format)
 
 
 # --- one order ---------------------------------------------------------------------------------
@@ -213,9 +165,9 @@ def _read_body(request: HttpRequest) -> dict[str, Any]:
     try:
         data = json.loads(request.body)
     except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise InvalidInput("The body is not valid JSON.", code="malformed_json") from None
+        raise InvalidInput("The body is not valid JSON.", code=ApiErrorCode.MALFORMED_JSON) from None
     if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", code="body_not_object")
+        raise InvalidInput("The body must be a JSON object.", code=ApiErrorCode.BODY_NOT_OBJECT)
     return data
 
 
@@ -267,10 +219,14 @@ def _read_xml(request: HttpRequest) -> str:
         try:
             return request.body.decode("utf-8")
         except UnicodeDecodeError:
-            raise InvalidInput("The XML is not UTF-8 text.", code="nfe_xml_malformed", field="xml") from None
+            raise InvalidInput(
+                "The XML is not UTF-8 text.", code=FiscalErrorCode.NFE_XML_MALFORMED, field="xml"
+            ) from None
     xml = _read_body(request).get("xml")
     if not isinstance(xml, str) or not xml.strip():
-        raise InvalidInput("Send the NF-e XML (nfeProc).", code="invoice_xml_missing", field="xml")
+        raise InvalidInput(
+            "Send the NF-e XML (nfeProc).", code=OrdersErrorCode.INVOICE_XML_MISSING, field="xml"
+        )
     return xml
 
 

@@ -10,6 +10,7 @@ from ninja import Query, Router, Schema
 from pydantic import ConfigDict, Field
 
 from malote.api.auth import require
+from malote.api.errors import ApiErrorCode
 from malote.api.schemas import ErrorOut
 from malote.core.errors import NotFound
 from malote.sync import outbox
@@ -89,7 +90,7 @@ def list_messages(
 def retry_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
     require(request, "sync.change_outboxmessage")
     if not OutboxMessage.objects.filter(pk=message_id).exists():
-        raise NotFound(f"No outbox message {message_id}.", code="message_not_found")
+        raise NotFound(f"No outbox message {message_id}.", code=ApiErrorCode.MESSAGE_NOT_FOUND)
     return _out(outbox.retry_now(message_id))
 
 

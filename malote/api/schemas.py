@@ -7,11 +7,20 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, JsonValue
+
+from malote.api.errors import openapi_codes
+
+# Every code the API can answer, as the enum of ErrorOut.code (malote/api/errors.py).
+ERROR_CODES: list[JsonValue] = [*openapi_codes()]
 
 
 class ErrorOut(Schema):
-    code: str
+    code: str = Field(
+        description="Stable snake_case code: Malote's (catalogue: docs/error-codes.md) or, for a 422 from"
+        " schema validation, pydantic's error type (missing, extra_forbidden, string_too_long…).",
+        json_schema_extra={"enum": ERROR_CODES},
+    )
     detail: str
     field: str | None = None
 

@@ -9,6 +9,7 @@ from django.http import HttpRequest
 from ninja import Query, Router
 
 from malote.api.auth import actor_for, require
+from malote.api.errors import ApiErrorCode
 from malote.api.schemas import ErrorOut, StockIn, StockMovementOut, StockOut
 from malote.core.errors import NotFound
 from malote.orders import actions as order_actions
@@ -22,7 +23,7 @@ ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: Erro
 def _check_sku(sku: str) -> None:
     # No SKU is empty, longer than 60 or holds NUL (PostgreSQL text cannot): such a path names nothing.
     if not sku or len(sku) > 60 or "\x00" in sku:
-        raise NotFound("SKUs are 1 to 60 printable characters.", code="stock_item_not_found")
+        raise NotFound("SKUs are 1 to 60 printable characters.", code=ApiErrorCode.STOCK_ITEM_NOT_FOUND)
 
 
 def _out(item: StockItem) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def get_stock(request: HttpRequest, sku: str) -> dict[str, Any]:
     _check_sku(sku)
     item = StockItem.objects.filter(sku=sku).first()
     if item is None:
-        raise NotFound(f"No stock item {sku!r}.", code="stock_item_not_found")
+        raise NotFound(f"No stock item {sku!r}.", code=ApiErrorCode.STOCK_ITEM_NOT_FOUND)
     return _out(item)
 
 

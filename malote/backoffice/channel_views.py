@@ -59,7 +59,7 @@ POLICY_LABELS = {
 
 
 def _policies(channel: Channel) -> list[dict[str, Any]]:
-    """The channel's rule options (DESIGN.md §3): value, the kind's default, and whether it is overridden."""
+    """The channel's rule options (docs/channel-rules.md): value, kind default, whether overridden."""
     return [
         {"name": name, "label": POLICY_LABELS.get(name, name), **entry}
         for name, entry in status_maps.policy_options(channel).items()

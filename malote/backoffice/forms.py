@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from malote.backoffice import throttle
+from malote.backoffice.errors import BackofficeErrorCode
 from malote.orders.statuses import OrderStatus, PaymentMethod
 
 THROTTLED_MESSAGE = _(
@@ -22,7 +23,7 @@ class ThrottledAuthenticationForm(AuthenticationForm):
         username = str(self.data.get("username", ""))
         ip = throttle.client_ip(self.request)
         if throttle.is_blocked(username, ip):
-            raise ValidationError(THROTTLED_MESSAGE, code="throttled")
+            raise ValidationError(THROTTLED_MESSAGE, code=BackofficeErrorCode.THROTTLED)
         try:
             cleaned = super().clean()
         except ValidationError:

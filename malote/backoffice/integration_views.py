@@ -18,11 +18,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from malote.backoffice.access import backoffice_view
-from malote.channels import actions as channel_actions
 from malote.channels.models import OrderLink
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders import actions
+from malote.orders.errors import OrdersErrorCode
+from malote.relay import divergence as channel_actions
 
 logger = logging.getLogger("malote.backoffice")
 MAX_XML_BYTES = 1_000_000
@@ -59,7 +60,7 @@ def attach_xml(request: HttpRequest, order_id: int) -> HttpResponse:
     try:
         result = actions.attach_invoice_xml(order_id, xml, actor=Actor.user(request.user))
     except MaloteError as exc:
-        if exc.code == "order_not_found":
+        if exc.code == OrdersErrorCode.ORDER_NOT_FOUND:
             raise Http404(exc.detail) from exc
         _refused(request, exc)
     else:

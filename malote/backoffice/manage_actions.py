@@ -18,12 +18,13 @@ from django.utils.translation import gettext as _
 
 from malote.accounts.models import ApiToken
 from malote.accounts.roles import assign_role
-from malote.channels.jobs import sync_poll_schedule
+from malote.backoffice.errors import BackofficeErrorCode
 from malote.channels.models import Channel
-from malote.connectors.base import Connector
+from malote.connectors.base import Capability, supports
 from malote.connectors.registry import provider
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from malote.relay.polling import sync_poll_schedule
 from malote.stock.actions import set_physical
 from malote.stock.models import StockItem
 from malote.sync.models import Schedule, ScheduleRun
@@ -103,9 +104,8 @@ def set_channel_enabled(channel: Channel, enabled: bool, *, user: Any) -> None:
 
 
 def polls(channel: Channel) -> bool:
-    """Whether the channel's connector pulls changes (overrides ``pull_changes``)."""
-    cls = provider(channel.kind)
-    return cls is not None and cls.pull_changes is not Connector.pull_changes
+    """Whether the channel's connector pulls changes."""
+    return supports(provider(channel.kind), Capability.PULL_CHANGES)
 
 
 def sync_channel_now(channel: Channel, *, user: Any) -> Schedule:
@@ -116,18 +116,25 @@ def sync_channel_now(channel: Channel, *, user: Any) -> Schedule:
     progress is left alone (``sync_in_progress``).
     """
     if not channel.enabled:
-        raise Conflict(_("O canal está desativado."), code="channel_disabled")
+        raise Conflict(_("O canal está desativado."), code=BackofficeErrorCode.CHANNEL_DISABLED)
     if not polls(channel):
-        raise Conflict(_("O conector deste canal não faz consultas."), code="poll_unsupported")
+        raise Conflict(
+            _("O conector deste canal não faz consultas."), code=BackofficeErrorCode.POLL_UNSUPPORTED
+        )
     with transaction.atomic():
         schedule = sync_poll_schedule(channel)
         assert schedule is not None
         if not schedule.enabled:
-            raise Conflict(_("A consulta periódica deste canal está desligada."), code="poll_disabled")
+            raise Conflict(
+                _("A consulta periódica deste canal está desligada."), code=BackofficeErrorCode.POLL_DISABLED
+            )
         schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
         runs = ScheduleRun.objects.filter(schedule=schedule, slot=current_slot(schedule, timezone.now()))
         if runs.filter(finished_at=None).exists():
-            raise Conflict(_("Uma sincronização deste canal já está em andamento."), code="sync_in_progress")
+            raise Conflict(
+                _("Uma sincronização deste canal já está em andamento."),
+                code=BackofficeErrorCode.SYNC_IN_PROGRESS,
+            )
         runs.delete()
         Schedule.objects.filter(pk=schedule.pk).update(last_slot=None)
         audit(user, channel, "Sincronização solicitada")
@@ -147,7 +154,9 @@ def adjust_stock(sku: str, *, mode: str, quantity: int, reason: str, note: str, 
     with transaction.atomic():
         item = StockItem.objects.select_for_update().filter(sku=sku).first()
         if item is None:
-            raise NotFound(_("SKU %(sku)s não encontrado.") % {"sku": sku}, code="sku_not_found")
+            raise NotFound(
+                _("SKU %(sku)s não encontrado.") % {"sku": sku}, code=BackofficeErrorCode.SKU_NOT_FOUND
+            )
         physical = quantity if mode == "set" else item.physical + quantity
         item = set_physical(sku, physical, actor=actor, reason=reason, note=note)
     # The stock movement (with the actor) is the audit record; the log line mirrors it.
@@ -170,7 +179,8 @@ def _not_self(target: Any, user: Any) -> None:
     # An administrator locking themselves out would leave nobody to undo it.
     if target.pk == user.pk:
         raise Forbidden(
-            _("Você não pode alterar o perfil nem desativar o próprio usuário."), code="cannot_change_self"
+            _("Você não pode alterar o perfil nem desativar o próprio usuário."),
+            code=BackofficeErrorCode.CANNOT_CHANGE_SELF,
         )
 
 
@@ -194,7 +204,9 @@ def set_user_active(target: Any, active: bool, *, user: Any) -> None:
 
 def issue_token(target: Any, name: str, *, user: Any) -> tuple[ApiToken, str]:
     if not target.is_active:
-        raise InvalidInput(_("Usuário desativado não recebe tokens."), code="user_inactive", field="user")
+        raise InvalidInput(
+            _("Usuário desativado não recebe tokens."), code=BackofficeErrorCode.USER_INACTIVE, field="user"
+        )
     with transaction.atomic():
         token, raw = ApiToken.issue(target, name)
         audit(user, target, f"Token de API criado: {token.prefix}…")
@@ -203,7 +215,7 @@ def issue_token(target: Any, name: str, *, user: Any) -> tuple[ApiToken, str]:
 
 def revoke_token(token: ApiToken, *, user: Any) -> None:
     if token.revoked_at is not None:
-        raise Conflict(_("Este token já foi revogado."), code="token_revoked")
+        raise Conflict(_("Este token já foi revogado."), code=BackofficeErrorCode.TOKEN_REVOKED)
     with transaction.atomic():
         ApiToken.objects.filter(pk=token.pk, revoked_at=None).update(revoked_at=timezone.now())
         audit(user, token.user, f"Token de API revogado: {token.prefix}…")

@@ -17,10 +17,12 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.utils.translation import gettext_lazy as _
 
 from malote.accounts.roles import ROLES
+from malote.backoffice.errors import BackofficeErrorCode
 from malote.backoffice.manage_actions import CONFIG_FIELDS
 from malote.channels.models import Channel
 from malote.connectors.registry import kinds, provider
 from malote.orders.statuses import OrderStatus
+from malote.stock.errors import StockErrorCode
 from malote.stock.models import MovementReason
 
 ROLE_LABELS = {
@@ -49,10 +51,11 @@ def _json_object(raw: str, *, example: str) -> dict[str, Any] | None:
     try:
         value = json.loads(raw)
     except ValueError:
-        raise forms.ValidationError(_("JSON inválido."), code="invalid_json") from None
+        raise forms.ValidationError(_("JSON inválido."), code=BackofficeErrorCode.INVALID_JSON) from None
     if not isinstance(value, dict):
         raise forms.ValidationError(
-            _("Informe um objeto JSON, por exemplo %(example)s.") % {"example": example}, code="not_an_object"
+            _("Informe um objeto JSON, por exemplo %(example)s.") % {"example": example},
+            code=BackofficeErrorCode.NOT_AN_OBJECT,
         )
     return value
 
@@ -230,7 +233,7 @@ class StatusMapForm(forms.Form):
                         forms.ValidationError(
                             _("O status remoto %(remote)s aparece em mais de uma linha.")
                             % {"remote": remote},
-                            code="duplicate_remote_status",
+                            code=BackofficeErrorCode.DUPLICATE_REMOTE_STATUS,
                         ),
                     )
                 seen[remote] = name
@@ -281,7 +284,9 @@ class StockAdjustForm(forms.Form):
         if cleaned.get("mode") == "set" and (cleaned.get("quantity") or 0) < 0:
             self.add_error(
                 "quantity",
-                forms.ValidationError(_("A quantidade física não pode ser negativa."), code="stock_negative"),
+                forms.ValidationError(
+                    _("A quantidade física não pode ser negativa."), code=StockErrorCode.STOCK_NEGATIVE
+                ),
             )
         return cleaned
 
@@ -297,7 +302,9 @@ class UserCreateForm(forms.Form):
     def clean_username(self) -> str:
         username = self.cleaned_data["username"].strip()
         if get_user_model().objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError(_("Já existe um usuário com este nome."), code="username_taken")
+            raise forms.ValidationError(
+                _("Já existe um usuário com este nome."), code=BackofficeErrorCode.USERNAME_TAKEN
+            )
         return str(username)
 
     def clean_password(self) -> str:

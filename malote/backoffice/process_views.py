@@ -25,6 +25,7 @@ from malote.backoffice.transition_forms import attach_error, build_form, payload
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders import actions
+from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Invoice, Order
 from malote.sync import outbox
@@ -79,7 +80,7 @@ def process_transition(request: HttpRequest, order_id: int, name: str) -> HttpRe
         form = build_form(transition)
         blocked = transition.blocking_reason(order)
         if blocked:
-            form.errors.append({"code": "transition_not_allowed", "detail": blocked})
+            form.errors.append({"code": OrdersErrorCode.TRANSITION_NOT_ALLOWED, "detail": blocked})
     context = {"order": order, "form": form, "action": request.path}
     template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
     return render(request, template or "backoffice/transition_page.html", context, status=status)

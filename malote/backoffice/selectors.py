@@ -7,11 +7,10 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
-from malote.api.orders import filtered_orders
 from malote.backoffice.forms import DEFAULT_SORT, SORTS
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
-from malote.orders.selectors import orders_awaiting_invoice_xml
+from malote.orders.selectors import filtered_orders, orders_awaiting_invoice_xml
 from malote.orders.statuses import OrderStatus
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
 from malote.stock.models import StockMovement

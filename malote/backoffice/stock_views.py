@@ -8,14 +8,17 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.functional import Promise
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_GET, require_http_methods
 
 from malote.backoffice import manage_actions, manage_selectors
 from malote.backoffice.access import backoffice_view
+from malote.backoffice.errors import BackofficeErrorCode
 from malote.backoffice.manage_forms import StockAdjustForm, StockSearchForm
 from malote.core.errors import MaloteError
+from malote.stock.errors import StockErrorCode
 from malote.stock.models import StockItem
 
 VIEW = "stock.view_stockitem"
@@ -23,13 +26,13 @@ CHANGE = "stock.change_stockitem"
 PAGE_SIZE = 50
 MOVEMENTS_PAGE_SIZE = 50
 # The stock commands' messages are English; the page shows these (the code stays visible).
-ERROR_MESSAGES = {
-    "stock_below_reserved": _lazy(
+ERROR_MESSAGES: dict[str, Promise] = {
+    StockErrorCode.STOCK_BELOW_RESERVED: _lazy(
         "Há unidades reservadas por pedidos em aberto: a quantidade física não pode ficar abaixo delas."
     ),
-    "stock_negative": _lazy("A quantidade física não pode ser negativa."),
-    "invalid_reason": _lazy("Motivo inválido para um ajuste."),
-    "sku_not_found": _lazy("SKU não encontrado."),
+    StockErrorCode.STOCK_NEGATIVE: _lazy("A quantidade física não pode ser negativa."),
+    StockErrorCode.INVALID_REASON: _lazy("Motivo inválido para um ajuste."),
+    BackofficeErrorCode.SKU_NOT_FOUND: _lazy("SKU não encontrado."),
 }
 
 

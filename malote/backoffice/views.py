@@ -11,13 +11,13 @@ from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from malote import fiscal
-from malote.api.export import stream_orders
-from malote.api.serializers import format_document, invoice_dict
 from malote.backoffice import results, selectors
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.forms import DEFAULT_SORT, OrderFilterForm, ThrottledAuthenticationForm
 from malote.backoffice.process_views import transitions_context
 from malote.core.errors import InvalidInput
+from malote.orders.export import export_orders
+from malote.orders.serializers import format_document, invoice_dict
 from malote.orders.statuses import OrderStatus
 
 PAGE_SIZE = 50
@@ -81,7 +81,10 @@ def order_export(request: HttpRequest) -> StreamingHttpResponse:
         qs = selectors.orders_for(_cleaned(form))
     except InvalidInput:
         qs = selectors.orders_for({})
-    return stream_orders(qs, "csv")
+    export = export_orders(qs, "csv")
+    response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    return response
 
 
 def _address_lines(address: dict[str, Any]) -> list[str]:

@@ -1,7 +1,7 @@
 """Connected systems and the links between canonical orders and their copies in those systems.
 
 A ``Channel``'s ``kind`` names the connector that drives it (``malote.connectors.registry``); its
-policies (DESIGN.md §3) are data: import policy, status map both ways, invoice rules, delivery
+policies (docs/channel-rules.md) are data: import policy, status map both ways, invoice rules, delivery
 source, poll interval. The whole-channel booleans (``invoice_needs_xml``,
 ``invoice_waits_for_shipment``, ``delivery_from_channel``) apply to every order; the per-order
 refinements (by sub-channel or shipping method) are policy options with per-kind defaults
@@ -11,7 +11,7 @@ are stored here but never logged or returned by the API.
 An ``OrderLink`` is ``divergent`` when the system reported a status Malote cannot reach (or went
 back to an earlier one): ``divergence`` records what it said and what Malote expects there, the
 pushes to it for that order are held, and only an operator clears it
-(``malote.channels.actions.resolve_divergence``).
+(``malote.relay.divergence.resolve_divergence``).
 """
 
 from __future__ import annotations

@@ -2,151 +2,149 @@
 configured by hand, as data. Apply one to a channel with ``apply_preset``; edit freely after.
 Also the per-kind defaults of the channel policies kept in ``Channel.options`` (``POLICY_PRESETS``).
 
-Sources: the seeds (JET, SkyHub, Eccosys, Jumpseller help articles), ``channel-apis.md`` §1.3
-(Jumpseller), §2.3 (SkyHub codes and types), §3.5 (VTEX), §7.2 (Tiny). The Hybris/Abacos
-consignment statuses are SAP Commerce's standard ``ConsignmentStatus`` values as generally known
-(not confirmed by a source here) plus the seed's ``NOT_INTEGRATED``, which marks an order that never
-reached the ERP: it maps to no canonical status (the reconciliation issue acts on it).
+The maps follow the vendors' help articles and API documentation (JET, SkyHub, VTEX, Jumpseller,
+Tiny, Eccosys; see docs/connectors/). The Hybris/Abacos consignment statuses are SAP Commerce's
+standard ``ConsignmentStatus`` values as generally known (not confirmed by a vendor source) plus
+``NOT_INTEGRATED``, which marks an order that never reached the ERP: it maps to no canonical
+status (the reconciliation issue acts on it).
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
-
-from malote.orders.statuses import OrderStatus
-
-S = OrderStatus
 
 PRESETS: dict[str, dict[str, dict[str, str]]] = {
     # JET: each status is used once per order; DESPACHADO carries the NF-e and the tracking code.
     "jet": {
         "in": {
-            "NOVO": S.PENDING_PAYMENT,
-            "EM APROVAÇÃO": S.PAYMENT_REVIEW,
-            "APROVADO": S.PAID,
-            "EM PRODUÇÃO": S.PREPARING,
-            "DESPACHADO": S.SHIPPED,
-            "TRACKING": S.IN_TRANSIT,
-            "CONCLUÍDO": S.DELIVERED,
-            "CANCELADO": S.CANCELED,
+            "NOVO": "pending_payment",
+            "EM APROVAÇÃO": "payment_review",
+            "APROVADO": "paid",
+            "EM PRODUÇÃO": "preparing",
+            "DESPACHADO": "shipped",
+            "TRACKING": "in_transit",
+            "CONCLUÍDO": "delivered",
+            "CANCELADO": "canceled",
         },
         "out": {
-            S.PENDING_PAYMENT: "NOVO",
-            S.PAYMENT_REVIEW: "EM APROVAÇÃO",
-            S.PAID: "APROVADO",
-            S.PREPARING: "EM PRODUÇÃO",
-            S.SHIPPED: "DESPACHADO",
-            S.IN_TRANSIT: "TRACKING",
-            S.DELIVERED: "CONCLUÍDO",
-            S.CANCELED: "CANCELADO",
+            "pending_payment": "NOVO",
+            "payment_review": "EM APROVAÇÃO",
+            "paid": "APROVADO",
+            "preparing": "EM PRODUÇÃO",
+            "shipped": "DESPACHADO",
+            "in_transit": "TRACKING",
+            "delivered": "CONCLUÍDO",
+            "canceled": "CANCELADO",
         },
     },
     # SkyHub status codes (the order's status.code); types NEW/APPROVED/INVOICED/SHIPPED/DELIVERED/
     # SHIPMENT_EXCEPTION/CANCELED/OVERDUE.
     "skyhub": {
         "in": {
-            "book_product": S.PENDING_PAYMENT,
-            "waiting_payment": S.PENDING_PAYMENT,
-            "payment_overdue": S.PAYMENT_OVERDUE,
-            "payment_received": S.PAID,
-            "order_invoiced": S.INVOICED,
-            "order_shipped": S.SHIPPED,
-            "complete": S.DELIVERED,
-            "shipment_exception": S.DELIVERY_FAILED,
-            "order_canceled": S.CANCELED,
+            "book_product": "pending_payment",
+            "waiting_payment": "pending_payment",
+            "payment_overdue": "payment_overdue",
+            "payment_received": "paid",
+            "order_invoiced": "invoiced",
+            "order_shipped": "shipped",
+            "complete": "delivered",
+            "shipment_exception": "delivery_failed",
+            "order_canceled": "canceled",
         },
         "out": {
-            S.PAID: "payment_received",
-            S.INVOICED: "order_invoiced",
-            S.SHIPPED: "order_shipped",
-            S.DELIVERED: "complete",
-            S.DELIVERY_FAILED: "shipment_exception",
-            S.CANCELED: "order_canceled",
+            "paid": "payment_received",
+            "invoiced": "order_invoiced",
+            "shipped": "order_shipped",
+            "delivered": "complete",
+            "delivery_failed": "shipment_exception",
+            "canceled": "order_canceled",
         },
     },
     "vtex": {
         "in": {
-            "order-created": S.PENDING_PAYMENT,
-            "payment-pending": S.PENDING_PAYMENT,
-            "payment-approved": S.PAID,
-            "ready-for-handling": S.PAID,
-            "handling": S.PREPARING,
-            "invoiced": S.INVOICED,
-            "canceled": S.CANCELED,
+            "order-created": "pending_payment",
+            "payment-pending": "pending_payment",
+            "payment-approved": "paid",
+            "ready-for-handling": "paid",
+            "handling": "preparing",
+            "invoiced": "invoiced",
+            "canceled": "canceled",
         },
-        "out": {S.PREPARING: "start-handling", S.INVOICED: "invoiced", S.CANCELED: "cancel"},
+        "out": {"preparing": "start-handling", "invoiced": "invoiced", "canceled": "cancel"},
     },
     "jumpseller": {
-        "in": {"pending_payment": S.PENDING_PAYMENT, "paid": S.PAID, "canceled": S.CANCELED},
-        "out": {S.PAID: "Paid", S.CANCELED: "Canceled"},
+        "in": {"pending_payment": "pending_payment", "paid": "paid", "canceled": "canceled"},
+        "out": {"paid": "Paid", "canceled": "Canceled"},
     },
     "tiny": {
         "in": {
-            "preparando_envio": S.PREPARING,
-            "faturado": S.INVOICED,
-            "pronto_envio": S.READY_TO_SHIP,
-            "enviado": S.SHIPPED,
-            "entregue": S.DELIVERED,
-            "nao_entregue": S.DELIVERY_FAILED,
-            "cancelado": S.CANCELED,
+            "preparando_envio": "preparing",
+            "faturado": "invoiced",
+            "pronto_envio": "ready_to_ship",
+            "enviado": "shipped",
+            "entregue": "delivered",
+            "nao_entregue": "delivery_failed",
+            "cancelado": "canceled",
         },
         "out": {
-            S.PAID: "aprovado",
-            S.PREPARING: "preparando_envio",
-            S.INVOICED: "faturado",
-            S.READY_TO_SHIP: "pronto_envio",
-            S.SHIPPED: "enviado",
-            S.DELIVERED: "entregue",
-            S.DELIVERY_FAILED: "nao_entregue",
-            S.CANCELED: "cancelado",
+            "paid": "aprovado",
+            "preparing": "preparando_envio",
+            "invoiced": "faturado",
+            "ready_to_ship": "pronto_envio",
+            "shipped": "enviado",
+            "delivered": "entregue",
+            "delivery_failed": "nao_entregue",
+            "canceled": "cancelado",
         },
     },
-    # Eccosys situações named in its help article; the API's own codes are not public (channel-apis §7.3).
+    # Eccosys situações named in its help article; the API's own codes are not public.
     "eccosys": {
         "in": {
-            "Aguardando pagamento": S.PENDING_PAYMENT,
-            "Pagamento em análise": S.PAYMENT_REVIEW,
-            "Pagamento confirmado": S.PAID,
-            "Em separação": S.PREPARING,
-            "Em produção": S.PREPARING,
-            "Atendido": S.INVOICED,
-            "Ordem de coleta gerada": S.READY_TO_SHIP,
-            "Enviado": S.SHIPPED,
-            "Entrega confirmada": S.DELIVERED,
-            "Cancelado": S.CANCELED,
+            "Aguardando pagamento": "pending_payment",
+            "Pagamento em análise": "payment_review",
+            "Pagamento confirmado": "paid",
+            "Em separação": "preparing",
+            "Em produção": "preparing",
+            "Atendido": "invoiced",
+            "Ordem de coleta gerada": "ready_to_ship",
+            "Enviado": "shipped",
+            "Entrega confirmada": "delivered",
+            "Cancelado": "canceled",
         },
         "out": {
-            S.PENDING_PAYMENT: "Aguardando pagamento",
-            S.PAID: "Pagamento confirmado",
-            S.PREPARING: "Em separação",
-            S.INVOICED: "Atendido",
-            S.READY_TO_SHIP: "Ordem de coleta gerada",
-            S.SHIPPED: "Enviado",
-            S.DELIVERED: "Entrega confirmada",
-            S.CANCELED: "Cancelado",
+            "pending_payment": "Aguardando pagamento",
+            "paid": "Pagamento confirmado",
+            "preparing": "Em separação",
+            "invoiced": "Atendido",
+            "ready_to_ship": "Ordem de coleta gerada",
+            "shipped": "Enviado",
+            "delivered": "Entrega confirmada",
+            "canceled": "Cancelado",
         },
     },
-    # Hybris/Abacos consignments (assumed standard values) and the seed's NOT_INTEGRATED.
+    # Hybris/Abacos consignments (assumed standard values) and NOT_INTEGRATED (never reached the ERP).
     "hybris": {
         "in": {
             "NOT_INTEGRATED": "",
-            "WAITING": S.PAID,
-            "READY": S.PREPARING,
-            "PICKPACK": S.PREPARING,
-            "READY_FOR_PICKUP": S.READY_TO_SHIP,
-            "SHIPPED": S.SHIPPED,
-            "DELIVERY_COMPLETED": S.DELIVERED,
-            "PICKUP_COMPLETE": S.DELIVERED,
-            "CANCELLED": S.CANCELED,
+            "WAITING": "paid",
+            "READY": "preparing",
+            "PICKPACK": "preparing",
+            "READY_FOR_PICKUP": "ready_to_ship",
+            "SHIPPED": "shipped",
+            "DELIVERY_COMPLETED": "delivered",
+            "PICKUP_COMPLETE": "delivered",
+            "CANCELLED": "canceled",
         },
         "out": {
-            S.PAID: "WAITING",
-            S.PREPARING: "READY",
-            S.READY_TO_SHIP: "READY_FOR_PICKUP",
-            S.SHIPPED: "SHIPPED",
-            S.DELIVERED: "DELIVERY_COMPLETED",
-            S.CANCELED: "CANCELLED",
+            "paid": "WAITING",
+            "preparing": "READY",
+            "ready_to_ship": "READY_FOR_PICKUP",
+            "shipped": "SHIPPED",
+            "delivered": "DELIVERY_COMPLETED",
+            "canceled": "CANCELLED",
         },
     },
 }
@@ -169,9 +167,9 @@ def apply_preset(channel: Any, name: str) -> None:
 
 # --- policy presets ----------------------------------------------------------------------------
 
-# Per-order channel policies (DESIGN.md §3) kept in ``Channel.options``. A channel that does not
-# set one of these options gets the value of its kind here, else the generic default below: so a
-# SkyHub channel follows the SkyHub article (seed 002) without anyone typing it, an operator may
+# Per-order channel policies (docs/channel-rules.md) kept in ``Channel.options``. A channel that does
+# not set one of these options gets the value of its kind here, else the generic default below: so
+# a SkyHub channel follows SkyHub's integration article without anyone typing it, an operator may
 # still override any entry (an empty list switches a rule off), and the back office shows both
 # (``policy_options``). Names are compared without case, accents or repeated spaces.
 #
@@ -192,7 +190,7 @@ def apply_preset(channel: Any, name: str) -> None:
 #   hooks carry no time (its connector stamps the reception time).
 #
 # Assumption: the exact spellings SkyHub uses for ``marketplace`` and ``shipping_method`` are
-# not confirmed by channel-apis.md; both common spellings are listed ("Magalu", "Magazine Luiza";
+# not confirmed by its documentation; both common spellings are listed ("Magalu", "Magazine Luiza";
 # "Mercado Envios 2", "ME2").
 POLICY_DEFAULTS: dict[str, Any] = {
     "invoice_after_shipment_marketplaces": [],
@@ -242,3 +240,44 @@ def apply_policy_preset(channel: Any, kind: str | None = None) -> None:
         **copy.deepcopy(POLICY_PRESETS.get(kind or channel.kind, {})),
     }
     channel.save(update_fields=["options"])
+
+
+@dataclass(frozen=True)
+class StatusMap:
+    """A system's words for Malote's statuses, both ways: the channel's own map (``Channel.status_map``)
+    over its connector's defaults. A status mapped to ``""`` has no word there (nothing is pushed)."""
+
+    outbound: Mapping[str, str]
+    inbound: Mapping[str, str]
+
+    @classmethod
+    def of(
+        cls,
+        stored: Mapping[str, Any] | None,
+        *,
+        default_out: Mapping[str, str],
+        default_in: Mapping[str, str],
+    ) -> StatusMap:
+        stored = stored or {}
+        return cls({**default_out, **(stored.get("out") or {})}, {**default_in, **(stored.get("in") or {})})
+
+    def word_for(self, status: str) -> str | None:
+        """The system's word for a canonical status, ``None`` when it has none."""
+        return self.outbound.get(status) or None
+
+    def meaning_of(self, remote: str) -> str:
+        """The canonical status a remote word means, ``""`` when unknown or meaningless."""
+        return str(self.inbound.get(remote) or "")
+
+    def knows(self, remote: str) -> bool:
+        """Whether the map (own or default) has an entry for this remote word."""
+        return remote in self.inbound
+
+    def expected(self, path: Sequence[str]) -> tuple[str, str]:
+        """(canonical, remote) status the system should show for an order that went through ``path``:
+        the latest status of the path it has a word for; ``("", "")`` when none."""
+        for status in reversed(path):
+            word = self.word_for(status)
+            if word:
+                return str(status), word
+        return "", ""

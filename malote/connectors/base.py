@@ -1,28 +1,47 @@
 """The one connector interface: what Malote asks of any external system.
 
 A connector is a provider class bound to one ``Channel``. Inbound, it verifies and parses webhooks
-and pulls changes since a cursor; outbound, it pushes an order snapshot's facts. Every remote call
-goes through ``self.http`` (an ``httpx.Client`` with a timeout) and raises
-``malote.sync.errors.DeliveryError`` on failure, classified retryable or not. A method a system
-does not support raises ``Unsupported`` and the caller skips it.
+and pulls changes since a cursor; outbound, it pushes an order snapshot's facts. Remote calls go
+through ``malote.connectors.http.JsonHttp`` on ``self.http`` (always under a timeout) and raise
+``malote.sync.errors.DeliveryError``, classified retryable or not. A provider declares what it
+supports in ``capabilities``; an undeclared operation raises ``Unsupported`` and the caller skips it.
 
-Snapshots are plain dicts built by ``malote.channels.snapshots.order_snapshot`` (money as decimal
-strings, times ISO 8601): the connector never touches Django models, so it can be exercised against
-a fake server without a database.
+Snapshots are plain dicts (money as decimal strings, times ISO 8601): a connector never touches
+Django models, so it can be exercised against a fake server without a database.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, ClassVar
 
 import httpx
-from django.http import HttpResponse, JsonResponse
 
-from malote.sync.errors import DeliveryError, check_response, transport_error
+from malote.channels.status_maps import StatusMap
+from malote.connectors.errors import ConnectorErrorCode
+from malote.connectors.http import DEFAULT_TIMEOUT
+from malote.sync.errors import DeliveryError
 
-DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+
+class Capability(StrEnum):
+    """An operation a provider implements; its value names the ``Connector`` method."""
+
+    RECEIVE_WEBHOOKS = "parse_webhook"
+    PULL_CHANGES = "pull_changes"
+    FETCH_ORDER = "fetch_order"
+    LIST_ORDERS = "list_orders"
+    CREATE_TICKET = "create_ticket"
+    FETCH_TICKET = "fetch_ticket"
+    PUSH_ORDER = "push_order"
+    PUSH_STATUS = "push_status"
+    PUSH_INVOICE = "push_invoice"
+    PUSH_SHIPMENT = "push_shipment"
+    PUSH_DELIVERY = "push_delivery"
+    PUSH_CANCELLATION = "push_cancellation"
+    PUSH_STOCK = "push_stock"
 
 
 class Unsupported(Exception):
@@ -32,7 +51,9 @@ class Unsupported(Exception):
 class WebhookRejected(Exception):
     """An inbound request that must not be taken in (bad signature, stale timestamp…): 401."""
 
-    def __init__(self, detail: str, *, code: str = "webhook_signature_invalid") -> None:
+    def __init__(
+        self, detail: str, *, code: ConnectorErrorCode = ConnectorErrorCode.WEBHOOK_SIGNATURE_INVALID
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.code = code
@@ -44,8 +65,8 @@ class InboundChange:
 
     ``event_id`` is unique per change in that channel (the inbox de-duplicates on it). ``external_id``
     is the order's id there. ``remote_status`` is the system's own word; ``status`` its canonical
-    mapping (or ``""`` when the map has none). ``order`` is the canonical order JSON (DESIGN.md §5)
-    when the change carries enough to import the order. ``facts`` hold what transitions need:
+    mapping (or ``""`` when the map has none). ``order`` is the canonical order JSON when the change
+    carries enough to import the order. ``facts`` hold what transitions need:
     ``payment`` {gateway, transaction_id, amount, paid_at}, ``invoice`` {key, number, series,
     issued_at, xml}, ``shipment`` {carrier, method, tracking_code, tracking_url, shipped_at},
     ``delivered_at``, ``cancel_reason``.
@@ -109,6 +130,16 @@ class Ticket:
 
 
 @dataclass(frozen=True)
+class WebhookAnswer:
+    """What a system expects back once its webhook was taken in; the webhook view turns it into the
+    HTTP response (connectors know no HTTP server)."""
+
+    body: str
+    content_type: str = "application/json"
+    status: int = 200
+
+
+@dataclass(frozen=True)
 class Attachment:
     filename: str
     content: bytes
@@ -116,9 +147,11 @@ class Attachment:
 
 
 class Connector:
-    """Base class; subclasses set ``kind`` and override what their system supports."""
+    """Base class; subclasses set ``kind``, override what their system supports and declare it in
+    ``capabilities`` (a test checks that the two agree)."""
 
     kind: ClassVar[str] = ""
+    capabilities: ClassVar[frozenset[Capability]] = frozenset()
     # Canonical status → the system's status, and back (a channel's own map overrides entries).
     default_status_out: ClassVar[Mapping[str, str]] = {}
     default_status_in: ClassVar[Mapping[str, str]] = {}
@@ -149,28 +182,28 @@ class Connector:
     # --- status maps ----------------------------------------------------------------------------
 
     @classmethod
+    def status_map_of(cls, channel: Any) -> StatusMap:
+        """The channel's own status map over this connector's defaults."""
+        return StatusMap.of(
+            channel.status_map, default_out=cls.default_status_out, default_in=cls.default_status_in
+        )
+
+    @classmethod
     def maps_status(cls, channel: Any, status: str) -> bool:
         """Whether the system has a word for this canonical status (else there is nothing to push)."""
-        own = (channel.status_map or {}).get("out", {})
-        return bool(own.get(status, cls.default_status_out.get(status)))
+        return cls.status_map_of(channel).word_for(status) is not None
+
+    @property
+    def status_map(self) -> StatusMap:
+        return self.status_map_of(self.channel)
 
     def status_out(self, status: str) -> str | None:
-        own = (self.channel.status_map or {}).get("out", {})
-        return own.get(status, self.default_status_out.get(status))
+        return self.status_map.word_for(status)
 
     def status_in(self, remote: str) -> str:
-        own = (self.channel.status_map or {}).get("in", {})
-        return str(own.get(remote, self.default_status_in.get(remote, "")))
+        return self.status_map.meaning_of(remote)
 
-    # --- HTTP -----------------------------------------------------------------------------------
-
-    def request(self, method: str, url: str, *, what: str, **kwargs: Any) -> httpx.Response:
-        """One remote call with the client's timeout; failures become classified DeliveryErrors."""
-        try:
-            response = self.http.request(method, url, **kwargs)
-        except httpx.HTTPError as exc:
-            raise transport_error(exc, what=what) from exc
-        return check_response(response, what=what)
+    # --- channel settings -----------------------------------------------------------------------
 
     @property
     def base_url(self) -> str:
@@ -189,14 +222,16 @@ class Connector:
     # --- inbound --------------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
-        raise WebhookRejected("This channel takes no webhooks.", code="webhooks_not_supported")
+        raise WebhookRejected(
+            "This channel takes no webhooks.", code=ConnectorErrorCode.WEBHOOKS_NOT_SUPPORTED
+        )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
         raise Unsupported
 
-    def acknowledge(self, results: list[str]) -> HttpResponse:
+    def acknowledge(self, results: list[str]) -> WebhookAnswer:
         """The answer the system expects once its webhook was taken in (some want a fixed body)."""
-        return JsonResponse({"received": len(results), "results": results})
+        return WebhookAnswer(json.dumps({"received": len(results), "results": results}))
 
     def pull_changes(self, cursor: str | None) -> PullResult:
         raise Unsupported
@@ -234,7 +269,7 @@ class Connector:
     def fetch_ticket(self, ticket_id: str) -> Ticket:
         raise Unsupported
 
-    # --- outbound (snapshot = malote.channels.snapshots.order_snapshot) ---------------------------
+    # --- outbound (snapshot = the order snapshot the outbox carries) ----------------------------
 
     def push_order(self, snapshot: dict[str, Any], *, idempotency_key: str) -> str:
         """Create the order in the system; returns its id there. Must not create a second copy
@@ -258,3 +293,8 @@ class Connector:
 
     def push_stock(self, sku: str, available: int, *, idempotency_key: str) -> None:
         raise Unsupported
+
+
+def supports(connector: Connector | type[Connector] | None, capability: Capability) -> bool:
+    """Whether a provider (class or instance; ``None`` = no provider) declares ``capability``."""
+    return connector is not None and capability in connector.capabilities

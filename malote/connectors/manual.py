@@ -9,3 +9,4 @@ from malote.connectors.registry import register
 @register
 class ManualConnector(Connector):
     kind = "manual"
+    capabilities = frozenset()

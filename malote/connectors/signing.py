@@ -7,6 +7,7 @@ import hmac
 import time
 
 from malote.connectors.base import WebhookRejected
+from malote.connectors.errors import ConnectorErrorCode
 
 HEADER = "Malote-Signature"
 TOLERANCE_SECONDS = 300
@@ -22,14 +23,18 @@ def sign(secret: str, body: bytes, *, timestamp: int | None = None) -> str:
 def verify(secret: str, header: str | None, body: bytes, *, tolerance: int = TOLERANCE_SECONDS) -> None:
     """Raise ``WebhookRejected`` unless ``header`` signs ``body`` with ``secret`` within the window."""
     if not header:
-        raise WebhookRejected(f"Missing {HEADER} header.", code="webhook_signature_missing")
+        raise WebhookRejected(f"Missing {HEADER} header.", code=ConnectorErrorCode.WEBHOOK_SIGNATURE_MISSING)
     parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
     try:
         stamp = int(parts.get("t", ""))
     except ValueError:
-        raise WebhookRejected("Malformed signature timestamp.", code="webhook_signature_invalid") from None
+        raise WebhookRejected(
+            "Malformed signature timestamp.", code=ConnectorErrorCode.WEBHOOK_SIGNATURE_INVALID
+        ) from None
     if abs(time.time() - stamp) > tolerance:
-        raise WebhookRejected("Signature timestamp outside the replay window.", code="webhook_replay_window")
+        raise WebhookRejected(
+            "Signature timestamp outside the replay window.", code=ConnectorErrorCode.WEBHOOK_REPLAY_WINDOW
+        )
     expected = sign(secret, body, timestamp=stamp).split("v1=", 1)[1]
     if not hmac.compare_digest(expected, parts.get("v1", "")):
-        raise WebhookRejected("Signature does not match.", code="webhook_signature_invalid")
+        raise WebhookRejected("Signature does not match.", code=ConnectorErrorCode.WEBHOOK_SIGNATURE_INVALID)

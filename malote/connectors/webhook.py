@@ -1,18 +1,8 @@
-"""``webhook``: Malote's canonical JSON, both directions, for systems without a dedicated connector
-(a JET store, a Hybris/Abacos pair, Eccosys).
+"""``webhook``: Malote's canonical JSON both ways, for systems without a dedicated connector.
 
-Outbound, each change is POSTed to the channel's ``base_url`` as
-``{"id", "type": "order.<op>", "created_at", "status", "order": <snapshot>}`` (or ``stock.available``
-with ``sku`` and ``available``), with headers ``Malote-Signature`` (see ``signing``),
-``Idempotency-Key`` (the outbox message's key: receivers must treat a repeat as the same event)
-and ``Malote-Event``. For ``order.created`` the receiver may answer ``{"external_id": …}``; otherwise
-the Malote number is its id there.
-
-Inbound, ``POST /hooks/<code>`` takes ``{"id", "type": "order.created" | "order.updated",
-"external_id", "status" (canonical or the system's own word, mapped through the channel's status
-map), "order" (canonical order JSON, for creation), "facts" {payment, invoice, shipment,
-delivered_at, cancel_reason}}``, signed the same way with the channel's ``secret`` credential;
-requests outside the 5-minute window or with a bad signature are refused with 401.
+Outbound, each change is one signed POST to the channel's ``base_url`` (``signing``); inbound,
+``POST /hooks/<code>`` takes the same envelope signed with the channel's ``secret``. The envelope
+and headers are described in docs/connectors/webhook.md.
 """
 
 from __future__ import annotations
@@ -24,7 +14,8 @@ from typing import Any
 from django.utils import timezone
 
 from malote.connectors import signing
-from malote.connectors.base import Connector, InboundChange
+from malote.connectors.base import Capability, Connector, InboundChange
+from malote.connectors.http import JsonHttp
 from malote.connectors.registry import register
 from malote.orders.statuses import OrderStatus
 
@@ -32,6 +23,18 @@ from malote.orders.statuses import OrderStatus
 @register
 class WebhookConnector(Connector):
     kind = "webhook"
+    capabilities = frozenset(
+        {
+            Capability.RECEIVE_WEBHOOKS,
+            Capability.PUSH_ORDER,
+            Capability.PUSH_STATUS,
+            Capability.PUSH_INVOICE,
+            Capability.PUSH_SHIPMENT,
+            Capability.PUSH_DELIVERY,
+            Capability.PUSH_CANCELLATION,
+            Capability.PUSH_STOCK,
+        }
+    )
     default_status_out = {s.value: s.value for s in OrderStatus}
     default_status_in = {s.value: s.value for s in OrderStatus}
 
@@ -40,10 +43,10 @@ class WebhookConnector(Connector):
             {"id": idempotency_key, "type": event_type, "created_at": timezone.now().isoformat(), **payload},
             ensure_ascii=False,
         ).encode()
-        response = self.request(
+        response = JsonHttp(self.http, self.base_url, label=self.channel.code).send(
             "POST",
-            self.base_url,
-            what=f"{self.channel.code} {event_type}",
+            "",
+            what=event_type,
             content=body,
             headers={
                 "Content-Type": "application/json",
@@ -55,7 +58,7 @@ class WebhookConnector(Connector):
         try:
             answer = response.json()
         except ValueError:
-            return {}
+            return {}  # the receiver need not answer JSON
         return answer if isinstance(answer, dict) else {}
 
     def push_order(self, snapshot: dict[str, Any], *, idempotency_key: str) -> str:

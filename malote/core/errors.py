@@ -7,14 +7,27 @@ render them the same way: ``{"code", "detail", "field"?}``.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
+
+
+class CoreErrorCode(StrEnum):
+    """The default codes of the error classes below; each app names its own codes (``<App>ErrorCode``)
+    and the catalogue of all of them is docs/error-codes.md."""
+
+    BAD_REQUEST = "bad_request"
+    INVALID = "invalid"
+    NOT_FOUND = "not_found"
+    CONFLICT = "conflict"
+    PERMISSION_DENIED = "permission_denied"
+    NOT_AUTHENTICATED = "not_authenticated"
 
 
 class MaloteError(Exception):
     """Base of all coded errors; ``status`` is the HTTP status the API answers with."""
 
     status = 400
-    default_code = "bad_request"
+    default_code: str = CoreErrorCode.BAD_REQUEST
 
     def __init__(
         self,
@@ -42,26 +55,26 @@ class InvalidInput(MaloteError):
     """The request is well-formed but a value breaks a rule (422)."""
 
     status = 422
-    default_code = "invalid"
+    default_code = CoreErrorCode.INVALID
 
 
 class NotFound(MaloteError):
     status = 404
-    default_code = "not_found"
+    default_code = CoreErrorCode.NOT_FOUND
 
 
 class Conflict(MaloteError):
     """The request conflicts with the current state of the resource (409)."""
 
     status = 409
-    default_code = "conflict"
+    default_code = CoreErrorCode.CONFLICT
 
 
 class Forbidden(MaloteError):
     status = 403
-    default_code = "permission_denied"
+    default_code = CoreErrorCode.PERMISSION_DENIED
 
 
 class Unauthorized(MaloteError):
     status = 401
-    default_code = "not_authenticated"
+    default_code = CoreErrorCode.NOT_AUTHENTICATED

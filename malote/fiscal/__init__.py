@@ -2,7 +2,8 @@
 
 CPF/CNPJ (:mod:`.documents`), UF/CEP (:mod:`.address`), NF-e access keys (:mod:`.nfe_key`),
 NF-e XML (:mod:`.nfe_xml`) and carrier tracking codes (:mod:`.tracking`). Every validator raises
-:class:`FiscalError` with a stable ``code``. Test fixtures live in :mod:`malote.fiscal.testing`.
+:class:`FiscalError` with a stable ``code``. Test fixtures live outside the product
+(``malote_dev.testing.fiscal``).
 """
 
 from malote.fiscal.address import (
@@ -23,7 +24,7 @@ from malote.fiscal.documents import (
     normalize_cpf,
     parse_tax_document,
 )
-from malote.fiscal.errors import FiscalError
+from malote.fiscal.errors import FiscalError, FiscalErrorCode
 from malote.fiscal.nfe_key import (
     NfeKey,
     build_nfe_key,
@@ -56,6 +57,7 @@ __all__ = [
     "UF_CODES",
     "CorreiosRule",
     "FiscalError",
+    "FiscalErrorCode",
     "NfeAuthorization",
     "NfeDocument",
     "NfeKey",

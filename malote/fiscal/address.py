@@ -11,7 +11,7 @@ import re
 from types import MappingProxyType
 from typing import Final
 
-from malote.fiscal.errors import FiscalError
+from malote.fiscal.errors import FiscalError, FiscalErrorCode
 
 #: The 27 federative units (26 states + DF) and their IBGE codes, as used in ``cUF``.
 UF_CODES: Final = MappingProxyType(
@@ -90,7 +90,9 @@ def normalize_uf(value: str) -> str:
     candidate = value.strip()
     # isascii() first: str.upper() folds some non-ASCII letters (e.g. the long s) onto ASCII ones.
     if not candidate.isascii() or candidate.upper() not in UF_CODES:
-        raise FiscalError("uf_invalid", f"{value!r} is not one of the 27 Brazilian UFs (e.g. 'SP')")
+        raise FiscalError(
+            FiscalErrorCode.UF_INVALID, f"{value!r} is not one of the 27 Brazilian UFs (e.g. 'SP')"
+        )
     return candidate.upper()
 
 
@@ -101,10 +103,12 @@ def normalize_cep(value: str) -> str:
     """
     match = _CEP_PATTERN.fullmatch(value.strip())
     if match is None:
-        raise FiscalError("cep_format", f"CEP must look like 01001-000 or 01001000, got {value!r}")
+        raise FiscalError(
+            FiscalErrorCode.CEP_FORMAT, f"CEP must look like 01001-000 or 01001000, got {value!r}"
+        )
     digits = match.group(1) + match.group(2)
     if digits == "00000000":
-        raise FiscalError("cep_zero", "CEP 00000-000 does not exist")
+        raise FiscalError(FiscalErrorCode.CEP_ZERO, "CEP 00000-000 does not exist")
     return digits
 
 

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from malote.fiscal.errors import FiscalError
+from malote.fiscal.errors import FiscalError, FiscalErrorCode
 
 CPF_LENGTH = 11
 CNPJ_LENGTH = 14
@@ -48,7 +48,7 @@ def _mod11_digit(total: int) -> int:
 def cpf_check_digits(base9: str) -> str:
     """Return the two CPF check digits for the 9-digit base ``base9``."""
     if not _CPF_BASE_PATTERN.fullmatch(base9):
-        raise FiscalError("cpf_length", f"CPF base must be exactly 9 digits, got {base9!r}")
+        raise FiscalError(FiscalErrorCode.CPF_LENGTH, f"CPF base must be exactly 9 digits, got {base9!r}")
     digits = [int(char) for char in base9]
     dv1 = _mod11_digit(sum(d * w for d, w in zip(digits, range(10, 1, -1), strict=True)))
     digits.append(dv1)
@@ -59,7 +59,9 @@ def cpf_check_digits(base9: str) -> str:
 def cnpj_check_digits(base12: str) -> str:
     """Return the two CNPJ check digits for the 12-character base (digits or upper-case letters)."""
     if not _CNPJ_BASE_PATTERN.fullmatch(base12):
-        raise FiscalError("cnpj_format", f"CNPJ base must be 12 characters 0-9 or A-Z, got {base12!r}")
+        raise FiscalError(
+            FiscalErrorCode.CNPJ_FORMAT, f"CNPJ base must be 12 characters 0-9 or A-Z, got {base12!r}"
+        )
     values = [ord(char) - 48 for char in base12]
     dv1 = _mod11_digit(sum(v * w for v, w in zip(values, _CNPJ_WEIGHTS_DV1, strict=True)))
     values.append(dv1)
@@ -77,18 +79,20 @@ def normalize_cpf(value: str) -> str:
     bad = sorted({char for char in text if char not in _CPF_ALLOWED})
     if bad:
         raise FiscalError(
-            "cpf_invalid_characters",
+            FiscalErrorCode.CPF_INVALID_CHARACTERS,
             f"CPF may contain only digits, '.' and '-'; found {''.join(bad)!r}",
         )
     digits = "".join(char for char in text if char in _DIGITS)
     if len(digits) != CPF_LENGTH:
-        raise FiscalError("cpf_length", f"CPF must have exactly 11 digits, got {len(digits)}")
+        raise FiscalError(FiscalErrorCode.CPF_LENGTH, f"CPF must have exactly 11 digits, got {len(digits)}")
     if len(set(digits)) == 1:
         # Every repeated-digit CPF passes the check-digit math, so this rule is what rejects them.
-        raise FiscalError("cpf_repeated_digits", "CPF cannot have all digits equal")
+        raise FiscalError(FiscalErrorCode.CPF_REPEATED_DIGITS, "CPF cannot have all digits equal")
     expected = cpf_check_digits(digits[:9])
     if digits[9:] != expected:
-        raise FiscalError("cpf_check_digit", f"check digits are {digits[9:]}, expected {expected}")
+        raise FiscalError(
+            FiscalErrorCode.CPF_CHECK_DIGIT, f"check digits are {digits[9:]}, expected {expected}"
+        )
     return digits
 
 
@@ -106,30 +110,34 @@ def normalize_cnpj(value: str, *, forbid_pending_letters: bool = False) -> str:
     bad = sorted({char for char in text if char not in _CNPJ_ALLOWED})
     if bad:
         raise FiscalError(
-            "cnpj_invalid_characters",
+            FiscalErrorCode.CNPJ_INVALID_CHARACTERS,
             f"CNPJ may contain only digits, letters, '.', '/' and '-'; found {''.join(bad)!r}",
         )
     compact = "".join(char for char in text if char not in _CNPJ_MASK).upper()
     if len(compact) != CNPJ_LENGTH:
-        raise FiscalError("cnpj_length", f"CNPJ must have exactly 14 characters, got {len(compact)}")
+        raise FiscalError(
+            FiscalErrorCode.CNPJ_LENGTH, f"CNPJ must have exactly 14 characters, got {len(compact)}"
+        )
     if not _CNPJ_PATTERN.fullmatch(compact):
         raise FiscalError(
-            "cnpj_format",
+            FiscalErrorCode.CNPJ_FORMAT,
             "CNPJ must be 12 characters 0-9/A-Z followed by 2 check digits, "
             f"got {format_cnpj_mask(compact)!r}",
         )
     if len(set(compact)) == 1:
-        raise FiscalError("cnpj_repeated_digits", "CNPJ cannot have all characters equal")
+        raise FiscalError(FiscalErrorCode.CNPJ_REPEATED_DIGITS, "CNPJ cannot have all characters equal")
     if forbid_pending_letters:
         forbidden = sorted(set(compact) & PENDING_FORBIDDEN_CNPJ_LETTERS)
         if forbidden:
             raise FiscalError(
-                "cnpj_forbidden_letter",
+                FiscalErrorCode.CNPJ_FORBIDDEN_LETTER,
                 f"CNPJ may not contain the letters I, O, U, Q, F; found {''.join(forbidden)!r}",
             )
     expected = cnpj_check_digits(compact[:12])
     if compact[12:] != expected:
-        raise FiscalError("cnpj_check_digit", f"check digits are {compact[12:]}, expected {expected}")
+        raise FiscalError(
+            FiscalErrorCode.CNPJ_CHECK_DIGIT, f"check digits are {compact[12:]}, expected {expected}"
+        )
     return compact
 
 
@@ -189,6 +197,6 @@ def parse_tax_document(value: str, *, forbid_pending_letters: bool = False) -> T
             number=normalize_cnpj(value, forbid_pending_letters=forbid_pending_letters),
         )
     raise FiscalError(
-        "document_length",
+        FiscalErrorCode.DOCUMENT_LENGTH,
         f"a CPF has 11 digits and a CNPJ 14 characters; got {len(significant)}",
     )

@@ -19,7 +19,7 @@ from typing import Literal
 
 from malote.fiscal.address import UF_BY_CODE
 from malote.fiscal.documents import normalize_cnpj, normalize_cpf
-from malote.fiscal.errors import FiscalError
+from malote.fiscal.errors import FiscalError, FiscalErrorCode
 
 NFE_KEY_LENGTH = 44
 NFE_MODELS = frozenset({"55", "65"})
@@ -41,7 +41,7 @@ def nfe_key_check_digit(first43: str) -> int:
     """
     if not _FIRST43_PATTERN.fullmatch(first43):
         raise FiscalError(
-            "nfe_key_format",
+            FiscalErrorCode.NFE_KEY_FORMAT,
             "the first 43 key positions must be 6 digits, 12 characters 0-9/A-Z and 25 digits",
         )
     total = 0
@@ -102,17 +102,19 @@ def _emitter_document(key: str, series: int) -> tuple[Literal["cpf", "cnpj"], st
         except FiscalError as error:
             if not (cpf_allowed and field.startswith("000")):
                 raise FiscalError(
-                    "nfe_key_emitter", f"issuer CNPJ {field} is invalid: {error.detail}"
+                    FiscalErrorCode.NFE_KEY_EMITTER, f"issuer CNPJ {field} is invalid: {error.detail}"
                 ) from error
     if not field.startswith("000"):
         raise FiscalError(
-            "nfe_key_emitter",
+            FiscalErrorCode.NFE_KEY_EMITTER,
             f"series {series:03d} is issued by a natural person: expected 000 followed by a CPF, got {field}",
         )
     try:
         return "cpf", normalize_cpf(field[3:])
     except FiscalError as error:
-        raise FiscalError("nfe_key_emitter", f"issuer CPF {field[3:]} is invalid: {error.detail}") from error
+        raise FiscalError(
+            FiscalErrorCode.NFE_KEY_EMITTER, f"issuer CPF {field[3:]} is invalid: {error.detail}"
+        ) from error
 
 
 def parse_nfe_key(value: str, *, models: frozenset[str] = NFE_MODELS) -> NfeKey:
@@ -125,35 +127,42 @@ def parse_nfe_key(value: str, *, models: frozenset[str] = NFE_MODELS) -> NfeKey:
     """
     key = compact_nfe_key(value)
     if len(key) != NFE_KEY_LENGTH:
-        raise FiscalError("nfe_key_length", f"access key must have 44 characters, got {len(key)}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_KEY_LENGTH, f"access key must have 44 characters, got {len(key)}"
+        )
     if not _KEY_PATTERN.fullmatch(key):
         raise FiscalError(
-            "nfe_key_format",
+            FiscalErrorCode.NFE_KEY_FORMAT,
             "access key must be 6 digits, 12 characters 0-9/A-Z (CNPJ root) and 26 digits",
         )
     expected_dv = nfe_key_check_digit(key[:43])
     if int(key[43]) != expected_dv:
-        raise FiscalError("nfe_key_check_digit", f"check digit is {key[43]}, expected {expected_dv}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_KEY_CHECK_DIGIT, f"check digit is {key[43]}, expected {expected_dv}"
+        )
     cuf = int(key[0:2])
     if cuf not in UF_BY_CODE:
         raise FiscalError(
-            "nfe_key_uf", f"state code {key[0:2]} is not an IBGE UF code (expected e.g. 35 for SP)"
+            FiscalErrorCode.NFE_KEY_UF,
+            f"state code {key[0:2]} is not an IBGE UF code (expected e.g. 35 for SP)",
         )
     month = int(key[4:6])
     if not 1 <= month <= 12:
-        raise FiscalError("nfe_key_month", f"issue month is {key[4:6]}, expected 01 to 12")
+        raise FiscalError(FiscalErrorCode.NFE_KEY_MONTH, f"issue month is {key[4:6]}, expected 01 to 12")
     model = key[20:22]
     if model not in models:
-        raise FiscalError("nfe_key_model", f"model is {model}, expected one of {', '.join(sorted(models))}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_KEY_MODEL, f"model is {model}, expected one of {', '.join(sorted(models))}"
+        )
     emission_type = key[34]
     if emission_type not in EMISSION_TYPES:
         raise FiscalError(
-            "nfe_key_emission_type",
+            FiscalErrorCode.NFE_KEY_EMISSION_TYPE,
             f"emission type is {emission_type}, expected one of 1, 2, 3, 4, 5, 6, 7, 9",
         )
     number = int(key[25:34])
     if number == 0:
-        raise FiscalError("nfe_key_number", "invoice number is 000000000, expected 1 or more")
+        raise FiscalError(FiscalErrorCode.NFE_KEY_NUMBER, "invoice number is 000000000, expected 1 or more")
     series = int(key[22:25])
     emitter_kind, emitter_document = _emitter_document(key, series)
     return NfeKey(

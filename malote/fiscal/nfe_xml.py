@@ -24,7 +24,7 @@ from typing import Any
 
 from lxml import etree
 
-from malote.fiscal.errors import FiscalError
+from malote.fiscal.errors import FiscalError, FiscalErrorCode
 from malote.fiscal.nfe_key import compact_nfe_key, parse_nfe_key
 
 NFE_NAMESPACE = "http://www.portalfiscal.inf.br/nfe"
@@ -131,21 +131,27 @@ def _safe_parser() -> etree.XMLParser:
 
 def _parse_root(xml: str | bytes) -> etree._Element:
     if not xml or not xml.strip():
-        raise FiscalError("nfe_xml_empty", "the NF-e XML is empty")
+        raise FiscalError(FiscalErrorCode.NFE_XML_EMPTY, "the NF-e XML is empty")
     data = _to_bytes(xml)
     if any(marker in data for marker in _DTD_MARKERS):
-        raise FiscalError("nfe_xml_doctype", "NF-e XML must not contain a DOCTYPE or entity declarations")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_DOCTYPE, "NF-e XML must not contain a DOCTYPE or entity declarations"
+        )
     try:
         root = etree.fromstring(data, parser=_safe_parser())
     except (etree.LxmlError, ValueError) as error:
-        raise FiscalError("nfe_xml_malformed", f"the NF-e XML is not well-formed: {error}") from error
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_MALFORMED, f"the NF-e XML is not well-formed: {error}"
+        ) from error
     # lxml-stubs lack DocInfo.doctype, which also catches a bare "<!DOCTYPE x>".
     docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
-        raise FiscalError("nfe_xml_doctype", "NF-e XML must not contain a DOCTYPE or entity declarations")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_DOCTYPE, "NF-e XML must not contain a DOCTYPE or entity declarations"
+        )
     if root.tag not in (_ROOT_PROC, _ROOT_NFE):
         raise FiscalError(
-            "nfe_xml_root",
+            FiscalErrorCode.NFE_XML_ROOT,
             f"root element is {root.tag!r}, expected nfeProc or NFe in namespace {NFE_NAMESPACE}",
         )
     return root
@@ -168,9 +174,13 @@ def _bind(root: etree._Element) -> Any:
     try:
         bound = binding_class.from_xml(etree.tostring(root, encoding="unicode"), config)
     except Exception as error:  # xsdata raises several unrelated types (ParserError, ConverterError, ...)
-        raise FiscalError("nfe_xml_malformed", f"the XML does not fit NF-e layout 4.00: {error}") from error
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_MALFORMED, f"the XML does not fit NF-e layout 4.00: {error}"
+        ) from error
     if not isinstance(bound, binding_class):
-        raise FiscalError("nfe_xml_root", f"expected {binding_class.__name__}, got {type(bound).__name__}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_ROOT, f"expected {binding_class.__name__}, got {type(bound).__name__}"
+        )
     return bound
 
 
@@ -192,7 +202,7 @@ def _optional(node: Any, path: str) -> Any:
 def _required(node: Any, path: str, label: str) -> Any:
     value = _optional(node, path)
     if value is None:
-        raise FiscalError("nfe_xml_missing_field", f"the NF-e XML has no {label}")
+        raise FiscalError(FiscalErrorCode.NFE_XML_MISSING_FIELD, f"the NF-e XML has no {label}")
     return value
 
 
@@ -203,14 +213,16 @@ def _required_text(node: Any, path: str, label: str) -> str:
 def _decimal(node: Any, path: str, label: str) -> Decimal:
     text = _required_text(node, path, label)
     if not _DECIMAL.fullmatch(text):
-        raise FiscalError("nfe_xml_invalid_field", f"{label} must be a decimal number, got {text!r}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_INVALID_FIELD, f"{label} must be a decimal number, got {text!r}"
+        )
     return Decimal(text)
 
 
 def _unsigned(node: Any, path: str, label: str) -> int:
     text = _required_text(node, path, label)
     if not _UNSIGNED.fullmatch(text):
-        raise FiscalError("nfe_xml_invalid_field", f"{label} must be digits, got {text!r}")
+        raise FiscalError(FiscalErrorCode.NFE_XML_INVALID_FIELD, f"{label} must be digits, got {text!r}")
     return int(text)
 
 
@@ -219,9 +231,13 @@ def _issued_at(ide: Any) -> datetime:
     try:
         issued_at = datetime.fromisoformat(text)
     except ValueError as error:
-        raise FiscalError("nfe_xml_invalid_field", f"ide/dhEmi is not a date-time: {text!r}") from error
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_INVALID_FIELD, f"ide/dhEmi is not a date-time: {text!r}"
+        ) from error
     if issued_at.tzinfo is None:
-        raise FiscalError("nfe_xml_invalid_field", f"ide/dhEmi must carry a UTC offset, got {text!r}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_INVALID_FIELD, f"ide/dhEmi must carry a UTC offset, got {text!r}"
+        )
     return issued_at
 
 
@@ -236,17 +252,19 @@ def _received_at(inf_prot: Any) -> datetime | None:
         )
     except (ValueError, TypeError, OverflowError) as error:
         raise FiscalError(
-            "nfe_xml_invalid_field", f"protNFe/infProt/dhRecbto is not a date-time: {value}"
+            FiscalErrorCode.NFE_XML_INVALID_FIELD, f"protNFe/infProt/dhRecbto is not a date-time: {value}"
         ) from error
     if not isinstance(received_at, datetime) or received_at.tzinfo is None:
-        raise FiscalError("nfe_xml_invalid_field", "protNFe/infProt/dhRecbto must carry a UTC offset")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_INVALID_FIELD, "protNFe/infProt/dhRecbto must carry a UTC offset"
+        )
     return received_at
 
 
 def _lines(inf_nfe: Any) -> tuple[NfeLine, ...]:
     items = getattr(inf_nfe, "det", None) or []
     if not items:
-        raise FiscalError("nfe_xml_missing_field", "the NF-e XML has no det (items)")
+        raise FiscalError(FiscalErrorCode.NFE_XML_MISSING_FIELD, "the NF-e XML has no det (items)")
     lines = []
     for position, item in enumerate(items, start=1):
         where = f"det[{position}]/prod"
@@ -266,13 +284,14 @@ def _document_key(inf_nfe: Any) -> str:
     identifier = _required_text(inf_nfe, "Id", "infNFe/@Id")
     if not identifier.startswith("NFe"):
         raise FiscalError(
-            "nfe_xml_invalid_key", f"infNFe/@Id must be 'NFe' followed by the access key, got {identifier!r}"
+            FiscalErrorCode.NFE_XML_INVALID_KEY,
+            f"infNFe/@Id must be 'NFe' followed by the access key, got {identifier!r}",
         )
     try:
         return parse_nfe_key(identifier[3:]).key
     except FiscalError as error:
         raise FiscalError(
-            "nfe_xml_invalid_key", f"infNFe/@Id holds an invalid key: {error.detail}"
+            FiscalErrorCode.NFE_XML_INVALID_KEY, f"infNFe/@Id holds an invalid key: {error.detail}"
         ) from error
 
 
@@ -281,7 +300,7 @@ def _authorization(prot_nfe: Any, key: str) -> NfeAuthorization:
     protocol_key = _required_text(inf_prot, "chNFe", "protNFe/infProt/chNFe")
     if compact_nfe_key(protocol_key) != key:
         raise FiscalError(
-            "nfe_xml_protocol_key_mismatch",
+            FiscalErrorCode.NFE_XML_PROTOCOL_KEY_MISMATCH,
             f"protNFe authorizes key {protocol_key}, but the invoice's key is {key}",
         )
     return NfeAuthorization(
@@ -312,7 +331,7 @@ def parse_nfe_xml(xml: str | bytes) -> NfeDocument:
     dest = _optional(inf_nfe, "dest")
     emitter_document = _optional(emit, "CNPJ") or _optional(emit, "CPF")
     if emitter_document is None:
-        raise FiscalError("nfe_xml_missing_field", "the NF-e XML has no emit/CNPJ or emit/CPF")
+        raise FiscalError(FiscalErrorCode.NFE_XML_MISSING_FIELD, "the NF-e XML has no emit/CNPJ or emit/CPF")
     authorization = None
     if is_proc:
         authorization = _authorization(_required(bound, "protNFe", "protNFe"), key)
@@ -383,10 +402,12 @@ def check_nfe_xml_against_key(doc: NfeDocument, key: str) -> None:
     """
     expected_key = compact_nfe_key(key)
     if doc.key != expected_key:
-        raise FiscalError("nfe_xml_key_mismatch", f"the XML is invoice {doc.key}, expected {expected_key}")
+        raise FiscalError(
+            FiscalErrorCode.NFE_XML_KEY_MISMATCH, f"the XML is invoice {doc.key}, expected {expected_key}"
+        )
     mismatches = cross_check_key(doc)
     if mismatches:
         raise FiscalError(
-            "nfe_xml_inconsistent",
+            FiscalErrorCode.NFE_XML_INCONSISTENT,
             f"the XML's {', '.join(mismatches)} do not match its access key {doc.key}",
         )

@@ -15,7 +15,7 @@ import re
 import unicodedata
 from urllib.parse import quote
 
-from malote.fiscal.errors import FiscalError
+from malote.fiscal.errors import FiscalError, FiscalErrorCode
 
 MAX_TRACKING_CODE_LENGTH = 64
 CORREIOS = "correios"
@@ -35,7 +35,9 @@ def carrier_key(carrier: str) -> str:
 def s10_check_digit(serial8: str) -> int:
     """UPU S10 check digit of an 8-digit serial number (weights 8 6 4 2 3 5 9 7, modulo 11)."""
     if not _S10_SERIAL_PATTERN.fullmatch(serial8):
-        raise FiscalError("tracking_code_format", f"S10 serial must be 8 digits, got {serial8!r}")
+        raise FiscalError(
+            FiscalErrorCode.TRACKING_CODE_FORMAT, f"S10 serial must be 8 digits, got {serial8!r}"
+        )
     remainder = sum(int(d) * w for d, w in zip(serial8, _S10_WEIGHTS, strict=True)) % 11
     if remainder == 0:
         return 5
@@ -51,14 +53,14 @@ def basic_tracking_code(code: str) -> str:
     """
     text = code.strip()
     if not text:
-        raise FiscalError("tracking_code_empty", "tracking code is empty")
+        raise FiscalError(FiscalErrorCode.TRACKING_CODE_EMPTY, "tracking code is empty")
     if len(text) > MAX_TRACKING_CODE_LENGTH:
         raise FiscalError(
-            "tracking_code_format",
+            FiscalErrorCode.TRACKING_CODE_FORMAT,
             f"tracking code has {len(text)} characters, expected at most {MAX_TRACKING_CODE_LENGTH}",
         )
     if not text.isprintable():
-        raise FiscalError("tracking_code_format", "tracking code contains control characters")
+        raise FiscalError(FiscalErrorCode.TRACKING_CODE_FORMAT, "tracking code contains control characters")
     return text
 
 
@@ -97,12 +99,14 @@ class CorreiosRule(TrackingRule):
             text = text.upper()
         if not _S10_PATTERN.fullmatch(text):
             raise FiscalError(
-                "tracking_code_format",
+                FiscalErrorCode.TRACKING_CODE_FORMAT,
                 f"Correios code must be 2 letters, 9 digits and 2 letters (e.g. AA123456785BR), got {text!r}",
             )
         expected = s10_check_digit(text[2:10])
         if int(text[10]) != expected:
-            raise FiscalError("tracking_code_check_digit", f"check digit is {text[10]}, expected {expected}")
+            raise FiscalError(
+                FiscalErrorCode.TRACKING_CODE_CHECK_DIGIT, f"check digit is {text[10]}, expected {expected}"
+            )
         return text
 
 
@@ -123,7 +127,7 @@ class PatternRule(TrackingRule):
         text = basic_tracking_code(code)
         if not self._pattern.fullmatch(text):
             raise FiscalError(
-                "tracking_code_format",
+                FiscalErrorCode.TRACKING_CODE_FORMAT,
                 f"{self.carrier} tracking code must be {self.description}, got {text!r}",
             )
         return text
@@ -169,7 +173,8 @@ def configure_tracking_patterns(mapping: dict[str, str]) -> None:
             rules.append(PatternRule(carrier, regex, f"in the format {regex}"))
         except (re.error, ValueError) as error:
             raise FiscalError(
-                "tracking_pattern_invalid", f"tracking pattern for {carrier!r} is invalid: {error}"
+                FiscalErrorCode.TRACKING_PATTERN_INVALID,
+                f"tracking pattern for {carrier!r} is invalid: {error}",
             ) from error
     for rule in rules:
         register_tracking_rule(rule)

@@ -51,7 +51,7 @@ def statuses_for(change: OrderChange) -> list[str]:
     as the customer would have after a separate approval. ``reopen`` sends nothing: it returns
     to a status the customer was already told about.
     """
-    if change.transition == "reopen":
+    if change.transition == "reopen" or change.is_fact:
         return []
     found = [CustomerStatus.RECEIVED.value] if change.transition == "created" else []
     status = _BY_ORDER_STATUS.get(change.to_status)

@@ -23,6 +23,7 @@ from malote.core.errors import Conflict, InvalidInput, NotFound
 from malote.orders import changes, events, search
 from malote.orders.changes import OrderChange
 from malote.orders.effects import EFFECTS, check_invoice_xml, reserve_stock
+from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Invoice, Order, OrderEvent, OrderLine, Payment
 from malote.orders.schemas import OrderIn
@@ -64,7 +65,7 @@ def _check_totals(data: OrderIn) -> Decimal:
         if item.discount > gross:
             raise InvalidInput(
                 f"Line {index + 1}: discount {item.discount} exceeds the line value {gross}.",
-                code="line_discount_exceeds_value",
+                code=OrdersErrorCode.LINE_DISCOUNT_EXCEEDS_VALUE,
                 field=f"items.{index}.discount",
             )
         subtotal += gross - item.discount
@@ -73,7 +74,7 @@ def _check_totals(data: OrderIn) -> Decimal:
         raise InvalidInput(
             f"Totals do not add up: subtotal {subtotal} + shipping {data.shipping.price} + tax {data.tax}"
             f" − discount {data.discount} = {expected}, but total is {data.total}.",
-            code="totals_mismatch",
+            code=OrdersErrorCode.TOTALS_MISMATCH,
             field="total",
         )
     return subtotal
@@ -87,7 +88,9 @@ def create_order(data: OrderIn, *, actor: Actor) -> tuple[Order, bool]:
     """
     channel = Channel.objects.filter(code=data.channel).first()
     if channel is None:
-        raise InvalidInput(f"No channel with code {data.channel!r}.", code="unknown_channel", field="channel")
+        raise InvalidInput(
+            f"No channel with code {data.channel!r}.", code=OrdersErrorCode.UNKNOWN_CHANNEL, field="channel"
+        )
     existing = Order.objects.filter(channel=channel, external_id=data.external_id).first()
     if existing is not None:
         return existing, False
@@ -187,7 +190,9 @@ def parse_transition_input(transition: Transition, payload: dict[str, Any] | Bas
 def get_transition_or_404(name: str) -> Transition:
     transition = TRANSITIONS.get(name)
     if transition is None:
-        raise NotFound(f"No transition named {name!r}.", code="unknown_transition", field="name")
+        raise NotFound(
+            f"No transition named {name!r}.", code=OrdersErrorCode.UNKNOWN_TRANSITION, field="name"
+        )
     return transition
 
 
@@ -215,7 +220,7 @@ def run_transition(
     with transaction.atomic():
         order = fastsql.lock(Order, order_id)
         if order is None:
-            raise NotFound(f"No order with id {order_id}.", code="order_not_found")
+            raise NotFound(f"No order with id {order_id}.", code=OrdersErrorCode.ORDER_NOT_FOUND)
         if transition.target is not None and transition.target in order.status_path:
             _check_repeat(order, transition, data)
             return TransitionResult(order, applied=False)
@@ -223,7 +228,7 @@ def run_transition(
         if reason:
             raise Conflict(
                 reason,
-                code="transition_not_allowed",
+                code=OrdersErrorCode.TRANSITION_NOT_ALLOWED,
                 extra={"status": order.status, "transition": transition.name},
             )
         _apply(order, transition, data, actor)
@@ -244,7 +249,7 @@ def _check_repeat(order: Order, transition: Transition, data: BaseModel) -> None
         raise Conflict(
             f"{transition.name} already happened on this order with other values"
             f" for: {', '.join(conflicting)}.",
-            code="transition_conflict",
+            code=OrdersErrorCode.TRANSITION_CONFLICT,
             field=conflicting[0],
             extra={"status": order.status, "transition": transition.name},
         )
@@ -321,32 +326,39 @@ def attach_invoice_xml(order_id: int, xml: str, *, actor: Actor) -> TransitionRe
     Raises ``NotFound``, ``InvalidInput`` (field ``xml``) and ``Conflict`` ``invoice_missing`` /
     ``invoice_xml_not_allowed`` (canceled order).
     """
-    from malote.channels import routing  # channels listen to orders; this one fact is sent directly
 
     xml = (xml or "").strip()
     if not xml:
-        raise InvalidInput("Send the NF-e XML (nfeProc).", code="invoice_xml_missing", field="xml")
+        raise InvalidInput(
+            "Send the NF-e XML (nfeProc).", code=OrdersErrorCode.INVOICE_XML_MISSING, field="xml"
+        )
     if len(xml) > MAX_XML_CHARS:
-        raise InvalidInput("The XML is too large for an NF-e.", code="invoice_xml_too_large", field="xml")
+        raise InvalidInput(
+            "The XML is too large for an NF-e.", code=OrdersErrorCode.INVOICE_XML_TOO_LARGE, field="xml"
+        )
     with transaction.atomic():
         order = fastsql.lock(Order, order_id)
         if order is None:
-            raise NotFound(f"No order with id {order_id}.", code="order_not_found")
+            raise NotFound(f"No order with id {order_id}.", code=OrdersErrorCode.ORDER_NOT_FOUND)
         invoice = Invoice.objects.filter(order=order).order_by("-id").first()
         if invoice is None:
             raise Conflict(
                 "The order has no invoice yet: run the invoice transition first.",
-                code="invoice_missing",
+                code=OrdersErrorCode.INVOICE_MISSING,
                 extra={"status": order.status},
             )
         if invoice.xml:
             if invoice.xml.strip() == xml:
                 return TransitionResult(order, applied=False)
-            raise Conflict("This invoice already has another XML.", code="invoice_xml_conflict", field="xml")
+            raise Conflict(
+                "This invoice already has another XML.",
+                code=OrdersErrorCode.INVOICE_XML_CONFLICT,
+                field="xml",
+            )
         if order.status == OrderStatus.CANCELED:
             raise Conflict(
                 "The order is canceled: its NF-e goes nowhere.",
-                code="invoice_xml_not_allowed",
+                code=OrdersErrorCode.INVOICE_XML_NOT_ALLOWED,
                 extra={"status": order.status},
             )
         needing = channels_needing_invoice_xml(order)
@@ -356,8 +368,9 @@ def attach_invoice_xml(order_id: int, xml: str, *, actor: Actor) -> TransitionRe
             authorization_protocol=authorization.get("protocol", invoice.authorization_protocol),
             authorization_status=authorization.get("status", invoice.authorization_status),
         )
-        sent_to = routing.route_invoice_xml_attached(order, actor)
+        attached = OrderChange(order, changes.INVOICE_XML_ATTACHED, order.status, order.status, actor)
+        changes.publish(attached)  # the relay tells the channels that waited for the XML
         events.invoice_xml_attached(
-            order, actor, key=invoice.key, sent_to=sent_to, protocol=authorization.get("protocol", "")
+            order, actor, key=invoice.key, sent_to=attached.told, protocol=authorization.get("protocol", "")
         )
     return TransitionResult(order, applied=True)

@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 class OrderChange:
     """What just happened to an order.
 
-    ``transition`` is the lifecycle transition's name, or ``"created"``; ``to_status`` is the
-    status entered (for ``created``, the initial one). ``data`` is the transition's input as given.
+    ``transition`` is the lifecycle transition's name, ``"created"``, or a fact that changes no
+    status (``INVOICE_XML_ATTACHED``: ``from_status == to_status``); ``to_status`` is the status
+    entered (for ``created``, the initial one). ``data`` is the transition's input as given.
+    Listeners that send something append the destinations they told to ``told``.
     """
 
     order: Order
@@ -32,6 +34,17 @@ class OrderChange:
     to_status: str
     actor: Actor
     data: dict[str, Any] = field(default_factory=dict)
+    told: list[str] = field(default_factory=list)
+
+    @property
+    def is_fact(self) -> bool:
+        """A fact recorded on the order that enters no status (listeners of statuses ignore it)."""
+        return self.transition in FACTS
+
+
+# The NF-e XML was stored on the order's invoice (channels waiting only for it may now be told).
+INVOICE_XML_ATTACHED = "invoice_xml_attached"
+FACTS = frozenset({INVOICE_XML_ATTACHED})
 
 
 Listener = Callable[[OrderChange], None]

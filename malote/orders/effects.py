@@ -20,6 +20,7 @@ from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput
 from malote.orders import events, schemas
+from malote.orders.errors import OrdersErrorCode
 from malote.orders.models import Invoice, Order, Payment, Shipment
 from malote.orders.selectors import channels_needing_invoice_xml, order_stock_lines
 from malote.orders.statuses import (
@@ -48,7 +49,9 @@ Effect = Callable[[Order, Any, Actor], Outcome]
 
 def _insufficient(short: list[str]) -> Conflict:
     return Conflict(
-        f"Not enough stock for: {', '.join(short)}.", code="insufficient_stock", extra={"skus": short}
+        f"Not enough stock for: {', '.join(short)}.",
+        code=OrdersErrorCode.INSUFFICIENT_STOCK,
+        extra={"skus": short},
     )
 
 
@@ -121,27 +124,27 @@ def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> d
     if doc.total != order.total:
         raise InvalidInput(
             f"The NF-e total {doc.total} differs from the order total {order.total}.",
-            code="nfe_xml_total_mismatch",
+            code=OrdersErrorCode.NFE_XML_TOTAL_MISMATCH,
             field="xml",
         )
     if (doc.recipient_document or "") != order.customer_document:
         raise InvalidInput(
             "The NF-e recipient document differs from the customer's CPF/CNPJ.",
-            code="nfe_xml_recipient_mismatch",
+            code=OrdersErrorCode.NFE_XML_RECIPIENT_MISMATCH,
             field="xml",
         )
     if doc.authorization is None:
         if needs_xml:
             raise InvalidInput(
                 "The XML has no SEFAZ authorization (protNFe); send the nfeProc file.",
-                code="nfe_xml_not_authorized",
+                code=OrdersErrorCode.NFE_XML_NOT_AUTHORIZED,
                 field="xml",
             )
         return {}
     if not doc.authorization.is_authorized:
         raise InvalidInput(
             f"SEFAZ status {doc.authorization.status_code} does not authorize this NF-e.",
-            code="nfe_xml_not_authorized",
+            code=OrdersErrorCode.NFE_XML_NOT_AUTHORIZED,
             field="xml",
         )
     return {"protocol": doc.authorization.protocol, "status": doc.authorization.status_code}
@@ -152,26 +155,28 @@ def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
     if key.number != int(data.number):
         raise InvalidInput(
             f"The key carries NF-e number {key.number}, not {data.number}.",
-            code="invoice_number_mismatch",
+            code=OrdersErrorCode.INVOICE_NUMBER_MISMATCH,
             field="number",
         )
     if key.series != int(data.series):
         raise InvalidInput(
             f"The key carries series {key.series}, not {data.series}.",
-            code="invoice_series_mismatch",
+            code=OrdersErrorCode.INVOICE_SERIES_MISMATCH,
             field="series",
         )
     if (key.year, key.month) != (data.issued_at.year, data.issued_at.month):
         raise InvalidInput(
             f"The key was issued in {key.month:02d}/{key.year}, not {data.issued_at:%m/%Y}.",
-            code="invoice_issued_at_mismatch",
+            code=OrdersErrorCode.INVOICE_ISSUED_AT_MISMATCH,
             field="issued_at",
         )
     if fastsql.rows(
         "SELECT order_id FROM orders_invoice WHERE key = %s AND order_id <> %s", [key.key, order.pk]
     ):
-        raise Conflict("This NF-e key already belongs to another order.", code="invoice_key_in_use")
-    # "Invoice needs XML" (DESIGN.md §3): an invoice without the XML is still accepted; the
+        raise Conflict(
+            "This NF-e key already belongs to another order.", code=OrdersErrorCode.INVOICE_KEY_IN_USE
+        )
+    # "Invoice needs XML" (docs/channel-rules.md): an invoice without the XML is still accepted; the
     # channels that take only the XML wait for it (``actions.attach_invoice_xml``), the others
     # (the ERP, other channels) hear about the invoice at once.
     needing_xml = channels_needing_invoice_xml(order)
@@ -264,7 +269,7 @@ def deliver(order: Order, data: schemas.DeliverIn, actor: Actor) -> Outcome:
     if left_later:
         raise InvalidInput(
             "The delivery time is before the shipment left.",
-            code="delivered_before_shipped",
+            code=OrdersErrorCode.DELIVERED_BEFORE_SHIPPED,
             field="delivered_at",
         )
     fastsql.execute(

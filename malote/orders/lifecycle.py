@@ -1,4 +1,4 @@
-"""The order lifecycle as one declarative table: the single source of truth (DESIGN.md §2).
+"""The order lifecycle as one declarative table: the single source of truth (docs/lifecycle.md).
 
 Each ``Transition`` names its sources, target, the Django permission the edge must check, the
 input schema, and guards. A guard returns a blocking reason (a readable sentence) or ``None``.

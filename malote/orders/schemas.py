@@ -1,4 +1,4 @@
-"""Input schemas of the canonical order and of every transition (DESIGN.md §5).
+"""Input schemas of the canonical order and of every transition.
 
 Field rules raise ``PydanticCustomError`` with the stable code of the failed rule, so the API
 answers ``{"code": "cpf_check_digit", "field": "customer.document", …}``. Rules that need the
@@ -18,6 +18,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from malote import fiscal
+from malote.orders.errors import OrdersErrorCode
 from malote.orders.statuses import CancelReason, OrderStatus, PaymentMethod
 
 
@@ -40,10 +41,12 @@ def _aware(value: datetime) -> datetime:
         aware.astimezone(UTC)
     except (OverflowError, ValueError):
         raise PydanticCustomError(
-            "datetime_out_of_range", "The date-time cannot be represented in UTC."
+            OrdersErrorCode.DATETIME_OUT_OF_RANGE, "The date-time cannot be represented in UTC."
         ) from None
     if not 1970 <= aware.year <= 2200:
-        raise PydanticCustomError("datetime_out_of_range", "The date-time must fall between 1970 and 2200.")
+        raise PydanticCustomError(
+            OrdersErrorCode.DATETIME_OUT_OF_RANGE, "The date-time must fall between 1970 and 2200."
+        )
     return aware
 
 
@@ -52,7 +55,7 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def _email(value: str) -> str:
     if value and not _EMAIL.match(value):
-        raise PydanticCustomError("email_invalid", "Not a valid e-mail address.")
+        raise PydanticCustomError(OrdersErrorCode.EMAIL_INVALID, "Not a valid e-mail address.")
     return value.lower()
 
 
@@ -75,7 +78,7 @@ class Strict(BaseModel):
     def _no_nul(cls, value: Any) -> Any:
         # PostgreSQL text cannot hold NUL; refuse it at the edge for every database alike.
         if isinstance(value, str) and "\x00" in value:
-            raise PydanticCustomError("nul_character", "Text may not contain NUL characters.")
+            raise PydanticCustomError(OrdersErrorCode.NUL_CHARACTER, "Text may not contain NUL characters.")
         return value
 
 
@@ -120,9 +123,13 @@ class ItemIn(Strict):
     @classmethod
     def _positive(cls, value: int) -> int:
         if value <= 0:
-            raise PydanticCustomError("quantity_not_positive", "Quantity must be a positive whole number.")
+            raise PydanticCustomError(
+                OrdersErrorCode.QUANTITY_NOT_POSITIVE, "Quantity must be a positive whole number."
+            )
         if value > 1_000_000:
-            raise PydanticCustomError("quantity_too_large", "Quantity must be at most 1,000,000.")
+            raise PydanticCustomError(
+                OrdersErrorCode.QUANTITY_TOO_LARGE, "Quantity must be at most 1,000,000."
+            )
         return value
 
 
@@ -140,8 +147,8 @@ class PaymentIn(Strict):
     expires_at: AwareDatetime | None = Field(default=None, description="Pix expiry")
 
 
-# The canonical order of DESIGN.md §5 (2 × 49.90 + 15.00 shipping = 114.80): the API docs' example and
-# the tests' base order.
+# A canonical order (2 × 49.90 + 15.00 shipping = 114.80): the API docs' example and the tests' base
+# order.
 ORDER_EXAMPLE: dict[str, Any] = {
     "channel": "site",
     "external_id": "02-704319102",
@@ -245,7 +252,7 @@ class InvoiceIn(Strict):
     @classmethod
     def _number(cls, value: str) -> str:
         if int(value) == 0:
-            raise PydanticCustomError("invoice_number_zero", "The NF-e number cannot be zero.")
+            raise PydanticCustomError(OrdersErrorCode.INVOICE_NUMBER_ZERO, "The NF-e number cannot be zero.")
         return str(int(value))
 
     @field_validator("series")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 
 from malote.core import fastsql
+from malote.core.errors import InvalidInput
 from malote.orders import search
+from malote.orders.errors import OrdersErrorCode
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.stock import actions as stock_actions
@@ -133,6 +137,62 @@ def filter_orders(
 
 def orders_with_divergent_links(qs: QuerySet[Order] | None = None) -> QuerySet[Order]:
     """Orders a linked system shows differently, held until an operator resolves it
-    (``malote.channels.actions.resolve_divergence``)."""
+    (``malote.relay.divergence.resolve_divergence``)."""
     qs = Order.objects.all() if qs is None else qs
     return qs.filter(links__state="divergent").distinct()
+
+
+# --- the list's filters as people type them (API and back office) ------------------------------
+
+
+def in_range(moment: datetime) -> datetime:
+    """Raise ``OverflowError`` unless the moment can be stored in UTC (as the database does)."""
+    moment.astimezone(UTC)
+    return moment
+
+
+def parse_moment(value: str | None, field: str, *, end_of_day: bool) -> datetime | None:
+    """A date (whole day) or an ISO 8601 date-time; naive values are in the shop's zone."""
+    if not value:
+        return None
+    try:
+        day = parse_date(value) if len(value) == 10 else None
+        if day is not None:
+            moment = timezone.make_aware(
+                datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min)
+            )
+            return in_range(moment - (timedelta(microseconds=1) if end_of_day else timedelta(0)))
+        parsed = parse_datetime(value)
+        if parsed is not None:
+            return in_range(timezone.make_aware(parsed) if timezone.is_naive(parsed) else parsed)
+    except (ValueError, OverflowError):
+        pass
+    raise InvalidInput(
+        f"{value!r} is not a date or ISO 8601 date-time.", code=OrdersErrorCode.INVALID_DATETIME, field=field
+    )
+
+
+def filtered_orders(
+    status: list[OrderStatus] | None,
+    channel: list[str] | None,
+    placed_from: str | None,
+    placed_to: str | None,
+    q: str | None,
+) -> QuerySet[Order]:
+    if q is not None and len(q) > 200:
+        raise InvalidInput(
+            "The search text is limited to 200 characters.", code=OrdersErrorCode.QUERY_TOO_LONG, field="q"
+        )
+    for field, values in (("q", [q or ""]), ("channel", channel or [])):
+        if any("\x00" in value for value in values):
+            raise InvalidInput(
+                "Text may not contain NUL characters.", code=OrdersErrorCode.NUL_CHARACTER, field=field
+            )
+    return filter_orders(
+        Order.objects.select_related("channel"),
+        status=[str(s) for s in status] if status else None,
+        channel=channel,
+        placed_from=parse_moment(placed_from, "placed_from", end_of_day=False),
+        placed_to=parse_moment(placed_to, "placed_to", end_of_day=True),
+        q=q,
+    )

@@ -1,4 +1,4 @@
-"""Canonical order statuses (DESIGN.md §2) and the groups other parts rely on."""
+"""Canonical order statuses (see docs/lifecycle.md) and the groups other parts rely on."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _

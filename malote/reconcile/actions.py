@@ -19,6 +19,7 @@ from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
 from malote.orders.models import Order, OrderEvent
+from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueEvent, IssueState
 
 S = IssueState
@@ -28,7 +29,9 @@ def subject_for(order: Order | int | None, external_ref: str = "") -> str:
     if order is not None:
         return f"order:{order if isinstance(order, int) else order.pk}"
     if not external_ref:
-        raise InvalidInput("An issue needs an order or an external reference.", code="issue_without_subject")
+        raise InvalidInput(
+            "An issue needs an order or an external reference.", code=ReconcileErrorCode.ISSUE_WITHOUT_SUBJECT
+        )
     return f"ref:{external_ref}"[:140]
 
 
@@ -144,7 +147,7 @@ def report(
 def _locked(issue_id: int) -> IntegrationIssue:
     issue = IntegrationIssue.objects.select_for_update().select_related("channel").filter(pk=issue_id).first()
     if issue is None:
-        raise NotFound(f"No integration issue {issue_id}.", code="issue_not_found")
+        raise NotFound(f"No integration issue {issue_id}.", code=ReconcileErrorCode.ISSUE_NOT_FOUND)
     return issue
 
 
@@ -155,7 +158,9 @@ def _move(
         issue = _locked(issue_id)
         if not issue.is_active:
             raise Conflict(
-                f"The issue is already {issue.state}.", code="issue_closed", extra={"state": issue.state}
+                f"The issue is already {issue.state}.",
+                code=ReconcileErrorCode.ISSUE_CLOSED,
+                extra={"state": issue.state},
             )
         before = issue.state
         issue.state = to
@@ -185,7 +190,9 @@ def resolve(
 def dismiss(issue_id: int, *, actor: Actor, reason: str) -> IntegrationIssue:
     """An operator decides there is nothing to do; the reason is mandatory."""
     if not reason.strip():
-        raise InvalidInput("Say why the issue is dismissed.", code="reason_required", field="reason")
+        raise InvalidInput(
+            "Say why the issue is dismissed.", code=ReconcileErrorCode.REASON_REQUIRED, field="reason"
+        )
     return _move(issue_id, S.DISMISSED, "dismissed", actor, note=reason.strip())
 
 

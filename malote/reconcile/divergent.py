@@ -1,5 +1,5 @@
-"""Divergences: a linked system shows another status than the order's (DESIGN.md §3, SkyHub's
-"manual change in a marketplace breaks the flow").
+"""Divergences: a linked system shows another status than the order's (typically a status changed
+by hand in a marketplace's panel, which the marketplace never reports).
 
 For each link of an enabled sales channel or ERP with a status seen there (``remote_status``),
 the status that system should show is the order's latest status it has a word for (its status
@@ -42,10 +42,7 @@ def fold(text: str) -> str:
 
 def expected_status(connector: Connector, order: Order) -> str | None:
     """The order's latest status the system has a word for."""
-    for status in reversed([*order.status_path, order.status]):
-        if connector.status_out(status):
-            return status
-    return None
+    return connector.status_map.expected([*order.status_path, order.status])[0] or None
 
 
 def compare(connector: Connector, order: Order, remote: str) -> dict[str, Any] | None:

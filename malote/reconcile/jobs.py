@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from malote.channels.models import Channel, ChannelRole
-from malote.connectors.base import Connector, Unsupported
+from malote.connectors.base import Capability, Unsupported, supports
 from malote.connectors.registry import provider
 from malote.core.actors import Actor
 from malote.reconcile import divergent, integration, stuck, tickets, unpaid
@@ -76,8 +76,7 @@ JOBS = {
 
 
 def lists_orders(channel: Channel) -> bool:
-    cls = provider(channel.kind)
-    return cls is not None and cls.list_orders is not Connector.list_orders
+    return supports(provider(channel.kind), Capability.LIST_ORDERS)
 
 
 def sync_schedules(channel: Channel | None = None) -> list[Schedule]:

@@ -12,7 +12,7 @@ Malote has a link to has changed there since Malote last looked when
   status set back by hand to the recorded one would otherwise look unchanged.
 
 Such an order is read again (``Connector.fetch_order``, outside any transaction) and taken in
-through ``malote.channels.intake.take_in``, exactly like a polled change: the inbox de-duplicates,
+through ``malote.relay.intake.take_in``, exactly like a polled change: the inbox de-duplicates,
 a later status moves the order forward, an impossible one (a cancel after the NF-e, a status
 going back) marks the link divergent and is not applied. Not read again:
 
@@ -39,11 +39,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from malote.channels import intake
 from malote.channels.models import Channel, OrderLink
 from malote.connectors.base import ListedOrder, Unsupported
 from malote.connectors.registry import connector_for
+from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.options import option
+from malote.relay import intake
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent
 
@@ -130,7 +131,7 @@ def refresh(
             try:
                 change = connector.fetch_order(item.external_id)
             except (DeliveryError, Unsupported) as exc:
-                counts["refresh_failed"] += 1
+                counts[ReconcileErrorCode.REFRESH_FAILED] += 1
                 log.warning(
                     "reconcile %s: reading %s again failed (next slot retries): %s",
                     channel.code,
@@ -146,7 +147,7 @@ def refresh(
             except Exception:
                 # Rolled back by the inbox (nothing recorded): one order's fault never stops the
                 # others nor the check; the order still differs next slot and is taken in again.
-                counts["refresh_failed"] += 1
+                counts[ReconcileErrorCode.REFRESH_FAILED] += 1
                 log.exception("reconcile %s: taking in %s failed", channel.code, item.external_id)
                 continue
             counts["refreshed"] += 1

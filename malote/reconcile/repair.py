@@ -1,8 +1,9 @@
-"""Repairing integration issues: the seed's decision for non-integrated orders, and the operator's
+"""Repairing integration issues: the automatic repair of non-integrated orders, and the operator's
 one-click actions (``act``) for every kind.
 
-Non-integrated order (seed 000, automated): before repairing, look at the order's status and at
-the payment in the gateway (read now, outside any transaction).
+Non-integrated order (automatic, or the operator's ``reintegrate``/``open_ticket``): before
+repairing, look at the order's status and at the payment in the gateway (read now, outside any
+transaction), since fixing an order whose payment is already canceled helps nobody.
 
 * the order is canceled → nothing to integrate: the issue is resolved;
 * the gateway cannot be reached → nothing happens, the next slot tries again;
@@ -27,7 +28,6 @@ from typing import Any
 
 from django.db import transaction
 
-from malote.channels import intake
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.connectors.base import Unsupported
 from malote.connectors.registry import connector_for
@@ -38,9 +38,11 @@ from malote.orders import actions as order_actions
 from malote.orders.models import Order
 from malote.orders.statuses import CancelReason, OrderStatus
 from malote.reconcile import actions
+from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.gateway import check_payment
 from malote.reconcile.models import IntegrationIssue, IssueAction, IssueKind
 from malote.reconcile.options import option
+from malote.relay import intake
 from malote.sync import outbox
 from malote.sync.errors import DeliveryError
 
@@ -55,31 +57,37 @@ def _issue(issue_id: int) -> IntegrationIssue:
         .first()
     )
     if issue is None:
-        raise NotFound(f"No integration issue {issue_id}.", code="issue_not_found")
+        raise NotFound(f"No integration issue {issue_id}.", code=ReconcileErrorCode.ISSUE_NOT_FOUND)
     if not issue.is_active:
         raise Conflict(
-            f"The issue is already {issue.state}.", code="issue_closed", extra={"state": issue.state}
+            f"The issue is already {issue.state}.",
+            code=ReconcileErrorCode.ISSUE_CLOSED,
+            extra={"state": issue.state},
         )
     return issue
 
 
 def repair(issue_id: int, *, actor: Actor, action: str | None = None) -> str:
-    """Repair a non-integrated order the way the seed decides; returns what happened."""
+    """Repair a non-integrated order as the module's docstring says; returns what happened."""
     issue = _issue(issue_id)
     if issue.kind != IssueKind.NOT_INTEGRATED:
-        raise Conflict("Only non-integrated orders are repaired this way.", code="issue_not_repairable")
+        raise Conflict(
+            "Only non-integrated orders are repaired this way.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE
+        )
     if issue.order is None:
         if issue.channel.is_sales:
             return import_order(issue, actor=actor)
-        return "needs_person"
+        return ReconcileErrorCode.NEEDS_PERSON
     order = issue.order
     if order.status == OrderStatus.CANCELED:
         actions.resolve(issue.pk, actor=actor, note="O pedido já está cancelado: não é reintegrado.")
         return "already_canceled"
     check = check_payment(order)
     if check.verdict == "unreachable":
-        actions.note(issue.pk, "recheck_failed", actor=actor, text=check.detail, data=check.evidence())
-        return "gateway_unreachable"
+        actions.note(
+            issue.pk, ReconcileErrorCode.RECHECK_FAILED, actor=actor, text=check.detail, data=check.evidence()
+        )
+        return ReconcileErrorCode.GATEWAY_UNREACHABLE
     if check.verdict == "canceled":
         reason = str(check.facts.get("cancel_reason") or CancelReason.PAYMENT_REFUSED)
         note = f"Pagamento cancelado no gateway ({check.remote_status}); pedido não reintegrado."
@@ -96,7 +104,9 @@ def reintegrate(issue_id: int, *, actor: Actor, payment: dict[str, Any] | None =
     """Send the order to the ERP again, once: the outbox message and the issue's move commit together."""
     issue = _issue(issue_id)
     if issue.order_id is None or issue.channel.role != ChannelRole.ERP:
-        raise Conflict("Only an order missing in an ERP can be re-sent.", code="issue_not_repairable")
+        raise Conflict(
+            "Only an order missing in an ERP can be re-sent.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE
+        )
     with transaction.atomic():
         order = fastsql.lock(Order, issue.order_id)
         assert order is not None
@@ -131,10 +141,12 @@ def request_ticket(issue_id: int, *, actor: Actor, payment: dict[str, Any] | Non
     """Ask the help desk (through the outbox) to have a person fix the integration."""
     issue = _issue(issue_id)
     if issue.order_id is None:
-        raise Conflict("A ticket needs an order.", code="issue_not_repairable")
+        raise Conflict("A ticket needs an order.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE)
     desk = helpdesk_channel(issue.channel)
     if desk is None:
-        raise Conflict("No enabled help-desk channel to open the ticket in.", code="helpdesk_missing")
+        raise Conflict(
+            "No enabled help-desk channel to open the ticket in.", code=ReconcileErrorCode.HELPDESK_MISSING
+        )
     group = str(option(issue.channel, "helpdesk_group"))
     with transaction.atomic():
         outbox.enqueue(
@@ -179,19 +191,21 @@ def import_order(issue: IntegrationIssue, *, actor: Actor) -> str:
         with connector_for(channel) as connector:
             change = connector.fetch_order(issue.external_ref)
     except Unsupported:
-        return "needs_person"
+        return ReconcileErrorCode.NEEDS_PERSON
     except DeliveryError as exc:
-        actions.note(issue.pk, "import_failed", actor=actor, text=exc.detail)
-        return "channel_unreachable" if exc.retryable else "import_failed"
+        actions.note(issue.pk, ReconcileErrorCode.IMPORT_FAILED, actor=actor, text=exc.detail)
+        return ReconcileErrorCode.CHANNEL_UNREACHABLE if exc.retryable else ReconcileErrorCode.IMPORT_FAILED
     try:
         received = intake.take_in(channel, change, headers={"x-malote-reconcile": str(issue.pk)}, body="")
     except MaloteError as exc:
-        actions.note(issue.pk, "import_failed", actor=actor, text=exc.detail, data={"code": exc.code})
-        return "import_failed"
+        actions.note(
+            issue.pk, ReconcileErrorCode.IMPORT_FAILED, actor=actor, text=exc.detail, data={"code": exc.code}
+        )
+        return ReconcileErrorCode.IMPORT_FAILED
     order = Order.objects.filter(channel=channel, external_id=issue.external_ref).first()
     if order is None:
-        actions.note(issue.pk, "import_failed", actor=actor, text=f"{received!r}")
-        return "import_failed"
+        actions.note(issue.pk, ReconcileErrorCode.IMPORT_FAILED, actor=actor, text=f"{received!r}")
+        return ReconcileErrorCode.IMPORT_FAILED
     actions.resolve(issue.pk, actor=actor, note=f"Pedido importado como {order.number}.", action=A.IMPORT)
     return "imported"
 
@@ -213,7 +227,7 @@ def push_again(issue_id: int, *, actor: Actor) -> None:
     """Send the order's current status to the diverging system again."""
     issue = _issue(issue_id)
     if issue.order_id is None:
-        raise Conflict("Nothing to push without an order.", code="issue_not_repairable")
+        raise Conflict("Nothing to push without an order.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE)
     link = _divergent_link(issue)
     resolver = _channels_resolver()
     with transaction.atomic():
@@ -258,9 +272,9 @@ def dismiss(issue_id: int, *, actor: Actor, reason: str) -> None:
 
 
 def _channels_resolver() -> Any:
-    """``malote.channels.actions.resolve_divergence(link_id, action, *, actor, reason)``, when present."""
+    """``malote.relay.divergence.resolve_divergence(link_id, action, *, actor, reason)``, when present."""
     try:
-        from malote.channels import actions as channel_actions
+        from malote.relay import divergence as channel_actions
     except ImportError:
         return None
     return getattr(channel_actions, "resolve_divergence", None)
@@ -269,7 +283,9 @@ def _channels_resolver() -> Any:
 def act(issue_id: int, action: str, *, actor: Actor, reason: str = "") -> str:
     """One operator action on an issue (API, back office, CLI); returns what happened."""
     if action not in ACTIONS:
-        raise InvalidInput(f"Unknown action {action!r}.", code="unknown_action", field="action")
+        raise InvalidInput(
+            f"Unknown action {action!r}.", code=ReconcileErrorCode.UNKNOWN_ACTION, field="action"
+        )
     issue = _issue(issue_id)
     if action == A.DISMISS:
         dismiss(issue.pk, actor=actor, reason=reason)
@@ -282,7 +298,9 @@ def act(issue_id: int, action: str, *, actor: Actor, reason: str = "") -> str:
         return "pushed"
     if action == A.CANCEL:
         if issue.order_id is None:
-            raise Conflict("There is no Malote order to cancel.", code="issue_not_repairable")
+            raise Conflict(
+                "There is no Malote order to cancel.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE
+            )
         note = reason or "Cancelado pelo operador (desistência do cliente)."
         cancel_everywhere(issue, reason=CancelReason.CUSTOMER_GAVE_UP, note=note, actor=actor)
         return "canceled"
@@ -290,6 +308,8 @@ def act(issue_id: int, action: str, *, actor: Actor, reason: str = "") -> str:
         return import_order(issue, actor=actor)
     if action in (A.REINTEGRATE, A.OPEN_TICKET):
         if issue.kind != IssueKind.NOT_INTEGRATED:
-            raise Conflict("Only non-integrated orders are re-sent.", code="issue_not_repairable")
+            raise Conflict(
+                "Only non-integrated orders are re-sent.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE
+            )
         return repair(issue.pk, actor=actor, action=action)
-    raise InvalidInput(f"Unknown action {action!r}.", code="unknown_action", field="action")
+    raise InvalidInput(f"Unknown action {action!r}.", code=ReconcileErrorCode.UNKNOWN_ACTION, field="action")

@@ -1,8 +1,8 @@
-"""Help-desk tickets for integration issues a person must fix ("conversa paralela/WF pela
-Zendesk", seed 000).
+"""Help-desk tickets for integration issues a person must fix (the back office's "conversa
+paralela/WF pela Zendesk").
 
 The outbox handler of ``helpdesk:<channel>`` destinations opens the ticket through the help-desk
-channel's connector ``create_ticket`` — subject from the seed's template ("Favor corrigir o
+channel's connector ``create_ticket`` — subject from a template ("Favor corrigir o
 problema de integração no pedido XXXX"; option ``helpdesk_template`` of the ERP channel, with
 ``{number}`` and ``{external_id}``), to the group the message names, with the order's summary as a
 PDF attachment — and records the ticket on the issue. The idempotency key is per order
@@ -30,6 +30,7 @@ from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.reconcile import actions
+from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
 from malote.reconcile.options import option
 from malote.sync.errors import DeliveryError
@@ -70,7 +71,7 @@ def _latin1(text: str) -> str:
 
 
 def order_pdf(order: Order, issue: IntegrationIssue | None = None) -> bytes:
-    """A one-page summary of the order (what the seed attaches as a "print" of the order)."""
+    """A one-page summary of the order (attached to the ticket as a "print" of the order)."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
@@ -159,7 +160,7 @@ def follow(now: datetime | None = None, *, actor: Actor) -> Counter[str]:
             with connector_for(desk) as connector:
                 ticket = connector.fetch_ticket(issue.ticket_id)
         except (DeliveryError, Unsupported, LookupError):
-            counts["unreachable"] += 1
+            counts[ReconcileErrorCode.UNREACHABLE] += 1
             continue
         actions.set_ticket(
             issue.pk,

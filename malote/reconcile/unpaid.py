@@ -1,4 +1,5 @@
-"""Auto-cancel of unpaid orders (DESIGN.md §3 "auto-cancel unpaid").
+"""Auto-cancel of unpaid orders: marked overdue, then canceled unless the gateway, asked once more,
+says the payment went through.
 
 For each order still ``pending_payment`` or ``payment_overdue``, by its payment method (options of
 the order's channel, see ``options``):
@@ -37,6 +38,7 @@ from malote.orders.schemas import ApprovePaymentIn
 from malote.orders.statuses import OrderStatus, PaymentMethod
 from malote.reconcile import actions
 from malote.reconcile.calendar import add_business_days, end_of, parse_dates
+from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.gateway import PaymentCheck, check_payment
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueAction, IssueKind
 from malote.reconcile.options import option
@@ -114,21 +116,21 @@ def process(order: Order, now: datetime, *, actor: Actor, dry_run: bool = False)
         return "overdue"
     check = check_payment(order)
     if check.verdict == "unreachable":
-        return "gateway_unreachable"  # never cancel on a guess: the next slot asks again
+        return ReconcileErrorCode.GATEWAY_UNREACHABLE  # never cancel on a guess: the next slot asks again
     if check.verdict == "paid":
         approve_late_payment(order.pk, check, actor=actor)
         return "approved_late"
     if check.verdict == "review":
         _needs_person(order, check, "Pagamento em análise no gateway após o prazo.", actor=actor)
-        return "needs_person"
+        return ReconcileErrorCode.NEEDS_PERSON
     if check.verdict == "unknown" or (
         check.verdict == "unchecked" and not option(order.channel, "cancel_without_gateway_check")
     ):
         _needs_person(order, check, "Não foi possível confirmar o pagamento no gateway.", actor=actor)
-        return "needs_person"
+        return ReconcileErrorCode.NEEDS_PERSON
     if not option(order.channel, "auto_cancel_unpaid"):
         _needs_person(order, check, "Pagamento vencido: o canal pede cancelamento manual.", actor=actor)
-        return "needs_person"
+        return ReconcileErrorCode.NEEDS_PERSON
     note = f"Pagamento não confirmado até {timezone.localtime(due.cancel_at):%d/%m/%Y %H:%M}"
     if check.gateway:
         note += f" ({check.gateway.code}: {check.remote_status or 'pendente'})"

@@ -18,6 +18,7 @@ from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import InvalidInput
 from malote.stock import changes
+from malote.stock.errors import StockErrorCode
 from malote.stock.models import MovementReason, StockItem, StockMovement
 
 
@@ -161,16 +162,20 @@ def set_physical(
     """
     if reason not in (MovementReason.ADJUSTMENT, MovementReason.INVENTORY_COUNT):
         raise InvalidInput(
-            "Reason must be adjustment or inventory_count.", code="invalid_reason", field="reason"
+            "Reason must be adjustment or inventory_count.",
+            code=StockErrorCode.INVALID_REASON,
+            field="reason",
         )
     if physical < 0:
-        raise InvalidInput("Physical stock cannot be negative.", code="stock_negative", field="physical")
+        raise InvalidInput(
+            "Physical stock cannot be negative.", code=StockErrorCode.STOCK_NEGATIVE, field="physical"
+        )
     with transaction.atomic():
         item, _created = StockItem.objects.select_for_update().get_or_create(sku=sku)
         if physical < item.reserved:
             raise InvalidInput(
                 f"{item.reserved} units of {sku} are reserved by open orders; physical cannot go below that.",
-                code="stock_below_reserved",
+                code=StockErrorCode.STOCK_BELOW_RESERVED,
                 field="physical",
             )
         delta = physical - item.physical

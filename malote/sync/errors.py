@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
+from enum import StrEnum
 
 import httpx
 from django.utils import timezone
 
 # 4xx answers that are worth retrying: timeout, locked, too early, too many requests.
 RETRYABLE_4XX = frozenset({408, 423, 425, 429})
+
+
+class SyncErrorCode(StrEnum):
+    """Codes of the outbox commands' errors (see docs/error-codes.md)."""
+
+    MESSAGE_NOT_RETRYABLE = "message_not_retryable"
 
 
 class DeliveryError(Exception):

@@ -1,10 +1,10 @@
 """Reliable delivery tables: outbox (to other systems), inbox (from them), schedules.
 
-See ``../shared/docs/reference/reliable-delivery.md`` §7.2. An ``OutboxMessage`` is written in the
-same transaction as the change that causes it, one row per destination; workers claim the oldest
-due message per (destination, key) so per-order order is kept while one slow system blocks no
-other. An ``InboxEvent`` is unique on (source, event_id) and written in the same transaction as
-its effect, so a repeated webhook changes nothing.
+See docs/delivery.md. An ``OutboxMessage`` is written in the same transaction as the change that
+causes it, one row per destination; workers claim the oldest due message per (destination, key)
+so per-order order is kept while one slow system blocks no other. An ``InboxEvent`` is unique on
+(source, event_id) and written in the same transaction as its effect, so a repeated webhook
+changes nothing.
 """
 
 from __future__ import annotations

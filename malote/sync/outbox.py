@@ -26,7 +26,7 @@ from django.utils import timezone
 from malote.core import fastsql
 from malote.core.errors import Conflict
 from malote.sync import crashpoints
-from malote.sync.errors import DeliveryError
+from malote.sync.errors import DeliveryError, SyncErrorCode
 from malote.sync.models import MessageState, OutboxMessage
 
 S = MessageState
@@ -221,7 +221,9 @@ def retry_now(message_id: int) -> OutboxMessage:
     """Make one pending or dead message due now (the operator's "retry" button)."""
     message = OutboxMessage.objects.filter(id=message_id).first()
     if message is None or message.state not in (S.PENDING, S.DEAD):
-        raise Conflict("Only pending or dead messages can be retried.", code="message_not_retryable")
+        raise Conflict(
+            "Only pending or dead messages can be retried.", code=SyncErrorCode.MESSAGE_NOT_RETRYABLE
+        )
     replay([message_id])
     message.refresh_from_db()
     return message

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from malote.conftest import ORDER_JSON
+from malote_dev.testing.orders import order_data
+
+__all__ = ["ORDERS", "assert_error", "order_data", "order_url", "transition_url"]
 
 ORDERS = "/api/v1/orders"
 
@@ -16,13 +17,6 @@ def order_url(order_id: int, *rest: str) -> str:
 
 def transition_url(order_id: int, name: str) -> str:
     return order_url(order_id, "transitions", name)
-
-
-def order_data(**overrides: Any) -> dict[str, Any]:
-    """The canonical order of DESIGN.md §5 with top-level fields replaced."""
-    data = copy.deepcopy(ORDER_JSON)
-    data.update(overrides)
-    return data
 
 
 def assert_error(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:

@@ -16,8 +16,8 @@ from malote.accounts.roles import assign_role, sync_roles
 from malote.api.tests.helpers import ORDERS, assert_error, order_data, order_url, transition_url
 from malote.conftest import ApiClient
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.stock.models import StockItem
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 

@@ -16,13 +16,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from malote.api import export
-from malote.api.export import COLUMNS
 from malote.api.tests.helpers import ORDERS, assert_error
 from malote.channels.models import Channel
 from malote.conftest import ApiClient
+from malote.orders import export
+from malote.orders.export import COLUMNS
 from malote.orders.models import Invoice, Order
-from malote.orders.tests.helpers import bring_to
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 

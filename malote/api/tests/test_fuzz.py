@@ -25,8 +25,8 @@ from malote.api.tests.helpers import ORDERS, assert_error, order_data, transitio
 from malote.conftest import ApiClient
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.wsgi import application
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 

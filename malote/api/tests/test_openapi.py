@@ -12,9 +12,8 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from malote.conftest import ORDER_JSON
 from malote.orders.lifecycle import TRANSITIONS
-from malote.orders.schemas import OrderIn
+from malote.orders.schemas import ORDER_EXAMPLE, OrderIn
 
 OPENAPI = "/api/v1/openapi.json"
 
@@ -102,7 +101,7 @@ def test_order_create_schema_and_its_example(document: dict[str, Any]) -> None:
         "payment",
     } <= set(order_in["required"])
     [example] = order_in["examples"]
-    assert example == ORDER_JSON
+    assert example == ORDER_EXAMPLE
     OrderIn.model_validate(example)  # the documented example is a valid order
     validator = _validator(document, "OrderIn")
     assert validator.is_valid(example)

@@ -10,10 +10,10 @@ import pytest
 from malote.api.tests.helpers import ORDERS, assert_error, order_data, order_url, transition_url
 from malote.channels.models import Channel
 from malote.conftest import ApiClient
-from malote.fiscal.testing import build_nfe_xml, make_nfe_key
 from malote.orders.models import Invoice, Order, OrderEvent, OrderLine, Payment
-from malote.orders.tests.helpers import bring_to, invoice_input, valid_input
 from malote.stock.models import StockItem, StockMovement
+from malote_dev.testing.fiscal import build_nfe_xml, make_nfe_key
+from malote_dev.testing.orders import bring_to, invoice_input, valid_input
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_another_external_id_is_another_order(
 
 def test_create_response_body(api: ApiClient, channel: Channel, stock: Callable[..., None]) -> None:
     stock("CHINELO-42", 10)
-    body = api.post(ORDERS, order_data()).json()
+    body = api.post(ORDERS, order_data(placed_at="2026-11-20T14:03:00-03:00")).json()
     order = Order.objects.get()
     assert body["id"] == order.pk
     assert body["number"] == f"M{order.pk:07d}"

@@ -14,7 +14,7 @@ from malote.api.tests.helpers import ORDERS, assert_error
 from malote.channels.models import Channel
 from malote.conftest import ApiClient
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 
@@ -193,7 +193,7 @@ def test_bad_or_unrepresentable_dates_are_422(
 
 
 def test_summary_item_fields(api: ApiClient, make_order: OrderFactory) -> None:
-    order = make_order()
+    order = make_order(placed_at="2026-11-20T14:03:00-03:00")
     [item] = _list(api)["items"]
     assert item == {
         "id": order.pk,

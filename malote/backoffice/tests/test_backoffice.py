@@ -13,7 +13,7 @@ from django.test import Client
 
 from malote.backoffice import throttle
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from malote.fiscal.testing import SAMPLE_NFE_KEY
 from malote.sync.tests.processes import free_port, python, run, serve_web, worker_database
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY
 
 CHROMIUM = os.environ.get("MALOTE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "artifacts" / "screenshots"
@@ -31,7 +31,7 @@ SEED = """
 import json
 from malote.accounts.roles import assign_role, sync_roles
 from malote.channels.models import Channel
-from malote.conftest import ORDER_JSON, SYSTEM
+from malote_dev.testing.orders import SYSTEM, order_data
 from malote.orders import actions
 from malote.orders.schemas import OrderIn
 from malote.stock.actions import set_physical
@@ -45,7 +45,7 @@ Channel.objects.create(code="site", name="Loja virtual", role="storefront")
 set_physical("CHINELO-42", 10, actor=SYSTEM)
 ids = {}
 for external_id in ("02-704319102", "02-555000111", "02-555000222"):
-    data = copy.deepcopy(ORDER_JSON)
+    data = order_data()
     data["external_id"] = external_id
     order, _ = actions.create_order(OrderIn.model_validate(data), actor=SYSTEM)
     actions.run_transition(order.pk, "approve_payment", {}, actor=SYSTEM)

@@ -15,8 +15,8 @@ from django.utils import timezone
 
 from malote.backoffice.tests import pages
 from malote.backoffice.tests.pages import ROLES, html
-from malote.channels.jobs import sync_poll_schedule
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
+from malote.relay.polling import sync_poll_schedule
 from malote.sync.models import MessageState, OutboxMessage, Schedule, ScheduleRun
 from malote.sync.schedules import run_due
 

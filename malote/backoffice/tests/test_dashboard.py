@@ -16,8 +16,8 @@ from malote.backoffice.tests import pages
 from malote.backoffice.tests.pages import ROLES, html
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.sync.models import MessageState, OutboxMessage
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 

@@ -12,9 +12,9 @@ from django.test import Client
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.conftest import SYSTEM
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.stock.actions import set_physical
 from malote.sync.models import MessageState, OutboxMessage
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 INBOX = "/backoffice/excecoes/"

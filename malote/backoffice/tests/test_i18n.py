@@ -24,7 +24,7 @@ from django.test import Client, override_settings
 
 from malote.notify.models import EmailTemplate
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
+from malote_dev.testing.orders import bring_to
 
 LOCALE_DIR = Path(settings.LOCALE_PATHS[0])
 PO = LOCALE_DIR / "en" / "LC_MESSAGES" / "django.po"

@@ -10,15 +10,15 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 
-from malote.channels.actions import record_divergence
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.conftest import SYSTEM
-from malote.fiscal.testing import build_nfe_xml, make_nfe_key
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.reconcile import actions as issue_actions
 from malote.reconcile.models import IssueKind
+from malote.relay.divergence import record_divergence
+from malote_dev.testing.fiscal import build_nfe_xml, make_nfe_key
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 KEY = make_nfe_key(5004, year=2026, month=11)

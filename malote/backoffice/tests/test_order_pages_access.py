@@ -10,11 +10,11 @@ import pytest
 from django.test import Client
 
 from malote.conftest import SYSTEM
-from malote.fiscal.testing import SAMPLE_NFE_KEY, build_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.sync.models import MessageState, OutboxMessage
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY, build_nfe_xml
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 ROLES = ["viewer", "operator", "support", "admin"]

@@ -4,23 +4,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.conftest import SYSTEM
-from malote.fiscal.testing import SAMPLE_NFE_KEY, build_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to, invoice_input
 from malote.stock.models import StockItem
 from malote.sync.models import MessageState, OutboxMessage
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY, build_nfe_xml
+from malote_dev.testing.orders import bring_to, invoice_input
 
 pytestmark = pytest.mark.django_db
 
-# SAMPLE_NFE_KEY with its last digit changed: the check digit no longer matches (fiscal-formats §1.2).
+# SAMPLE_NFE_KEY with its last digit changed: the check digit no longer matches.
 WRONG_CHECK_DIGIT_KEY = SAMPLE_NFE_KEY[:43] + ("4" if SAMPLE_NFE_KEY[43] != "4" else "5")
 
 
@@ -80,7 +82,7 @@ def test_wrong_nfe_key_shows_the_api_code_inline_and_changes_nothing(
     operator: Client, make_order: Any
 ) -> None:
     order = bring_to(make_order(), "paid")
-    data = {**invoice_input(order), "key": WRONG_CHECK_DIGIT_KEY, "issued_at": "2026-11-21T10:30"}
+    data = {**invoice_input(order), "key": WRONG_CHECK_DIGIT_KEY}
     response = operator.post(_url(order, "invoice"), data)
     assert response.status_code == 422
     key_field = next(f for f in response.context["form"].fields if f.name == "key")
@@ -94,14 +96,16 @@ def test_wrong_nfe_key_shows_the_api_code_inline_and_changes_nothing(
 
 def test_valid_invoice_moves_the_order_and_shows_the_result_once(operator: Client, make_order: Any) -> None:
     order = bring_to(make_order(), "paid")
-    data = {**invoice_input(order), "issued_at": "2026-11-21T10:30"}
+    typed = timezone.localtime().replace(second=0, microsecond=0)  # as the datetime-local input sends it
+    data = {**invoice_input(order), "issued_at": typed.strftime("%Y-%m-%dT%H:%M")}
     response = operator.post(_url(order, "invoice"), data)
     assert response.status_code == 302
     assert response["Location"] == f"/backoffice/orders/{order.pk}/#resultado"
     order.refresh_from_db()
     assert order.status == "invoiced"
     invoice = order.invoices.get()
-    assert invoice.issued_at.isoformat() == "2026-11-21T13:30:00+00:00"  # read in America/Sao_Paulo
+    assert invoice.issued_at == typed  # read in America/Sao_Paulo
+    assert typed.utcoffset() == timedelta(hours=-3)
     html = _page(operator, order)
     assert 'id="resultado"' in html and 'data-status="invoiced"' in html
     assert order.customer_email in html and "Nota fiscal" in html  # the customer's e-mail subject

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from malote.connectors.tests.helpers import Control, control_of
-from malote.sandbox.server import RunningFake
+from malote_dev.sandbox.server import RunningFake
 
 
 @pytest.fixture

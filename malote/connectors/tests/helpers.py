@@ -14,9 +14,9 @@ import httpx
 from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.connectors.pagarme import clear_jwks_cache
 from malote.orders.models import Order
-from malote.sandbox.server import RunningFake
 from malote.sync.models import OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.sandbox.server import RunningFake
 
 Control = Callable[..., dict[str, Any]]
 

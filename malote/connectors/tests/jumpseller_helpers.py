@@ -11,10 +11,10 @@ from django.test import Client
 from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
-from malote.sandbox.jumpseller import JumpsellerState
-from malote.sandbox.server import RunningFake
-from malote.sandbox.webhooks import WebhookRecord
 from malote.sync.models import OutboxMessage
+from malote_dev.sandbox.jumpseller import JumpsellerState
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.sandbox.webhooks import WebhookRecord
 
 Fake = RunningFake[JumpsellerState]
 CODE = "jumpseller"

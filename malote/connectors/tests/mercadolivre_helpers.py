@@ -12,11 +12,11 @@ from django.test import Client
 from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
-from malote.fiscal.testing import build_nfe_xml, make_nfe_key
-from malote.sandbox.clock import BRASILIA
-from malote.sandbox.server import RunningFake
-from malote.sandbox.webhooks import WebhookRecord
 from malote.sync.models import OutboxMessage
+from malote_dev.sandbox.clock import BRASILIA
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.sandbox.webhooks import WebhookRecord
+from malote_dev.testing.fiscal import build_nfe_xml, make_nfe_key
 
 Fake = RunningFake[Any]
 CODE = "mercadolivre"

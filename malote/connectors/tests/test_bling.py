@@ -20,8 +20,6 @@ from django.test import Client
 from django.utils import timezone
 
 import malote.connectors.bling  # noqa: F401  (registers the connector)
-from malote.channels.delivery import deliver_to_channel
-from malote.channels.jobs import poll_channel
 from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.conftest import SYSTEM
 from malote.connectors.bling import BlingConnector, BlingError
@@ -30,15 +28,17 @@ from malote.connectors.tests.helpers import channel_at, configure, linked, order
 from malote.fiscal import check_nfe_xml_against_key, parse_nfe_key, parse_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to, valid_input
-from malote.sandbox import start_fake
-from malote.sandbox.bling import BlingState
-from malote.sandbox.server import RunningFake
+from malote.relay.delivery import deliver_to_channel
+from malote.relay.polling import poll_channel
 from malote.sync import outbox
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage, Schedule
-from malote.sync.testing import HttpSink, Reply
 from malote.sync.worker import drain
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.bling import BlingState
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.testing.orders import bring_to, valid_input
+from malote_dev.testing.sync import HttpSink, Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -576,7 +576,7 @@ def test_http_429_and_5xx_are_retried(fake: Fake, bling: Channel, make_order: Ca
 def test_a_validation_error_is_permanent_and_says_what_is_wrong(fake: Fake, bling: Channel) -> None:
     connector = BlingConnector(bling)
     with connector, pytest.raises(BlingError) as refused:
-        connector._call("POST", "/pedidos/vendas", body={"contato": {"id": 1}, "itens": []})
+        connector.api.call("POST", "/pedidos/vendas", body={"contato": {"id": 1}, "itens": []})
     assert refused.value.retryable is False and refused.value.status == 400
     assert refused.value.kind == "VALIDATION_ERROR" and "contato" in refused.value.detail
 

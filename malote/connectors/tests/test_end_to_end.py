@@ -20,16 +20,16 @@ import httpx
 import pytest
 
 from malote import fiscal
-from malote.notify.testing import SmtpSink
-from malote.sandbox.server import RunningFake, start_fake
 from malote.sync.tests.processes import free_port, python, serve_web, start, worker_database
+from malote_dev.sandbox.server import RunningFake, start_fake
+from malote_dev.testing.notify import SmtpSink
 
 SETUP = """
 import json
 from django.contrib.auth import get_user_model
 from malote.accounts.models import ApiToken
 from malote.accounts.roles import assign_role, sync_roles
-from malote.channels.jobs import sync_poll_schedule
+from malote.relay.polling import sync_poll_schedule
 from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.stock.actions import set_physical

@@ -22,13 +22,11 @@ import pytest
 from django.utils import timezone
 
 import malote.connectors.jumpseller  # noqa: F401  (registers the connector)
-from malote.channels.jobs import poll_channel, sync_poll_schedule
 from malote.channels.models import Channel, OrderLink
 from malote.conftest import SYSTEM
 from malote.connectors.jumpseller import (
     RESET_HEADER,
     JumpsellerConnector,
-    balance_totals,
     canonical_order,
     payment_method,
     remote_status,
@@ -51,17 +49,19 @@ from malote.connectors.tests.jumpseller_helpers import (
     the_hook,
     writes,
 )
-from malote.fiscal.testing import SAMPLE_NFE_KEY
+from malote.connectors.values import balance_totals
 from malote.orders import actions
 from malote.orders.actions import _check_totals
 from malote.orders.models import Order
 from malote.orders.schemas import OrderIn
-from malote.sandbox.seed import PRODUCTS, correios_code
-from malote.sandbox.server import start_fake
+from malote.relay.polling import poll_channel, sync_poll_schedule
 from malote.stock.actions import set_physical
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.sandbox.seed import PRODUCTS, correios_code
+from malote_dev.sandbox.server import start_fake
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -584,7 +584,7 @@ def test_every_seeded_order_maps_to_a_valid_canonical_order(
 
 
 def test_fetched_orders_go_through_the_inbox_like_hooks(fake: Fake, channel: Channel) -> None:
-    from malote.channels import intake
+    from malote.relay import intake
 
     with connector_for(channel) as connector:
         change = connector.fetch_order("10006")

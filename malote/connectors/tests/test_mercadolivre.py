@@ -20,7 +20,6 @@ import pytest
 from django.utils import timezone
 
 import malote.connectors.mercadolivre as ml
-from malote.channels.jobs import poll_channel, sync_poll_schedule
 from malote.channels.models import Channel, OrderLink
 from malote.conftest import SYSTEM
 from malote.connectors.base import Unsupported
@@ -42,12 +41,13 @@ from malote.connectors.tests.mercadolivre_helpers import (
 )
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.sandbox.seed import PRODUCTS
-from malote.sandbox.server import start_fake
+from malote.relay.polling import poll_channel, sync_poll_schedule
 from malote.stock.actions import set_physical
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.sandbox.seed import PRODUCTS
+from malote_dev.sandbox.server import start_fake
 
 pytestmark = pytest.mark.django_db
 
@@ -445,8 +445,8 @@ def test_ml_takes_no_status_writes_and_no_seller_cancellation(fake: Fake, channe
 
 @pytest.fixture
 def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ml, "PAGE_SIZE", 4)
-    monkeypatch.setattr(ml, "PAGE_OVERLAP", 1)
+    monkeypatch.setattr("malote.connectors.mercadolivre.connector.PAGE_SIZE", 4)
+    monkeypatch.setattr("malote.connectors.mercadolivre.connector.PAGE_OVERLAP", 1)
 
 
 def test_pull_pages_through_every_change_and_restarts_from_the_newest(

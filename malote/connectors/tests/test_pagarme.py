@@ -19,23 +19,24 @@ import pytest
 from django.test import Client
 
 import malote.connectors.pagarme  # noqa: F401  (registers the connector)
-from malote.channels.delivery import deliver_to_channel
 from malote.channels.models import Channel, OrderLink
-from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
-from malote.connectors import pagarme as pagarme_module
+from malote.connectors.http import JsonHttp
 from malote.connectors.pagarme import PagarmeConnector
+from malote.connectors.pagarme import client as pagarme_client
 from malote.connectors.registry import connector_for
 from malote.connectors.tests.helpers import configure, pagarme_gateway
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.sandbox import start_fake
-from malote.sandbox.pagarme import PagarmeState, signing_key
-from malote.sandbox.server import RunningFake
+from malote.relay.delivery import deliver_to_channel
+from malote.relay.snapshots import order_snapshot
 from malote.sync import outbox
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.pagarme import PagarmeState, signing_key
+from malote_dev.sandbox.server import RunningFake
 
 pytestmark = pytest.mark.django_db
 
@@ -310,14 +311,14 @@ def test_the_jwks_is_fetched_once_and_refetched_on_key_rotation(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fetched: list[str] = []
-    real = PagarmeConnector.request
+    real = JsonHttp.send
 
-    def spy(self: PagarmeConnector, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def spy(self: JsonHttp, method: str, url: str, **kwargs: Any) -> httpx.Response:
         if url.endswith("/jwks.json"):
             fetched.append(url)
         return real(self, method, url, **kwargs)
 
-    monkeypatch.setattr(PagarmeConnector, "request", spy)
+    monkeypatch.setattr(JsonHttp, "send", spy)
     _order, charge_id = paying_order()
     control(f"charges/{charge_id}/pay")
     assert _results(_deliver(_hook(fake, "charge.created"))) == ["recorded"]
@@ -331,8 +332,8 @@ def test_the_jwks_is_fetched_once_and_refetched_on_key_rotation(
 
     # Keys cached a while ago, before Pagar.me rotated to the current kid: one refetch finds it.
     url = fake.credentials["jwks_url"]
-    stale = pagarme_module._Jwks(time.monotonic() - 600, {})
-    monkeypatch.setitem(pagarme_module._jwks_cache, url, stale)
+    stale = pagarme_client._Jwks(time.monotonic() - 600, {})
+    monkeypatch.setitem(pagarme_client._jwks_cache, url, stale)
     assert _results(_deliver(_hook(fake, "order.paid"))) == ["already"]
     assert len(fetched) == 2
 
@@ -468,11 +469,11 @@ def test_the_idempotency_key_makes_a_repeated_delete_a_replay(
     _order, charge_id = paying_order("pix")
     with connector_for(pagarme) as connector:
         assert isinstance(connector, PagarmeConnector)
-        first = connector._api("DELETE", f"/charges/{charge_id}", idempotency_key="msg-1")
-        again = connector._api("DELETE", f"/charges/{charge_id}", idempotency_key="msg-1")
+        first = connector.api.call("DELETE", f"/charges/{charge_id}", idempotency_key="msg-1")
+        again = connector.api.call("DELETE", f"/charges/{charge_id}", idempotency_key="msg-1")
         assert first == again and first["status"] == "canceled"
         with pytest.raises(DeliveryError) as other_key:
-            connector._api("DELETE", f"/charges/{charge_id}", idempotency_key="msg-2")
+            connector.api.call("DELETE", f"/charges/{charge_id}", idempotency_key="msg-2")
     assert other_key.value.status == 422 and not other_key.value.retryable
     assert fake.webhooks.events().count("charge.canceled") == 1
 
@@ -579,7 +580,7 @@ def test_a_fetched_change_can_be_taken_in(
     fake: Fake, pagarme: Channel, paying_order: Callable[..., tuple[Order, str]], control: Callable[..., Any]
 ) -> None:
     """What the reconciliation will do: re-read the charge, then apply what it says."""
-    from malote.channels import intake
+    from malote.relay import intake
 
     order, charge_id = paying_order("pix")
     control(f"charges/{charge_id}/pay")

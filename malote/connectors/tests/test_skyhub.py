@@ -17,25 +17,25 @@ import pytest
 from django.utils import timezone
 
 import malote.connectors.skyhub  # noqa: F401  (registers the connector)
-from malote.channels import intake
-from malote.channels.delivery import deliver_to_channel
-from malote.channels.jobs import poll_channel
 from malote.channels.models import Channel, ChannelRole, OrderLink
-from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
 from malote.connectors.skyhub import SkyHubConnector
 from malote.connectors.tests.helpers import channel_at, configure
-from malote.fiscal.testing import SAMPLE_NFE_KEY, build_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import valid_input
-from malote.sandbox import start_fake
-from malote.sandbox.server import RunningFake
+from malote.relay import intake
+from malote.relay.delivery import deliver_to_channel
+from malote.relay.polling import poll_channel
+from malote.relay.snapshots import order_snapshot
 from malote.sync import outbox
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage, Schedule
 from malote.sync.worker import drain
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY, build_nfe_xml
+from malote_dev.testing.orders import valid_input
 
 pytestmark = pytest.mark.django_db
 

@@ -17,10 +17,7 @@ from django.test import Client
 from django.utils import timezone
 
 import malote.connectors.tiny  # noqa: F401  (registers the connector)
-from malote.channels.delivery import deliver_to_channel
-from malote.channels.jobs import poll_channel
 from malote.channels.models import Channel, ChannelRole, OrderLink
-from malote.channels.snapshots import order_snapshot
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
 from malote.connectors.tests.helpers import channel_at, configure, linked, order_message
@@ -28,15 +25,18 @@ from malote.connectors.tiny import TinyConnector, TinyError, situacao_code
 from malote.fiscal import parse_nfe_key, validate_tracking_code
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to, valid_input
-from malote.sandbox import start_fake
-from malote.sandbox.server import RunningFake
-from malote.sandbox.tiny import TinyState
+from malote.relay.delivery import deliver_to_channel
+from malote.relay.polling import poll_channel
+from malote.relay.snapshots import order_snapshot
 from malote.sync import outbox
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage, Schedule
-from malote.sync.testing import HttpSink, Reply
 from malote.sync.worker import drain
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.sandbox.tiny import TinyState
+from malote_dev.testing.orders import bring_to, valid_input
+from malote_dev.testing.sync import HttpSink, Reply
 
 pytestmark = pytest.mark.django_db
 

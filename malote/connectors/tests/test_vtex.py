@@ -16,10 +16,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from malote.channels import intake
-from malote.channels.jobs import poll_channel, sync_poll_schedule
 from malote.channels.models import Channel, OrderLink
-from malote.channels.snapshots import order_snapshot
 from malote.channels.status_maps import preset
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
@@ -50,17 +47,20 @@ from malote.connectors.vtex import (
     from_cents,
     to_cents,
 )
-from malote.fiscal.testing import SAMPLE_NFE_KEY
 from malote.orders import actions
 from malote.orders.actions import _check_totals
 from malote.orders.models import Order
 from malote.orders.schemas import OrderIn
-from malote.sandbox.seed import PRODUCTS, correios_code
-from malote.sandbox.server import start_fake
-from malote.sandbox.tests.vtex_openapi import validate_request
+from malote.relay import intake
+from malote.relay.polling import poll_channel, sync_poll_schedule
+from malote.relay.snapshots import order_snapshot
 from malote.stock.actions import set_physical
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage, Schedule
+from malote_dev.sandbox.seed import PRODUCTS, correios_code
+from malote_dev.sandbox.server import start_fake
+from malote_dev.sandbox.tests.vtex_openapi import validate_request
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY
 
 pytestmark = pytest.mark.django_db
 
@@ -670,7 +670,7 @@ def test_fetched_and_hooked_invoices_carry_the_nfe(fake: Fake, channel: Channel)
 def test_list_orders_pages_oldest_first_since_a_date(
     fake: Fake, channel: Channel, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("malote.connectors.vtex.LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr("malote.connectors.vtex.connector.LIST_PAGE_SIZE", 2)
     since = datetime(2000, 1, 1, tzinfo=UTC).isoformat()
     seen: list[str] = []
     cursor = None

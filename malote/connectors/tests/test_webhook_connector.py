@@ -3,7 +3,6 @@ the lifecycle; outbound changes delivered through the outbox to a real HTTP rece
 
 from __future__ import annotations
 
-import copy
 import json
 import time
 from collections.abc import Iterator
@@ -13,13 +12,13 @@ import pytest
 from django.test import Client
 
 from malote.channels.models import Channel, ChannelRole, OrderLink
-from malote.conftest import ORDER_JSON, SYSTEM
 from malote.connectors import signing
 from malote.orders.models import Order
 from malote.stock.actions import set_physical
 from malote.sync.models import InboxEvent, OutboxMessage
-from malote.sync.testing import HttpSink, Reply
 from malote.sync.worker import drain
+from malote_dev.testing.orders import SYSTEM, order_data
+from malote_dev.testing.sync import HttpSink, Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +58,7 @@ def _post(
 
 
 def _created(event_id: str = "evt-1") -> dict[str, Any]:
-    order = copy.deepcopy(ORDER_JSON) | {"channel": "jet", "external_id": "JET-1001"}
+    order = order_data() | {"channel": "jet", "external_id": "JET-1001"}
     return {"id": event_id, "type": "order.created", "order": order, "status": "pending_payment"}
 
 

@@ -13,10 +13,10 @@ from malote.channels.models import Channel, ChannelRole
 from malote.connectors.base import Attachment, Ticket
 from malote.connectors.registry import connector_for
 from malote.connectors.zendesk import DEFAULT_GROUP, ZendeskConnector
-from malote.sandbox import start_fake
-from malote.sandbox.server import RunningFake
-from malote.sandbox.zendesk import ZendeskState
 from malote.sync.errors import DeliveryError
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.sandbox.zendesk import ZendeskState
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,7 @@ def test_a_reused_key_with_another_body_is_refused(fake: Fake, open_ticket: Call
         pytest.raises(DeliveryError) as reused,
     ):
         assert isinstance(connector_base, ZendeskConnector)
-        connector_base._api(
+        connector_base.api.object(
             "POST",
             "/tickets.json",
             json={"ticket": {"subject": "outro", "comment": {"body": "outro"}}},

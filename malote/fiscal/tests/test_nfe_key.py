@@ -19,7 +19,7 @@ from malote.fiscal.nfe_key import (
     parse_nfe_key,
 )
 
-# §1.4/§7 of fiscal-formats.md: real keys whose check digit and issuer CNPJ verify.
+# Real keys whose check digit and issuer CNPJ verify (docs/fiscal.md, "Example values used by the tests").
 VALID_NFE_KEYS = [
     "41170706117473000150550010000463202612756525",
     "42211275277525000178550030000276771368212013",
@@ -32,7 +32,7 @@ VALID_NFE_KEYS = [
     "13181017921427000125650010000000309887251170",  # NFC-e, tpEmis 9, remainder 0 → DV 0
     "33150308370779000149550010001100931002410775",
     "41170706117473000150550010000463202612750080",  # synthetic, remainder 1 → DV 0
-    "35250311222333000181550010000012341123456783",  # synthetic skeleton of §2.3
+    "35250311222333000181550010000012341123456783",  # a synthetic skeleton key
 ]
 
 OTHER_MODEL_KEYS = [
@@ -124,7 +124,7 @@ def test_formatted_key_groups_of_four() -> None:
 @pytest.mark.parametrize(
     ("key", "code"),
     [
-        # from erpbrasil.base's tests (§1.4)
+        # from erpbrasil.base's tests
         ("35210320695448000184550010000035891981839924", "nfe_key_check_digit"),
         ("35210320695448000184540010000035891981839924", "nfe_key_check_digit"),
         # Listed as the "cUF 99" negative, but its DV fails too (expected 4), and the DV is checked

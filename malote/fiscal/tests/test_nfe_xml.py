@@ -20,7 +20,7 @@ from malote.fiscal.nfe_xml import (
     cross_check_key,
     parse_nfe_xml,
 )
-from malote.fiscal.testing import (
+from malote_dev.testing.fiscal import (
     SAMPLE_EMITTER_CNPJ,
     SAMPLE_NFE_KEY,
     SAMPLE_RECIPIENT_CPF,
@@ -41,7 +41,7 @@ def expect_error(xml: str | bytes, code: str) -> FiscalError:
 
 
 def test_sample_key_check_digit_verifies() -> None:
-    # The §2.3 skeleton key: its DV 3 is what the modulo-11 routine computes.
+    # The synthetic skeleton key: its DV 3 is what the modulo-11 routine computes.
     assert nfe_key_check_digit(SAMPLE_NFE_KEY[:43]) == 3
     assert make_nfe_key() == SAMPLE_NFE_KEY
 

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import malote.fiscal
-from malote.fiscal import FiscalError
+from malote.fiscal import FiscalError, FiscalErrorCode
 
 
 def test_public_names_are_exported() -> None:
@@ -18,8 +18,8 @@ def test_public_names_are_exported() -> None:
 
 def test_package_does_not_import_django() -> None:
     code = (
-        "import sys, malote.fiscal, malote.fiscal.testing\n"
-        "from malote.fiscal.testing import build_nfe_xml\n"
+        "import sys, malote.fiscal, malote_dev.testing.fiscal\n"
+        "from malote_dev.testing.fiscal import build_nfe_xml\n"
         "malote.fiscal.parse_nfe_xml(build_nfe_xml())\n"
         "print(any(m == 'django' or m.startswith('django.') for m in sys.modules))"
     )
@@ -31,7 +31,7 @@ def test_package_does_not_import_django() -> None:
 
 
 def test_fiscal_error_is_a_value_error_with_code_and_detail() -> None:
-    error = FiscalError("cpf_length", "CPF must have exactly 11 digits, got 10")
+    error = FiscalError(FiscalErrorCode.CPF_LENGTH, "CPF must have exactly 11 digits, got 10")
     assert isinstance(error, ValueError)
     assert (error.code, error.detail) == ("cpf_length", "CPF must have exactly 11 digits, got 10")
     copy = pickle.loads(pickle.dumps(error))

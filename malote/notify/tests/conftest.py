@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from malote.notify.testing import SmtpSink
+from malote_dev.testing.notify import SmtpSink
 
 
 @pytest.fixture

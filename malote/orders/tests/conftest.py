@@ -1,3 +1,3 @@
 """Fixtures of the channel-rule tests (a connector that records its pushes)."""
 
-from malote.channels.tests.stubs import pushes  # noqa: F401 (fixture)
+from malote.relay.tests.stubs import pushes  # noqa: F401 (fixture)

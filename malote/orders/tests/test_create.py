@@ -46,7 +46,7 @@ def test_create_writes_order_lines_payment_event_and_reserves(
     assert OrderLine.objects.get(order=order).quantity == 2
     payment = Payment.objects.get(order=order)
     assert (payment.method, payment.status, payment.transaction_id) == ("boleto", "pending", "ch_123")
-    assert str(payment.due_date) == "2026-11-23"
+    assert str(payment.due_date) == order_json["payment"]["due_date"]
     assert order.stock_state == StockState.RESERVED
     item = StockItem.objects.get(sku="CHINELO-42")
     assert (item.physical, item.reserved, item.available) == (5, 2, 3)

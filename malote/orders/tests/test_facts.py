@@ -12,10 +12,10 @@ from django.utils import timezone
 from malote.channels.models import Channel
 from malote.conftest import SYSTEM
 from malote.core.errors import Conflict, InvalidInput
-from malote.fiscal.testing import build_nfe_xml, make_nfe_key
 from malote.orders import actions
 from malote.orders.models import Invoice, Order
-from malote.orders.tests.helpers import bring_to, invoice_input
+from malote_dev.testing.fiscal import build_nfe_xml, make_nfe_key
+from malote_dev.testing.orders import bring_to, invoice_input
 
 pytestmark = pytest.mark.django_db
 

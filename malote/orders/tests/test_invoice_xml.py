@@ -1,4 +1,4 @@
-""" "Invoice needs XML" (DESIGN.md §3, Mercado Livre): the bare key is accepted, the channel that
+""" "Invoice needs XML" (docs/channel-rules.md, Mercado Livre): the bare key is accepted, the channel that
 takes only the XML waits for it, everyone else hears about the invoice at once; attaching the XML
 (command and API) releases the invoice to that channel exactly once."""
 
@@ -12,15 +12,15 @@ import pytest
 from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
-from malote.channels.tests.stubs import Push, ops, recording_channel
 from malote.conftest import SYSTEM, ApiClient
 from malote.core.errors import Conflict, InvalidInput
-from malote.fiscal.testing import build_nfe_xml, make_nfe_key
 from malote.orders import actions, selectors
 from malote.orders.models import Invoice, Order, OrderEvent
-from malote.orders.tests.helpers import bring_to, valid_input
+from malote.relay.tests.stubs import Push, ops, recording_channel
 from malote.sync.models import OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.testing.fiscal import build_nfe_xml, make_nfe_key
+from malote_dev.testing.orders import bring_to, valid_input
 
 pytestmark = pytest.mark.django_db
 

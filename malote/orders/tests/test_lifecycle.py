@@ -13,7 +13,7 @@ from malote.orders.effects import EFFECTS
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Order, OrderEvent
 from malote.orders.statuses import TERMINAL, OrderStatus
-from malote.orders.tests.helpers import PATHS, bring_to, valid_input
+from malote_dev.testing.orders import PATHS, bring_to, valid_input
 
 pytestmark = pytest.mark.django_db
 

@@ -11,12 +11,12 @@ import httpx
 import pytest
 
 from malote.channels.models import Channel, ChannelRole
-from malote.channels.tests import e2e
 from malote.connectors.tests.helpers import Control, channel_at, control_of, pagarme_gateway
 from malote.notify.tests.conftest import smtp  # noqa: F401  (the real SMTP sink fixture)
 from malote.orders.models import Order
-from malote.sandbox import start_fake
-from malote.sandbox.server import RunningFake
+from malote.relay.tests import e2e
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.server import RunningFake
 
 
 @pytest.fixture
@@ -126,6 +126,6 @@ def skyhub_status(skyhub: RunningFake[Any], code: str) -> str:
 
 
 def changed_by_hand(skyhub: RunningFake[Any], code: str, status: str) -> None:
-    """Someone changes the status in SkyHub's panel a minute later: not queued (the seed's case)."""
+    """Someone changes the status in SkyHub's panel a minute later: not queued (only a re-read sees it)."""
     e2e.control(skyhub, "POST", "/_sandbox/clock", {"advance": 60})
     e2e.control(skyhub, "POST", f"/_sandbox/orders/{code}/status", {"status": status})

@@ -14,9 +14,9 @@ from django.core.management import CommandError, call_command
 from malote.channels.models import Channel
 from malote.orders.models import Order
 from malote.reconcile.models import IntegrationIssue
-from malote.sandbox.server import RunningFake
 from malote.sync.models import OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.sandbox.server import RunningFake
 
 pytestmark = pytest.mark.django_db
 

@@ -1,5 +1,5 @@
-"""A manual change in the SkyHub panel (DESIGN.md §3, "manual change in a marketplace breaks the
-flow"; issues 5 and 6) proven end to end: the SkyHub and Tiny fakes over real HTTP, the change
+"""A manual change in the SkyHub panel (a marketplace's status changed by hand breaks the flow,
+since nothing reports it) proven end to end: the SkyHub and Tiny fakes over real HTTP, the change
 found by reading the order back from SkyHub (the panel's manual changes are not queued, so the
 queue poll alone does not see them), the real intake, the outbox drained by the worker, and the
 reconciliation's divergence detection.
@@ -7,7 +7,7 @@ reconciliation's divergence detection.
 Never overwritten in either direction: Malote's order keeps its status, nothing is pushed over
 SkyHub's status while the link is divergent (the pushes are held, the ERP still hears), an
 ``IntegrationIssue`` ``divergent`` carries both values, and each resolution does what
-``malote.channels.actions`` documents.
+``malote.relay.divergence`` documents.
 """
 
 from __future__ import annotations
@@ -16,10 +16,15 @@ from typing import Any
 
 import pytest
 
-from malote.channels.actions import resolve_divergence
-from malote.channels.delivery import HELD_PREFIX
 from malote.channels.models import LinkState, OrderLink
-from malote.channels.tests.e2e import (
+from malote.conftest import SYSTEM
+from malote.orders.models import Order
+from malote.reconcile import divergent
+from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
+from malote.reconcile.tests.conftest import changed_by_hand, invoiced_from_skyhub, skyhub_status
+from malote.relay.delivery import HELD_PREFIX
+from malote.relay.divergence import resolve_divergence
+from malote.relay.tests.e2e import (
     channel_of,
     connect,
     deliver_all,
@@ -30,14 +35,9 @@ from malote.channels.tests.e2e import (
     running,
     tiny_pedido,
 )
-from malote.conftest import SYSTEM
-from malote.orders.models import Order
-from malote.reconcile import divergent
-from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
-from malote.reconcile.tests.conftest import changed_by_hand, invoiced_from_skyhub, skyhub_status
-from malote.sandbox.server import RunningFake
 from malote.stock.actions import set_physical
 from malote.sync.models import MessageState, OutboxMessage
+from malote_dev.sandbox.server import RunningFake
 
 pytestmark = pytest.mark.django_db
 

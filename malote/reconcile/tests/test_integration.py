@@ -1,4 +1,4 @@
-"""Non-integrated orders (seed 000) against the Tiny and Pagar.me fakes over HTTP: the order Tiny
+"""Non-integrated orders against the Tiny and Pagar.me fakes over HTTP: the order Tiny
 dropped is found within one schedule slot and repaired exactly once; with a canceled payment it is
 canceled instead; the help-desk policy opens one ticket however often the schedule runs."""
 
@@ -12,18 +12,18 @@ import pytest
 from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole, OrderLink
-from malote.connectors.base import Attachment, Connector, Ticket
+from malote.connectors.base import Attachment, Capability, Connector, Ticket
 from malote.connectors.registry import register
 from malote.core.actors import Actor
 from malote.notify.models import SentEmail
-from malote.notify.testing import SmtpSink
 from malote.orders.models import Order
 from malote.reconcile import integration, jobs, repair, tickets
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
-from malote.sandbox.server import RunningFake
 from malote.sync import schedules
 from malote.sync.models import OutboxMessage
 from malote.sync.worker import drain
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.testing.notify import SmtpSink
 
 pytestmark = pytest.mark.django_db
 
@@ -128,6 +128,7 @@ class StubDesk(Connector):
     """A help desk that keeps its tickets in memory, one per idempotency key."""
 
     kind = "stubdesk"
+    capabilities = frozenset({Capability.CREATE_TICKET, Capability.FETCH_TICKET})
     tickets: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def create_ticket(

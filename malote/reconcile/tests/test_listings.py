@@ -17,8 +17,8 @@ from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.reconcile import integration
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
-from malote.sandbox import start_fake
-from malote.sandbox.server import RunningFake
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.server import RunningFake
 
 pytestmark = pytest.mark.django_db
 

@@ -13,14 +13,6 @@ import pytest
 from django.utils import timezone
 
 from malote.channels.models import Channel, LinkState, OrderLink
-from malote.channels.tests.e2e import (
-    channel_of,
-    connect,
-    deliver_all,
-    poll,
-    run,
-    running,
-)
 from malote.conftest import SYSTEM
 from malote.orders.models import Order
 from malote.reconcile import integration, jobs
@@ -31,10 +23,18 @@ from malote.reconcile.tests.conftest import (
     invoiced_from_skyhub,
     skyhub_status,
 )
-from malote.sandbox.server import RunningFake
+from malote.relay.tests.e2e import (
+    channel_of,
+    connect,
+    deliver_all,
+    poll,
+    run,
+    running,
+)
 from malote.stock.actions import set_physical
 from malote.sync import schedules
 from malote.sync.models import Schedule, ScheduleRun
+from malote_dev.sandbox.server import RunningFake
 
 pytestmark = pytest.mark.django_db
 

@@ -15,11 +15,11 @@ from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput
 from malote.orders import actions as order_actions
 from malote.orders.models import Order, OrderEvent
-from malote.orders.tests.helpers import bring_to
 from malote.reconcile import actions, divergent, repair, stuck
 from malote.reconcile.calendar import BRASILIA
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
 from malote.sync.models import OutboxMessage
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from malote.sandbox import start_fake
 from malote.sync.tests.processes import python, start_worker, worker_database
+from malote_dev.sandbox import start_fake
 
 SETUP = """
 import copy, json
 from malote.channels.models import Channel
-from malote.conftest import ORDER_JSON
+from malote_dev.testing.orders import order_data
 from malote.core.actors import Actor
 from malote.orders import actions
 from malote.orders.schemas import OrderIn
@@ -30,7 +30,7 @@ Channel.objects.create(code="tiny", name="Tiny ERP", role="erp", kind="tiny", ba
                        options={{"integration_grace_minutes": 0, "reconcile_interval_seconds": 2}})
 sync_schedules()
 set_physical("CHINELO-42", 10, actor=Actor.system("t"))
-order, _ = actions.create_order(OrderIn.model_validate(copy.deepcopy(ORDER_JSON)), actor=Actor.system("t"))
+order, _ = actions.create_order(OrderIn.model_validate(order_data()), actor=Actor.system("t"))
 print(json.dumps(order.number))
 """
 

@@ -1,5 +1,5 @@
 """The ticket path with the real Zendesk connector and fake over HTTP, and divergences the
-channels app recorded (resolved through ``malote.channels.actions.resolve_divergence``)."""
+channels app recorded (resolved through ``malote.relay.divergence.resolve_divergence``)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ import pytest
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.core.actors import Actor
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to
 from malote.reconcile import divergent, integration, repair, tickets
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
-from malote.sandbox import start_fake
-from malote.sandbox.server import RunningFake
 from malote.sync.worker import drain
+from malote_dev.sandbox import start_fake
+from malote_dev.sandbox.server import RunningFake
+from malote_dev.testing.orders import bring_to
 
 pytestmark = pytest.mark.django_db
 
@@ -69,7 +69,7 @@ def test_a_zendesk_ticket_is_opened_once_and_followed(
 def test_a_divergence_recorded_by_the_intake_is_reported_and_pushed_again(
     make_order: Callable[..., Order], channel: Channel
 ) -> None:
-    from malote.channels.actions import record_divergence
+    from malote.relay.divergence import record_divergence
 
     erp = Channel.objects.create(code="tiny", name="Tiny ERP", role=ChannelRole.ERP, kind="tiny")
     order = bring_to(make_order(), "invoiced")

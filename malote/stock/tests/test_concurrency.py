@@ -6,7 +6,6 @@ Runs on both databases; the PostgreSQL pass of ``make test`` is the proof under 
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -15,12 +14,12 @@ import pytest
 from django.db import connection, connections
 
 from malote.channels.models import Channel, ChannelRole
-from malote.conftest import ORDER_JSON, SYSTEM
 from malote.orders import actions
 from malote.orders.models import Order
 from malote.orders.schemas import OrderIn
 from malote.stock.actions import set_physical
 from malote.stock.models import StockItem
+from malote_dev.testing.orders import SYSTEM, order_data
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -49,7 +48,7 @@ def _in_threads(workers: list[Callable[[], Any]]) -> list[Any]:
 
 
 def _paid_order(external_id: str) -> Callable[[], Order]:
-    data = copy.deepcopy(ORDER_JSON) | {"external_id": external_id, "status": "paid"}
+    data = order_data() | {"external_id": external_id, "status": "paid"}
     data["items"][0]["quantity"] = 1
     data["total"] = "64.90"
 
@@ -76,7 +75,7 @@ def test_two_payments_race_for_the_last_unit() -> None:
     Channel.objects.create(code="site", name="Site", role=ChannelRole.STOREFRONT)
     pending = []
     for n in range(2):
-        data = copy.deepcopy(ORDER_JSON) | {"external_id": f"pending-{n}", "total": "64.90"}
+        data = order_data() | {"external_id": f"pending-{n}", "total": "64.90"}
         data["items"][0]["quantity"] = 1
         pending.append(actions.create_order(OrderIn.model_validate(data), actor=SYSTEM)[0])
     assert all(o.stock_state == "unreserved" for o in pending)  # no stock yet

@@ -10,9 +10,9 @@ from malote.conftest import SYSTEM
 from malote.core.errors import Conflict, InvalidInput
 from malote.orders import actions
 from malote.orders.models import Order
-from malote.orders.tests.helpers import bring_to, valid_input
 from malote.stock.actions import StockLine, reserve, set_physical
 from malote.stock.models import StockItem, StockMovement
+from malote_dev.testing.orders import bring_to, valid_input
 
 pytestmark = pytest.mark.django_db
 

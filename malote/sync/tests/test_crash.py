@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from malote.sync.crashpoints import POINTS
-from malote.sync.testing import HttpSink
 from malote.sync.tests.processes import python, run, start, worker_database
+from malote_dev.testing.sync import HttpSink
 
 KEYS = 6
 MESSAGES = 24

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from malote.sync.testing import HttpSink
 from malote.sync.tests.processes import python, start_worker, worker_database
+from malote_dev.testing.sync import HttpSink
 
 pytestmark = pytest.mark.postgres
 

@@ -28,6 +28,7 @@ from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.reconcile import divergent, integration, selectors, stuck, unpaid
 from malote.reconcile.calendar import BRASILIA
+from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.jobs import CHECKED_ROLES, lists_orders
 from malote.sync.errors import DeliveryError
 
@@ -132,9 +133,14 @@ class Command(BaseCommand):
             try:
                 summary[label] = Counter(step())
             except DeliveryError as exc:
-                summary[label] = Counter({"unreachable": 1})
+                summary[label] = Counter({ReconcileErrorCode.UNREACHABLE: 1})
                 findings.append(
-                    {"kind": "error", "what": "unreachable", "channel": label, "detail": exc.detail}
+                    {
+                        "kind": "error",
+                        "what": ReconcileErrorCode.UNREACHABLE,
+                        "channel": label,
+                        "detail": exc.detail,
+                    }
                 )
             progress.advance()
         progress.finish()

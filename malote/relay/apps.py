@@ -1,0 +1,23 @@
+from django.apps import AppConfig
+
+
+class RelayConfig(AppConfig):
+    """The flows between orders and connected systems: listens to order and stock changes, delivers
+    outbox messages to channels, polls channels on their schedules."""
+
+    name = "malote.relay"
+    label = "relay"
+    verbose_name = "Relay"
+
+    def ready(self) -> None:
+        from malote.orders.changes import register_listener as on_order_change
+        from malote.relay import polling, routing
+        from malote.relay.delivery import deliver_to_channel
+        from malote.stock.changes import register_listener as on_stock_change
+        from malote.sync.handlers import register_handler
+        from malote.sync.schedules import register_job
+
+        on_order_change(routing.route_order_change)
+        on_stock_change(routing.route_stock_change)
+        register_handler("channel", deliver_to_channel)
+        register_job("channel.poll", polling.poll_channel)

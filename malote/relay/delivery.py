@@ -1,0 +1,131 @@
+"""The outbox handler for ``channel:<code>`` destinations: push one change through a connector.
+
+While the order's link to the channel is divergent (``OrderLink.state``), every push about that
+order to that channel is held: the message fails at once, not retryable, with ``last_error``
+starting ``divergent:``, so it lands in the dead letters (visible, never sent) and later
+messages of the order are held the same way. ``resolve_divergence(..., "push_again")`` replays
+the held messages in their order; ``accept_remote`` and ``dismiss`` leave them dead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from django.utils import timezone
+
+from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
+from malote.connectors.base import Connector, Unsupported
+from malote.connectors.registry import connector_for
+from malote.orders.models import Order
+from malote.relay.snapshots import order_snapshot
+from malote.stock.models import StockItem
+from malote.sync.errors import DeliveryError
+from malote.sync.models import OutboxMessage
+
+PUSHES: dict[str, Callable[[Connector], Callable[..., None]]] = {
+    "status": lambda c: c.push_status,
+    "invoice": lambda c: c.push_invoice,
+    "shipment": lambda c: c.push_shipment,
+    "delivery": lambda c: c.push_delivery,
+    "cancellation": lambda c: c.push_cancellation,
+}
+
+
+def deliver_to_channel(message: OutboxMessage) -> None:
+    code = message.destination.split(":", 1)[1]
+    channel = Channel.objects.filter(code=code).first()
+    if channel is None:
+        raise DeliveryError(f"Channel {code!r} no longer exists.", retryable=False)
+    if not channel.enabled:
+        raise DeliveryError(f"Channel {code!r} is disabled; the message waits.", retryable=True)
+    op = str(message.payload.get("op", ""))
+    if message.order_id is not None and op != "stock":
+        _hold_if_divergent(channel, message.order_id)
+    try:
+        with connector_for(channel) as connector:
+            if op == "stock":
+                _push_stock(connector, message)
+            elif op == "order":
+                _push_order(connector, channel, message)
+            elif op in PUSHES:
+                _push_change(connector, channel, message, PUSHES[op](connector))
+            else:
+                raise DeliveryError(f"Unknown operation {op!r}.", retryable=False)
+    except Unsupported:
+        return  # the system has no such operation: nothing to tell it
+    except LookupError as exc:
+        raise DeliveryError(str(exc), retryable=False) from exc
+    except DeliveryError as exc:
+        if message.order_id is not None:
+            OrderLink.objects.filter(order_id=message.order_id, channel=channel).exclude(
+                state=LinkState.DIVERGENT
+            ).update(state=LinkState.ERROR, last_error=exc.detail[:2000])
+        raise
+
+
+HELD_PREFIX = "divergent:"
+
+
+def _hold_if_divergent(channel: Channel, order_id: int) -> None:
+    divergent = OrderLink.objects.filter(order_id=order_id, channel=channel, state=LinkState.DIVERGENT)
+    if divergent.exists():
+        raise DeliveryError(
+            f"{HELD_PREFIX} the order's status in {channel.code} diverges from Malote's;"
+            " held until an operator resolves it.",
+            retryable=False,
+        )
+
+
+def _push_stock(connector: Connector, message: OutboxMessage) -> None:
+    sku = str(message.payload["sku"])
+    item = StockItem.objects.filter(sku=sku).values_list("physical", "reserved").first()
+    available = max(item[0] - item[1], 0) if item else 0
+    connector.push_stock(sku, available, idempotency_key=message.idempotency_key)
+
+
+def _order(message: OutboxMessage) -> Order:
+    order = (
+        Order.objects.select_related("channel").filter(pk=message.order_id).first()
+        if message.order_id is not None
+        else None
+    )
+    if order is None:
+        raise DeliveryError("The order no longer exists.", retryable=False)
+    return order
+
+
+def _mark_synced(order: Order, channel: Channel, **fields: Any) -> None:
+    values = {"last_error": "", "last_synced_at": timezone.now(), **fields}
+    link, created = OrderLink.objects.get_or_create(
+        order=order, channel=channel, defaults={"state": LinkState.LINKED, **values}
+    )
+    if not created:
+        OrderLink.objects.filter(pk=link.pk).update(**values)
+        # A divergence found while this push was on its way stays until an operator resolves it.
+        OrderLink.objects.filter(pk=link.pk).exclude(state=LinkState.DIVERGENT).update(state=LinkState.LINKED)
+
+
+def _push_order(connector: Connector, channel: Channel, message: OutboxMessage) -> None:
+    order = _order(message)
+    external_id = connector.push_order(order_snapshot(order), idempotency_key=message.idempotency_key)
+    _mark_synced(order, channel, external_id=external_id, expected_status=order.status)
+
+
+def _push_change(
+    connector: Connector, channel: Channel, message: OutboxMessage, push: Callable[..., None]
+) -> None:
+    order = _order(message)
+    link = OrderLink.objects.filter(order=order, channel=channel).first()
+    external_id = link.external_id if link and link.external_id else ""
+    if not external_id and channel.pk == order.channel_id:
+        external_id = order.external_id
+    if not external_id and channel.role == ChannelRole.GATEWAY:
+        # The gateway knows the order by its charge, before any webhook linked them.
+        external_id = order.payments.order_by("-id").values_list("transaction_id", flat=True).first() or ""
+    if not external_id:
+        raise DeliveryError(f"The order is not in {channel.code} yet.", retryable=True)
+    snapshot = order_snapshot(order)
+    snapshot["change_status"] = message.payload.get("status", order.status)
+    push(external_id, snapshot, idempotency_key=message.idempotency_key)
+    _mark_synced(order, channel, external_id=external_id, expected_status=snapshot["change_status"])

@@ -1,0 +1,255 @@
+"""Taking in what channels report: import new orders, move existing ones forward, never back.
+
+Every change goes through the inbox (unique per channel and event id) in the same transaction as
+its effect. The order is found by its link to the channel, or, for gateways, by the payment's
+transaction id or the shop's order reference. A status the order already passed is ignored (an
+out-of-order or repeated update never moves an order backwards); a later status is reached
+through the lifecycle's own transitions, using the facts the change carries; a step whose facts
+are missing stops the walk and is reported as waiting.
+
+Divergence (see ``malote.relay.divergence``): the link turns divergent, and the change is not
+applied, when the channel reports
+- a status the lifecycle cannot reach from the order's (``advance`` answers ``unreachable``);
+- a cancellation once the order is invoiced (``CANCEL_IS_DIVERGENT_FROM``): the NF-e is issued,
+  the goods may have left; canceling then is an operator's decision, not a channel's report;
+- an earlier status (``PROGRESS``; one the order passed or skipped) after a later one that is no
+  mere out-of-order repeat: the channel had the later status (it reported it, or Malote pushed
+  it) before the time the change carries (``InboundChange.occurred_at``). Without that time, or
+  with the channel's ``detect_regressions`` policy off, an earlier status is taken as a late,
+  reordered update and ignored (``already``, or ``unreachable:…`` for a status the order
+  skipped), as before; the link keeps the later status it showed.
+While a link is divergent, the channel's changes for that order are recorded on the link and in
+the inbox (result ``held_divergent``) but not applied.
+
+A payment refusal (``cancel_reason`` ``payment_refused``) for a transaction other than the one
+the order was paid under is a stale attempt, not a cancellation (result ``stale_refusal``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from pydantic import ValidationError
+
+from malote.channels.models import Channel, ChannelRole, ImportPolicy, LinkState, OrderLink
+from malote.connectors.base import InboundChange
+from malote.core.actors import Actor
+from malote.orders import actions
+from malote.orders.advance import advance
+from malote.orders.models import Order, Payment
+from malote.orders.schemas import OrderIn
+from malote.orders.statuses import OrderStatus, PaymentStatus
+from malote.relay import divergence as link_actions
+from malote.sync import inbox
+from malote.sync.models import InboxEvent
+
+PAID = frozenset({OrderStatus.PAID})
+S = OrderStatus
+CANCEL_IS_DIVERGENT_FROM = frozenset(
+    {S.INVOICED, S.READY_TO_SHIP, S.SHIPPED, S.IN_TRANSIT, S.DELIVERY_FAILED}
+)
+# How far along the lifecycle each status is, to tell an earlier status from a later one (a
+# cancellation ends everything: a status after it is always earlier).
+PROGRESS: dict[str, int] = {
+    S.PENDING_PAYMENT: 0,
+    S.PAYMENT_REVIEW: 1,
+    S.PAYMENT_OVERDUE: 1,
+    S.PAID: 2,
+    S.OUT_OF_STOCK: 3,
+    S.PREPARING: 3,
+    S.INVOICED: 4,
+    S.READY_TO_SHIP: 5,
+    S.SHIPPED: 6,
+    S.IN_TRANSIT: 7,
+    S.DELIVERY_FAILED: 8,
+    S.DELIVERED: 9,
+    S.CANCELED: 10,
+}
+
+
+def take_in(channel: Channel, change: InboundChange, *, headers: dict[str, str], body: str) -> inbox.Received:
+    return inbox.receive(
+        channel.code,
+        change.event_id,
+        lambda event: apply_change(channel, change, event),
+        kind=change.remote_status or change.status,
+        headers=headers,
+        body=body,
+    )
+
+
+def find_order(channel: Channel, change: InboundChange) -> Order | None:
+    link = OrderLink.objects.filter(channel=channel, external_id=change.external_id).select_related("order")
+    found = link.first()
+    if found is not None:
+        return found.order
+    if channel.role == ChannelRole.GATEWAY:
+        if change.transaction_id:
+            payment = (
+                Payment.objects.filter(transaction_id=change.transaction_id).select_related("order").first()
+            )
+            if payment is not None:
+                return payment.order
+        if change.reference:
+            return (
+                Order.objects.filter(number=change.reference).first()
+                or Order.objects.filter(external_id=change.reference).first()
+            )
+    if channel.is_sales:
+        return Order.objects.filter(channel=channel, external_id=change.external_id).first()
+    return None
+
+
+def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> inbox.Applied:
+    actor = Actor.channel(channel.code)
+    order = find_order(channel, change)
+    if order is None:
+        if not (channel.is_sales and change.order):
+            return inbox.Applied("unknown_order", detail=f"{channel.code} order {change.external_id}")
+        if channel.import_policy == ImportPolicy.PAID_ONLY and change.status not in PAID:
+            return inbox.Applied("deferred_unpaid", detail="import policy: only paid orders")
+        try:
+            data = OrderIn.model_validate(change.order)
+        except ValidationError as exc:
+            # Refused and recorded (the inbox keeps the raw body), so one bad order never blocks a poll.
+            raise actions.invalid_input_from(exc, prefix="order") from None
+        order, _ = actions.create_order(data, actor=actor)
+    previous = OrderLink.objects.filter(order=order, channel=channel).first()
+    if previous is not None and previous.state == LinkState.DIVERGENT:
+        _remember_remote_status(order, channel, change, keep_state=True)
+        return inbox.Applied(
+            "held_divergent",
+            order.pk,
+            detail=f"{channel.code} diverges; {change.remote_status!r} not applied",
+        )
+    target = change.status
+    if _stale_refusal(order, change):
+        return inbox.Applied(
+            "stale_refusal",
+            order.pk,
+            detail=f"{change.transaction_id} refused; paid under another transaction",
+        )
+    if target and _behind(order, target):
+        regression = _regression(channel, change, previous)
+        if regression:
+            return _diverge(order, channel, change, event, regression)
+        if not _older_than_known(target, previous):
+            _remember_remote_status(order, channel, change)
+        if target in order.status_path:
+            return inbox.Applied("already", order.pk)
+        return inbox.Applied(
+            f"unreachable:{order.status}->{target}", order.pk, detail="an earlier status: a late update"
+        )
+    if target == OrderStatus.CANCELED and order.status in CANCEL_IS_DIVERGENT_FROM:
+        return _diverge(order, channel, change, event, f"canceled_after:{order.status}")
+    _remember_remote_status(order, channel, change)
+    if not target:
+        return inbox.Applied("recorded", order.pk, detail=f"no canonical status for {change.remote_status!r}")
+    facts = change.facts
+    if "delivered_at" not in facts and change.occurred_at:
+        # A channel that reports deliveries (B2W Entregas, Mercado Envios 2…) may omit the date
+        # (SkyHub's delivered_date is optional): the time of its change is the delivery's.
+        facts = {**facts, "delivered_at": change.occurred_at}
+    result = advance(order.pk, target, facts, actor=actor)
+    if result.startswith("unreachable:"):
+        order.refresh_from_db()
+        return _diverge(order, channel, change, event, result)
+    return inbox.Applied(result, order.pk)
+
+
+def _diverge(
+    order: Order, channel: Channel, change: InboundChange, event: InboxEvent, reason: str
+) -> inbox.Applied:
+    link_actions.record_divergence(
+        order,
+        channel,
+        remote_status=change.remote_status or change.status,
+        remote_canonical_status=change.status,
+        reason=reason,
+        event_id=change.event_id,
+        seen_at=_occurred_at(change),
+        actor=Actor.channel(channel.code),
+    )
+    return inbox.Applied("divergent", order.pk, detail=reason)
+
+
+def _occurred_at(change: InboundChange) -> datetime | None:
+    try:
+        moment = parse_datetime(change.occurred_at) if change.occurred_at else None
+    except ValueError:
+        return None
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment)
+    return moment
+
+
+def _stale_refusal(order: Order, change: InboundChange) -> bool:
+    """A refused payment attempt never cancels an order already paid under another transaction
+    (a shopper's retry under the same order reference was authorised; the old refusal came late)."""
+    if change.status != OrderStatus.CANCELED or change.facts.get("cancel_reason") != "payment_refused":
+        return False
+    if not change.transaction_id:
+        return False
+    paid_under = set(
+        order.payments.filter(status=PaymentStatus.APPROVED)
+        .exclude(transaction_id="")
+        .values_list("transaction_id", flat=True)
+    )
+    return bool(paid_under) and change.transaction_id not in paid_under
+
+
+def _effective_status(order: Order) -> str:
+    """The order's progress: its status, or for a canceled order the status it was canceled in."""
+    if order.status != OrderStatus.CANCELED:
+        return order.status
+    path = list(order.status_path)
+    return path[-2] if len(path) > 1 else OrderStatus.PENDING_PAYMENT
+
+
+def _behind(order: Order, target: str) -> bool:
+    """Whether ``target`` is a status the order has passed (or skipped) on its way to its own."""
+    if target in (order.status, OrderStatus.CANCELED):
+        return False
+    return target in order.status_path or PROGRESS[target] < PROGRESS[_effective_status(order)]
+
+
+def _regression(channel: Channel, change: InboundChange, previous: OrderLink | None) -> str | None:
+    """Why an earlier status is a divergence (see the module docstring), or None: the channel had
+    a later status (it said so, or Malote pushed it) before the time the change carries."""
+    occurred = _occurred_at(change)
+    if previous is None or occurred is None or not channel.policy("detect_regressions"):
+        return None
+    known = (
+        (previous.remote_canonical_status, previous.remote_status_at),
+        (previous.expected_status, previous.last_synced_at),
+    )
+    for status, since in known:
+        later = status in PROGRESS and PROGRESS[status] > PROGRESS[change.status]
+        if later and since is not None and occurred > since:
+            return f"went_back:{status}->{change.status}"
+    return None
+
+
+def _older_than_known(target: str, previous: OrderLink | None) -> bool:
+    """A late, reordered update: the link already shows a later status, which it keeps."""
+    if previous is None or previous.remote_canonical_status not in PROGRESS:
+        return False
+    return PROGRESS[previous.remote_canonical_status] > PROGRESS[target]
+
+
+def _remember_remote_status(
+    order: Order, channel: Channel, change: InboundChange, *, keep_state: bool = False
+) -> None:
+    if channel.pk == order.channel_id and not change.external_id:
+        return
+    values = {
+        "external_id": change.external_id,
+        "remote_status": change.remote_status[:60],
+        "remote_canonical_status": change.status,
+        "remote_status_at": _occurred_at(change) or timezone.now(),
+    }
+    if not keep_state:
+        values["state"] = LinkState.LINKED
+    OrderLink.objects.update_or_create(order=order, channel=channel, defaults=values)

@@ -1,0 +1,156 @@
+"""Which connected systems must hear about an order change, and what to tell them.
+
+Runs as an ``OrderChange`` listener inside the change's transaction and only writes outbox rows
+(destination ``channel:<code>``, keyed by order, so each system gets the order's changes in order):
+the sales channels linked to the order, every enabled ERP, the payment gateway (a cancellation),
+never the channel that reported the change. The per-channel rules applied here (invoice needs XML,
+invoice waits for shipment, delivery from the channel, stock push) are described in
+docs/channel-rules.md. Pushes to a divergent link are held by the delivery handler
+(``malote.relay.delivery``), not here: routing stays a pure function of the change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from malote.channels.models import Channel, ChannelRole, ImportPolicy, OrderLink
+from malote.connectors.registry import provider
+from malote.core import fastsql
+from malote.core.actors import Actor
+from malote.orders.changes import INVOICE_XML_ATTACHED, OrderChange
+from malote.orders.models import Order
+from malote.orders.statuses import OrderStatus
+from malote.sync import outbox
+
+# Transitions that carry facts: their op replaces the plain status push.
+FACT_OPS = {"invoice": "invoice", "ship": "shipment", "deliver": "delivery", "cancel": "cancellation"}
+PAID_OR_LATER = frozenset(
+    set(OrderStatus) - {"pending_payment", "payment_review", "payment_overdue", "canceled"}
+)
+
+
+def enabled_channels() -> list[Channel]:
+    """Enabled channels driven by a connector; runs on every transition, so its SQL is pre-built."""
+    return fastsql.fixed_query(
+        "routing.enabled_channels", lambda: Channel.objects.filter(enabled=True).exclude(kind="manual")
+    )
+
+
+def linked_channel_ids(order_id: int) -> set[int]:
+    return {
+        row[0]
+        for row in fastsql.rows("SELECT channel_id FROM channels_orderlink WHERE order_id = %s", [order_id])
+    }
+
+
+def _send(channel: Channel, order_id: int, op: str, **payload: Any) -> None:
+    if op == "status":
+        connector = provider(channel.kind)
+        if connector is not None and not connector.maps_status(channel, str(payload.get("status", ""))):
+            return  # the system has no word for this status: nothing to tell it
+    outbox.enqueue(f"channel:{channel.code}", f"order.{op}", {"op": op, **payload}, order_id=order_id)
+
+
+def _source(change: OrderChange) -> str | None:
+    return change.actor.ref if change.actor.kind == "channel" else None
+
+
+def _erp_wants_order(erp: Channel, status: str) -> bool:
+    return erp.import_policy == ImportPolicy.ALL or status in PAID_OR_LATER
+
+
+def _hears_as_sales(channel: Channel, order: Order, linked: set[int]) -> bool:
+    return channel.is_sales and (channel.pk == order.channel_id or channel.pk in linked)
+
+
+def route_order_change(change: OrderChange) -> None:
+    if change.transition == INVOICE_XML_ATTACHED:
+        change.told.extend(route_invoice_xml_attached(change.order, change.actor))
+        return
+    channels = enabled_channels()
+    if not channels:
+        return
+    order, source = change.order, _source(change)
+    linked = linked_channel_ids(order.pk) if change.transition != "created" else set()
+    for channel in channels:
+        if channel.code == source:
+            continue
+        if _hears_as_sales(channel, order, linked):
+            _route_to_sales(channel, change)
+        elif channel.role == ChannelRole.ERP:
+            _route_to_erp(channel, change, channel.pk in linked)
+        elif channel.role == ChannelRole.GATEWAY and change.transition == "cancel":
+            payment = order.payments.order_by("-id").values_list("gateway", flat=True).first()
+            if payment in (channel.code, channel.kind):
+                _send(channel, order.pk, "cancellation")
+
+
+def _invoice_has_xml(order: Order) -> bool:
+    row = fastsql.rows(
+        "SELECT xml <> '' FROM orders_invoice WHERE order_id = %s ORDER BY id DESC LIMIT 1", [order.pk]
+    )
+    return bool(row and row[0][0])
+
+
+def _route_to_sales(channel: Channel, change: OrderChange) -> None:
+    order = change.order
+    if change.transition == "created":
+        if channel.pk == order.channel_id:
+            OrderLink.objects.get_or_create(
+                order=order, channel=channel, defaults={"external_id": order.external_id, "state": "linked"}
+            )
+        return
+    op = FACT_OPS.get(change.transition, "status")
+    if op == "delivery" and channel.reports_delivery_of(order.shipping_method):
+        return
+    if op in ("invoice", "shipment"):
+        waits = channel.invoice_waits_for_shipment_of(order.marketplace, order.shipping_method)
+        lacks_xml = channel.invoice_needs_xml_for(order.marketplace) and not _invoice_has_xml(order)
+        if op == "invoice" and (waits or lacks_xml):
+            return
+        if op == "shipment" and waits and not lacks_xml:
+            # The channel replicates the key only once it has the shipping data: shipment first.
+            _send(channel, order.pk, op, status=change.to_status)
+            _send(channel, order.pk, "invoice")
+            return
+    _send(channel, order.pk, op, status=change.to_status)
+
+
+def route_invoice_xml_attached(order: Order, actor: Actor) -> list[str]:
+    """The XML has just been stored: send the invoice to each channel that was waiting only for it
+    (not to one that still waits for the shipment). Returns the codes of the channels told."""
+    source = actor.ref if actor.kind == "channel" else None
+    linked = linked_channel_ids(order.pk)
+    shipped = OrderStatus.SHIPPED in order.status_path
+    told = []
+    for channel in enabled_channels():
+        if channel.code == source or not _hears_as_sales(channel, order, linked):
+            continue
+        if not channel.invoice_needs_xml_for(order.marketplace):
+            continue  # it got the invoice already (or gets it with the shipment)
+        if channel.invoice_waits_for_shipment_of(order.marketplace, order.shipping_method) and not shipped:
+            continue  # it gets the invoice, XML included, together with the shipment
+        _send(channel, order.pk, "invoice", status=OrderStatus.INVOICED)
+        told.append(channel.code)
+    return told
+
+
+def _route_to_erp(erp: Channel, change: OrderChange, linked: bool) -> None:
+    order = change.order
+    if not linked:
+        if change.to_status == OrderStatus.CANCELED or not _erp_wants_order(erp, change.to_status):
+            return
+        OrderLink.objects.create(order=order, channel=erp)
+        _send(erp, order.pk, "order", status=change.to_status)
+        return
+    if change.transition != "created":
+        _send(erp, order.pk, FACT_OPS.get(change.transition, "status"), status=change.to_status)
+
+
+def route_stock_change(skus: list[str]) -> None:
+    for channel in enabled_channels():
+        if channel.is_sales and channel.option("push_stock", False):
+            for sku in sorted(set(skus)):
+                outbox.enqueue_coalesced(
+                    f"channel:{channel.code}", "stock.available", f"sku:{sku}", {"op": "stock", "sku": sku}
+                )

@@ -1,9 +1,0 @@
-from django.apps import AppConfig
-
-
-class SandboxConfig(AppConfig):
-    """Registered only for its ``malote sandbox`` command; the fakes themselves need no Django."""
-
-    name = "malote.sandbox"
-    label = "sandbox"
-    verbose_name = "Sandbox (fake external systems)"

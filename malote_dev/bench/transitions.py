@@ -1,0 +1,97 @@
+"""``malote bench transitions``: N orders through approve_payment → invoice → ship → deliver."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+import time
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from malote.channels.models import Channel, ChannelRole
+from malote.core.actors import Actor
+from malote.orders import actions
+from malote.orders.models import OrderEvent
+from malote.orders.schemas import OrderIn
+from malote.stock.actions import set_physical
+from malote.stock.models import StockMovement
+from malote_dev import samples
+from malote_dev.bench.database import sqlite_insert_baseline, use_fresh_sqlite
+
+
+def _order(n: int) -> OrderIn:
+    return OrderIn.model_validate(
+        {
+            "channel": "bench",
+            "external_id": f"B-{n}",
+            "placed_at": timezone.now().isoformat(),
+            "customer": {"name": "Maria Souza", "document": "52998224725", "email": "maria@example.com"},
+            "billing_address": {
+                "street": "Rua A",
+                "city": "São Paulo",
+                "state": "SP",
+                "postal_code": "01001000",
+            },
+            "items": [{"sku": f"SKU-{n % 50}", "name": "Item", "quantity": 1, "unit_price": "10.00"}],
+            "total": "10.00",
+            "payment": {"method": "credit_card"},
+        }
+    )
+
+
+def run(orders: int) -> dict[str, Any]:
+    path = use_fresh_sqlite()
+    actor = Actor.system("bench")
+    rng = random.Random(1)
+    Channel.objects.create(code="bench", name="Bench", role=ChannelRole.STOREFRONT)
+    for sku in range(50):
+        set_physical(f"SKU-{sku}", orders, actor=actor)
+    ids = [actions.create_order(_order(n), actor=actor)[0].pk for n in range(orders)]
+    issued = timezone.localtime()
+    plans: list[tuple[int, str, dict[str, Any]]] = []
+    for n, order_id in enumerate(ids):
+        plans += [
+            (order_id, "approve_payment", {}),
+            (
+                order_id,
+                "invoice",
+                {
+                    "key": samples.nfe_key(n + 1, issued, rng=rng),
+                    "number": str(n + 1),
+                    "series": "1",
+                    "issued_at": issued.isoformat(),
+                },
+            ),
+            (
+                order_id,
+                "ship",
+                {"carrier": "correios", "method": "SEDEX", "tracking_code": samples.correios_code(n)},
+            ),
+            (order_id, "deliver", {"delivered_at": (issued + timedelta(days=2)).isoformat()}),
+        ]
+    events_before = OrderEvent.objects.count()
+    moves_before = StockMovement.objects.count()
+    start = time.perf_counter()
+    for order_id, name, payload in plans:
+        actions.run_transition(order_id, name, payload, actor=actor)
+    elapsed = time.perf_counter() - start
+    rate = len(plans) / elapsed
+    baseline = sqlite_insert_baseline(max(2000, len(plans)))
+    result = {
+        "benchmark": "transitions",
+        "database": f"sqlite {sqlite3.sqlite_version} (WAL, synchronous={settings.SQLITE_SYNCHRONOUS})",
+        "database_file": str(path),
+        "orders": orders,
+        "transitions": len(plans),
+        "seconds": round(elapsed, 3),
+        "transitions_per_second": round(rate, 1),
+        "event_rows_written": OrderEvent.objects.count() - events_before,
+        "stock_movements_written": StockMovement.objects.count() - moves_before,
+        "baseline_sqlite3_insert_tx_per_second": round(baseline, 1),
+        "ratio_to_baseline": round(rate / baseline, 3),
+        "goal_transitions_per_second": 1000,
+    }
+    return result
