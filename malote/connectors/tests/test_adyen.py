@@ -40,7 +40,7 @@ from malote_dev.sandbox.server import RunningFake
 
 Fake = RunningFake[AdyenState]
 
-# channel-apis.md §5b, from Adyen's own library tests (A1 test/UtilTest.py).
+# The HMAC example from Adyen's own library tests (see docs/connectors/adyen.md).
 VECTOR_KEY = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 VECTOR_ITEM: dict[str, Any] = {
     "pspReference": "7914073381342284",
