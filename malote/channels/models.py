@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from malote.channels.status_maps import policy_default
@@ -67,6 +68,12 @@ class Channel(models.Model):
     delivery_from_channel = models.BooleanField(default=False)
     poll_interval_seconds = models.PositiveIntegerField(default=300)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Malote's go-live with this channel: what the systems held before it is history, never re-sent
+    # nor flagged by the reconciliation unless an operator runs an explicit backfill.
+    go_live_at = models.DateTimeField(
+        default=timezone.now,
+        help_text=_("Início da integração: pedidos anteriores são histórico e não são reconciliados."),
+    )
 
     class Meta:
         ordering = ["code"]

@@ -23,6 +23,8 @@ class IssueKind(models.TextChoices):
     DIVERGENT = "divergent", _("Status divergente")
     STUCK = "stuck", _("Pedido parado")
     UNPAID = "unpaid", _("Pagamento a verificar")
+    DUPLICATE = "duplicate", _("Pedido duplicado")
+    CHANNEL_STALLED = "channel_stalled", _("Canal parado")
 
 
 class IssueState(models.TextChoices):
