@@ -88,6 +88,11 @@ def list_orders(
         description="Contains-search: Malote number, external id (punctuation and shipment suffix ignored)",
     ),
     invoice_xml_pending: bool = Query(False, description="Only orders waiting for their NF-e XML"),
+    invoice_held_for_shipment: bool = Query(
+        False,
+        description="Only invoiced, not yet shipped orders whose NF-e a channel takes only after the shipment"
+        " (sent to it at ship)",
+    ),
     divergent: bool = Query(False, description="Only orders a linked system shows differently"),
     cursor: str | None = Query(None, description="next_cursor of the previous page"),
     limit: int = Query(50, ge=1, le=200),
@@ -97,6 +102,8 @@ def list_orders(
     qs = selectors.filtered_orders(status, channel, placed_from, placed_to, q)
     if invoice_xml_pending:
         qs = selectors.orders_awaiting_invoice_xml(qs)
+    if invoice_held_for_shipment:
+        qs = selectors.orders_invoice_held_for_shipment(qs)
     if divergent:
         qs = selectors.orders_with_divergent_links(qs)
     qs = qs.order_by("-placed_at", "-id")

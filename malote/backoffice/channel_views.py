@@ -1,5 +1,6 @@
 """Channels pages: the list with each channel's health, and the channel page (configuration,
-status map, enable/disable, "sincronizar agora").
+status map, enable/disable, "sincronizar agora"). A channel with an active ``channel_stalled`` issue
+shows it on both: the causes, what to do, and a link to the issue in the Integrações inbox.
 
 Viewers see everything read-only; operators may also ask for a sync; administrators change the
 configuration. Credentials are never rendered back.
@@ -45,7 +46,7 @@ def _back(channel: Channel) -> HttpResponseRedirect:
 @require_GET
 @backoffice_view(VIEW)
 def channel_list(request: HttpRequest) -> HttpResponse:
-    health = manage_selectors.channel_health(manage_selectors.all_channels())
+    health = manage_selectors.with_stalls(manage_selectors.channel_health(manage_selectors.all_channels()))
     return render(request, "backoffice/channels/list.html", {"health": health})
 
 
@@ -74,7 +75,7 @@ def _page(
     map_form: StatusMapForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    [health] = manage_selectors.channel_health([channel])
+    [health] = manage_selectors.with_stalls(manage_selectors.channel_health([channel]))
     can_change = request.user.has_perm(CHANGE)
     context = {
         "channel": channel,

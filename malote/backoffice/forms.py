@@ -65,6 +65,7 @@ class OrderFilterForm(forms.Form):
     )
     problem = forms.BooleanField(label=_("Com problema de integração"), required=False)
     xml_pending = forms.BooleanField(label=_("Aguardando XML da NF-e"), required=False)
+    invoice_held = forms.BooleanField(label=_("NF-e retida até o envio"), required=False)
     sort = forms.ChoiceField(required=False, choices=sort_choices(), widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, channels: list[tuple[str, str]], **kwargs: Any) -> None:

@@ -23,7 +23,8 @@ from malote.backoffice.access import backoffice_view
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.reconcile import repair, selectors
-from malote.reconcile.models import IssueAction, IssueKind, IssueState
+from malote.reconcile.errors import ReconcileErrorCode
+from malote.reconcile.models import IssueAction, IssueEvent, IssueKind, IssueState
 
 VIEW = "orders.view_order"
 ACT = "orders.change_order_status"
@@ -37,6 +38,42 @@ ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
     IssueKind.UNPAID: (IssueAction.CANCEL, IssueAction.DISMISS),
 }  # fmt: skip
 ACTION_LABELS = dict(IssueAction.choices)
+# Outcomes of ``repair.act`` that mean the action did not happen: shown in red, in words.
+FAILED_OUTCOMES = {
+    ReconcileErrorCode.IMPORT_FAILED,
+    ReconcileErrorCode.NEEDS_PERSON,
+    ReconcileErrorCode.GATEWAY_UNREACHABLE,
+    ReconcileErrorCode.CHANNEL_UNREACHABLE,
+    ReconcileErrorCode.UNREACHABLE,
+    ReconcileErrorCode.ERP_DOES_NOT_WANT,
+    ReconcileErrorCode.PAYMENT_NOT_CONFIRMED,
+}
+
+
+def failure_text(outcome: str, why: str = "") -> str:
+    """An action that did not happen, in words (pt-BR), with the reason the issue's history gives."""
+    texts = {
+        ReconcileErrorCode.IMPORT_FAILED: _("A importação do pedido falhou."),
+        ReconcileErrorCode.NEEDS_PERSON: _(
+            "Não foi possível fazer isso automaticamente: é preciso uma pessoa."
+        ),
+        ReconcileErrorCode.GATEWAY_UNREACHABLE: _("O gateway de pagamento não respondeu; nada foi feito."),
+        ReconcileErrorCode.CHANNEL_UNREACHABLE: _("O canal não respondeu; nada foi feito."),
+        ReconcileErrorCode.UNREACHABLE: _("Um sistema não respondeu; nada foi feito."),
+        ReconcileErrorCode.ERP_DOES_NOT_WANT: _("O pedido não foi reenviado: o ERP não recebe este status."),
+        ReconcileErrorCode.PAYMENT_NOT_CONFIRMED: _("O pedido não foi reenviado: pagamento não confirmado."),
+    }
+    text = str(texts.get(ReconcileErrorCode(outcome), _("A ação falhou.")))
+    if why:
+        text = _("%(text)s Motivo: %(why)s") % {"text": text, "why": why}
+    return f"{text} ({outcome})"
+
+
+def _last_reason(issue_id: int) -> str:
+    event = (
+        IssueEvent.objects.filter(issue_id=issue_id).order_by("-id").values_list("note", flat=True).first()
+    )
+    return (event or "")[:300]
 
 
 def _actions_for(issue: Any) -> list[dict[str, str]]:
@@ -119,7 +156,10 @@ def issue_act(request: HttpRequest, issue_id: int) -> HttpResponse:
     except MaloteError as exc:
         messages.error(request, f"{exc.detail} ({exc.code})")
     else:
-        messages.success(request, _("Feito: %(result)s.") % {"result": result})
+        if result in FAILED_OUTCOMES:
+            messages.error(request, failure_text(result, _last_reason(issue_id)))
+        else:
+            messages.success(request, _("Feito: %(result)s.") % {"result": result})
     return _back(request)
 
 

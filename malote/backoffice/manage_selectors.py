@@ -25,6 +25,7 @@ from malote.accounts.roles import ROLES
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueKind
 from malote.stock.models import StockItem, StockMovement
 from malote.sync.models import MessageState, OutboxMessage, Schedule, ScheduleRun
 
@@ -60,6 +61,80 @@ def destination_of(channel: Channel) -> str:
     return f"channel:{channel.code}"
 
 
+# What each stall cause is called and what to do about it (docs/reconciliation.md, "Channel
+# stalled"); the issue's evidence carries the measured text (dates, intervals) in pt-BR.
+STALL_CAUSES = {
+    "auth": _("Credenciais recusadas"),
+    "schedule": _("Rotina parada"),
+    "silent": _("Sem pedidos novos"),
+}
+STALL_ACTIONS = {
+    "auth": _("Renovar as credenciais do canal (autorizar o aplicativo de novo) e salvar o canal."),
+    "schedule": _("Verificar se o worker está rodando e se a rotina do canal está ativa."),
+    "silent": _(
+        "Conferir no painel do canal se há pedidos novos e se a integração (webhooks, fila) está ativa."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class StallCause:
+    cause: str
+    label: str
+    text: str
+    recommendation: str
+
+
+@dataclass(frozen=True)
+class ChannelStall:
+    """A channel's active ``channel_stalled`` issue, as the channels pages show it."""
+
+    issue_id: int
+    first_seen: datetime
+    last_seen: datetime
+    causes: list[StallCause]
+
+
+def _stall_of(issue: IntegrationIssue) -> ChannelStall:
+    causes = []
+    for entry in (issue.evidence or {}).get("causes", []):
+        if not isinstance(entry, dict):
+            continue
+        code = str(entry.get("cause", ""))
+        causes.append(
+            StallCause(
+                cause=code,
+                label=str(STALL_CAUSES.get(code, code)),
+                text=str(entry.get("text", "")),
+                recommendation=str(STALL_ACTIONS.get(code, entry.get("recommendation", ""))),
+            )
+        )
+    return ChannelStall(issue.pk, issue.first_seen, issue.last_seen, causes)
+
+
+def channel_stalls(channels: list[Channel]) -> dict[int, ChannelStall]:
+    """The active ``channel_stalled`` issue of each channel that has one, by channel id (one query)."""
+    issues = (
+        IntegrationIssue.objects.filter(
+            kind=IssueKind.CHANNEL_STALLED, channel_id__in=[c.pk for c in channels], state__in=ACTIVE_STATES
+        )
+        .only("id", "channel_id", "evidence", "first_seen", "last_seen")
+        .order_by("-last_seen", "-id")
+    )
+    stalls: dict[int, ChannelStall] = {}
+    for issue in issues:
+        stalls.setdefault(issue.channel_id, _stall_of(issue))
+    return stalls
+
+
+def with_stalls(health: list[ChannelHealth]) -> list[ChannelHealth]:
+    """``health`` with each channel's stall filled in (one query)."""
+    stalls = channel_stalls([h.channel for h in health])
+    for entry in health:
+        entry.stall = stalls.get(entry.channel.pk)
+    return health
+
+
 @dataclass
 class ChannelHealth:
     channel: Channel
@@ -74,6 +149,8 @@ class ChannelHealth:
     poll_enabled: bool | None = None
     poll_last_result: str = ""
     now: datetime = field(default_factory=timezone.now)
+    # The channel's active ``channel_stalled`` issue, when asked for (``with_stalls``).
+    stall: ChannelStall | None = None
 
     @property
     def lag(self) -> timedelta | None:

@@ -10,7 +10,13 @@ from django.utils.translation import gettext as _
 from malote.backoffice.forms import DEFAULT_SORT, SORTS
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
-from malote.orders.selectors import filtered_orders, orders_awaiting_invoice_xml
+from malote.orders.selectors import (
+    OrderHold,
+    filtered_orders,
+    order_holds,
+    orders_awaiting_invoice_xml,
+    orders_invoice_held_for_shipment,
+)
 from malote.orders.statuses import OrderStatus
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
 from malote.stock.models import StockMovement
@@ -39,6 +45,8 @@ def orders_for(cleaned: dict[str, Any], *, with_status: bool = True) -> QuerySet
         qs = qs.filter(integration_problem())
     if cleaned.get("xml_pending"):
         qs = orders_awaiting_invoice_xml(qs)
+    if cleaned.get("invoice_held"):
+        qs = orders_invoice_held_for_shipment(qs)
     return qs
 
 
@@ -69,6 +77,54 @@ def order_page_data(order_id: int) -> Order | None:
         .filter(pk=order_id)
         .first()
     )
+
+
+def hold_notes(order: Order) -> list[dict[str, str]]:
+    """What a channel holds back on this order, which rule holds it and what releases it (pt-BR),
+    one entry per hold of ``malote.orders.selectors.order_holds`` (docs/channel-rules.md)."""
+    return [_hold_note(hold) for hold in order_holds(order)]
+
+
+def _hold_note(hold: OrderHold) -> dict[str, str]:
+    names = {"channel": hold.channel_name, "value": hold.value}
+    if hold.kind == "invoice_xml":
+        title = _("NF-e retida: falta o XML autorizado")
+        rule = (
+            _("%(channel)s só aceita a NF-e como XML (nfeProc), em todos os pedidos do canal.")
+            if hold.scope == "channel"
+            else _("%(channel)s só aceita a NF-e como XML (nfeProc) nos pedidos do sub-canal %(value)s.")
+        )
+        releases = _("Libera: anexar o XML autorizado da NF-e; a nota segue para o canal logo em seguida.")
+    elif hold.kind == "invoice_shipment":
+        title = _("NF-e retida até o envio")
+        rule = (
+            _("%(channel)s só recebe a NF-e depois que o envio existe, para todos os pedidos do canal.")
+            if hold.scope == "channel"
+            else _(
+                "%(channel)s só recebe a NF-e depois que o envio existe para pedidos do sub-canal %(value)s."
+            )
+        )
+        releases = _("Libera: registrar o envio do pedido; a NF-e é enviada ao canal logo depois do envio.")
+    else:
+        title = _("Entrega informada pelo canal")
+        rule = (
+            _("%(channel)s informa a entrega de todos os pedidos; o Malote não envia “entregue” ao canal.")
+            if hold.scope == "channel"
+            else _(
+                "%(channel)s informa a entrega dos pedidos enviados por %(value)s; "
+                "o Malote não envia “entregue” ao canal."
+            )
+        )
+        releases = _(
+            "Libera: o canal informar a entrega; ela é repassada ao ERP, aos outros canais e ao cliente."
+        )
+    return {
+        "kind": hold.kind,
+        "channel": hold.channel_code,
+        "title": title,
+        "rule": rule % names,
+        "releases": releases,
+    }
 
 
 PROBLEM_LINK_STATES = (LinkState.ERROR, LinkState.DIVERGENT)

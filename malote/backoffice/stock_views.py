@@ -1,6 +1,11 @@
-"""Stock pages: SKUs (search, pagination) and a SKU's movements with the adjust form."""
+"""Stock pages: SKUs (search, pagination) and a SKU's movements with the adjust form; on both, what
+each sales channel was last told (value and time) and a flag where it may show more than Malote's
+available stock now."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -17,9 +22,11 @@ from malote.backoffice import manage_actions, manage_selectors
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.errors import BackofficeErrorCode
 from malote.backoffice.manage_forms import StockAdjustForm, StockSearchForm
+from malote.channels.models import Channel
 from malote.core.errors import MaloteError
+from malote.relay.routing import takes_stock
 from malote.stock.errors import StockErrorCode
-from malote.stock.models import StockItem
+from malote.stock.models import ChannelStock, StockItem
 
 VIEW = "stock.view_stockitem"
 CHANGE = "stock.change_stockitem"
@@ -36,13 +43,65 @@ ERROR_MESSAGES: dict[str, Promise] = {
 }
 
 
+@dataclass(frozen=True)
+class ChannelShows:
+    """What a sales channel that takes stock was last told about a SKU, against Malote's now."""
+
+    code: str
+    name: str
+    pushed: int | None
+    pushed_at: datetime | None
+    available: int
+
+    @property
+    def never_pushed(self) -> bool:
+        return self.pushed is None
+
+    @property
+    def shows_more(self) -> bool:
+        """The channel may sell what Malote does not have: it was told more than is available
+        now, or never told anything (it shows its own number)."""
+        return self.pushed is None or self.pushed > self.available
+
+
+def channel_stock(items: list[StockItem]) -> dict[str, list[ChannelShows]]:
+    """Per SKU, one entry per enabled channel that takes stock pushes (two queries in all)."""
+    channels = [c for c in Channel.objects.filter(enabled=True).order_by("code") if takes_stock(c)]
+    if not channels or not items:
+        return {}
+    pushed = {
+        (row.channel_code, row.sku): row
+        for row in ChannelStock.objects.filter(
+            sku__in=[item.sku for item in items], channel_code__in=[c.code for c in channels]
+        )
+    }
+    shows: dict[str, list[ChannelShows]] = {}
+    for item in items:
+        available = max(item.available, 0)
+        shows[item.sku] = [
+            ChannelShows(
+                c.code,
+                c.name,
+                row.available_pushed if row else None,
+                row.pushed_at if row else None,
+                available,
+            )
+            for c in channels
+            for row in [pushed.get((c.code, item.sku))]
+        ]
+    return shows
+
+
 @require_GET
 @backoffice_view(VIEW)
 def stock_list(request: HttpRequest) -> HttpResponse:
     form = StockSearchForm(request.GET or None)
     query = form.cleaned_data.get("q", "") if form.is_valid() else ""
     page = Paginator(manage_selectors.stock_items(query), PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"form": form, "page": page, "query": query}
+    items = list(page.object_list)
+    shows = channel_stock(items)
+    rows = [(item, shows.get(item.sku, [])) for item in items]
+    context = {"form": form, "page": page, "query": query, "rows": rows}
     if getattr(request, "htmx", False):
         return render(request, "backoffice/stock/_table.html", context)
     return render(request, "backoffice/stock/list.html", context)
@@ -86,6 +145,7 @@ def stock_detail(request: HttpRequest, sku: str) -> HttpResponse:
     )
     context = {
         "item": item,
+        "channels": channel_stock([item]).get(item.sku, []),
         "movements": movements,
         "form": form or (StockAdjustForm() if can_adjust else None),
     }

@@ -137,6 +137,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         "result": results.pop(request, order.pk),
         "integration": integration,
         "has_problem": selectors.panel_has_problem(integration),
+        "holds": selectors.hold_notes(order),
         "stock_movements": selectors.order_stock_movements(order),
         "can_retry": request.user.has_perm("sync.change_outboxmessage"),
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import models
@@ -25,6 +26,9 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from malote.channels.status_maps import policy_default
+
+# Sales placed shortly before a channel's go-live are still live (see ``Channel.is_history``).
+HISTORY_MARGIN = timedelta(minutes=15)
 
 
 class ChannelRole(models.TextChoices):
@@ -91,6 +95,12 @@ class Channel(models.Model):
 
     def option(self, name: str, default: Any = None) -> Any:
         return (self.options or {}).get(name, default)
+
+    def is_history(self, placed_at: datetime) -> bool:
+        """Whether a sale placed then is the shop's history at go-live (never imported nor sent on
+        unless an operator backfills): placed more than ``HISTORY_MARGIN`` before ``go_live_at``. The
+        margin keeps the sale a shopper was finishing while the channel was being connected."""
+        return placed_at < self.go_live_at - HISTORY_MARGIN
 
     def policy(self, name: str) -> Any:
         """A policy option: the channel's own value, else its kind's default (see ``status_maps``)."""

@@ -281,3 +281,14 @@ class StatusMap:
             if word:
                 return str(status), word
         return "", ""
+
+    def told(self, status_path: Sequence[str], status: str = "") -> tuple[str, str]:
+        """(canonical, remote) status Malote tells the system for an order now at ``status`` after
+        ``status_path`` — and so the one it should show: the latest of them it has a word for
+        (``expected``); ``("", "")`` when none. The one rule for the status an order is created
+        with there (``malote.relay.delivery``: an order that went ``paid`` → ``out_of_stock``
+        before it reached the ERP is created there as ``paid``'s word, never as the ERP's default)
+        and for what the divergence checks expect (``malote.relay.divergence.expected_statuses``,
+        ``malote.reconcile.divergent.expected_status``). Status pushes follow it too: routing
+        sends each status the system has a word for, nothing for one it has none for."""
+        return self.expected([*status_path, status] if status else list(status_path))

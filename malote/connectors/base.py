@@ -22,7 +22,7 @@ import httpx
 
 from malote.channels.status_maps import StatusMap
 from malote.connectors.errors import ConnectorErrorCode
-from malote.connectors.http import DEFAULT_TIMEOUT
+from malote.connectors.http import DEFAULT_TIMEOUT, RateLimits
 from malote.sync.errors import DeliveryError
 
 
@@ -82,6 +82,18 @@ class InboundChange:
     # For gateways: the order is found by payment transaction id or by the shop's order reference.
     transaction_id: str = ""
     reference: str = ""
+
+
+@dataclass(frozen=True)
+class Notification:
+    """A verified notification stored before anything is read (``Connector.notification``).
+
+    ``id`` is unique per notification in that channel (a re-sent one keeps it, so the inbox drops
+    it); ``subject`` is what it points to (``/orders/123``): notifications of one subject are read
+    in the order they arrived."""
+
+    id: str
+    subject: str
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,14 @@ class Connector:
     # Canonical status → the system's status, and back (a channel's own map overrides entries).
     default_status_out: ClassVar[Mapping[str, str]] = {}
     default_status_in: ClassVar[Mapping[str, str]] = {}
+    # The system wants its notification answered before Malote reads what it points to (Mercado
+    # Livre: ~500 ms). The webhook view then stores the notification and answers at once; a worker
+    # reads and applies it (``relay.intake.read_notification``). Channel option ``answer_before_reading``.
+    answers_before_reading: ClassVar[bool] = False
+    # Requests per second per call class as the vendor publishes them (SkyHub: orders GET 1/s,
+    # writes 9/s); the channel option ``rate_limits`` overrides entries. The vendor's client classes
+    # its calls (``JsonHttp.rate_class``); unclassed calls are not limited.
+    default_rate_limits: ClassVar[Mapping[str, float]] = {}
 
     def __init__(self, channel: Any, *, http: httpx.Client | None = None) -> None:
         self.channel = channel
@@ -213,6 +233,13 @@ class Connector:
         """The channel's option ``name`` (connector-specific settings), else ``default``."""
         return (getattr(self.channel, "options", None) or {}).get(name, default)
 
+    @property
+    def rate_limits(self) -> RateLimits | None:
+        """The channel's limits for its client: option ``rate_limits`` (``{"<class>": <requests per
+        second>}``, 0 or null: no limit) over ``default_rate_limits``; ``None`` when none applies.
+        A bad option raises ``RateLimitsInvalid`` (permanent)."""
+        return RateLimits.of(str(self.channel.code), self.default_rate_limits, self.option("rate_limits"))
+
     def credential(self, name: str) -> str:
         value = (self.channel.credentials or {}).get(name)
         if not value:
@@ -227,6 +254,18 @@ class Connector:
         )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
+        raise Unsupported
+
+    @property
+    def defers_reading(self) -> bool:
+        """Whether this channel's webhooks are answered before reading (``answers_before_reading``,
+        unless the channel option ``answer_before_reading`` says otherwise)."""
+        return bool(self.option("answer_before_reading", self.answers_before_reading))
+
+    def notification(self, headers: Mapping[str, str], body: bytes) -> Notification | None:
+        """For a system that ``answers_before_reading``: the verified webhook as a notification to
+        read later, without any remote call; ``None`` when it points to nothing Malote follows. A
+        body that cannot be a notification raises ``ValueError`` (422)."""
         raise Unsupported
 
     def acknowledge(self, results: list[str]) -> WebhookAnswer:

@@ -28,3 +28,7 @@ class ConnectorErrorCode(StrEnum):
     # Outbound: a 2xx answer that is not what a JSON API sends (a proxy or maintenance page).
     ANSWER_NOT_JSON = "answer_not_json"
     ANSWER_NOT_OBJECT = "answer_not_object"
+    # Outbound: Malote's own per-channel rate limit (``rate_limits``) made the call wait too long;
+    # retryable, no remote call made. The channel's option is not a valid limits object.
+    RATE_LIMITED = "rate_limited"
+    RATE_LIMITS_INVALID = "rate_limits_invalid"

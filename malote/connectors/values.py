@@ -7,10 +7,13 @@ refuses its input raises ``ValueError``: the webhook view answers 422 for it (a 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from malote.orders.search import normalize, query_variants
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -136,3 +139,76 @@ def balance_totals(
         tax -= undo
         discount += -gap - undo
     return tax, discount
+
+
+# --- a sale's references ------------------------------------------------------------------------
+# The store's own number for a sale is written in many ways: ``02-704319102``, ``02704319102``,
+# ``704319102`` or with a shipment suffix ``704319102-1``. An ERP may already hold the sale under
+# any of them (typed in by hand, or put there by the shop's previous integration), so before creating
+# an order a connector searches for these spellings and compares what it finds with
+# :func:`same_reference`. The normalisation is the order search's (``malote.orders.search``).
+
+_SEPARATORS = re.compile(r"[^0-9A-Za-z]+")
+# A short code or a brand word before the number: ``02-704319102``, ``Americanas-704319102``.
+_SHORT_PREFIX = re.compile(r"^\s*(?:[0-9A-Za-z]{1,3}|[A-Za-z][A-Za-z ]*)\s*[-/_.]\s*(?P<rest>.+)$")
+# A one- or two-digit shipment suffix after the number: ``704319102-1``.
+_SHIPMENT_SUFFIX = re.compile(r"^(?P<base>.*[0-9A-Za-z])\s*[-/_.]\s*\d{1,2}$")
+MIN_REFERENCE_LENGTH = 5
+
+
+def _digit_prefix_stripped(compact: str) -> str | None:
+    """``02704319102`` → ``704319102``: a leading zero-led two-digit brand prefix (B2W's ``01``/
+    ``02``/``03``) written without its dash; ``None`` when the text does not look like that."""
+    if compact.isdigit() and compact.startswith("0") and len(compact) - 2 >= 6:
+        return compact[2:]
+    return None
+
+
+def reference_forms(reference: str) -> list[str]:
+    """The exact spellings worth searching for ``reference``, most literal first: as given, without
+    separators, without a short prefix (``02-``), without a shipment suffix (``-1``)."""
+    text = text_of(reference)
+    if not text:
+        return []
+    forms = [text, _SEPARATORS.sub("", text)]
+    prefixed = _SHORT_PREFIX.match(text)
+    if prefixed and len(_SEPARATORS.sub("", prefixed.group("rest"))) >= MIN_REFERENCE_LENGTH:
+        forms += [prefixed.group("rest").strip(), _SEPARATORS.sub("", prefixed.group("rest"))]
+    unprefixed = _digit_prefix_stripped(_SEPARATORS.sub("", text))
+    if unprefixed:
+        forms.append(unprefixed)
+    suffixed = _SHIPMENT_SUFFIX.match(text)
+    if suffixed and len(_SEPARATORS.sub("", suffixed.group("base"))) >= MIN_REFERENCE_LENGTH:
+        forms += [suffixed.group("base").strip(), _SEPARATORS.sub("", suffixed.group("base"))]
+    return list(dict.fromkeys(form for form in forms if len(form) >= 1))
+
+
+def reference_keys(reference: str) -> set[str]:
+    """The normalized keys under which two spellings of one sale meet (see :func:`same_reference`)."""
+    keys: set[str] = set()
+    for form in reference_forms(reference):
+        key = normalize(form)
+        if not key:
+            continue
+        keys.add(key)
+        keys.update(query_variants(form))
+        stripped = _digit_prefix_stripped(key)
+        if stripped:
+            keys.add(stripped)
+    return {key for key in keys if len(key) >= MIN_REFERENCE_LENGTH} or {normalize(reference)} - {""}
+
+
+def same_reference(one: Any, other: Any) -> bool:
+    """Whether two spellings name the same sale: ``704319102``, ``02-704319102``, ``02704319102``
+    and ``704319102-1`` all do; ``704319102`` and ``704319103`` do not; empty names nothing."""
+    first, second = reference_keys(text_of(one)), reference_keys(text_of(other))
+    return bool(first & second)
+
+
+def sale_references(snapshot: Mapping[str, Any]) -> list[str]:
+    """The sale's own references carried by an order snapshot: the sales channel's external id (the
+    store's or marketplace's order number) and any ``references`` listed; Malote's number is not
+    one of them (connectors look that up exactly)."""
+    values = [snapshot.get("external_id"), *(snapshot.get("references") or [])]
+    number = text_of(snapshot.get("number"))
+    return [ref for ref in dict.fromkeys(text_of(value) for value in values) if ref and ref != number]

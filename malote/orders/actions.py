@@ -258,8 +258,9 @@ def _check_repeat(order: Order, transition: Transition, data: BaseModel) -> None
 def _apply(order: Order, transition: Transition, data: BaseModel, actor: Actor) -> None:
     """Write the effect, the new status and the event. Runs inside the caller's transaction."""
     from_status = order.status
-    to_status = transition.target or order.status_path[-2]
     outcome = EFFECTS[transition.name](order, data, actor)
+    # After the effect: reopen decides its target there (awaiting payment when the payment is gone).
+    to_status = transition.target or order.status_path[-2]
     path = list(order.status_path)
     if transition.target is None:
         path.pop()  # reopen: the terminal status may be entered again later

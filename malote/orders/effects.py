@@ -12,10 +12,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 from pydantic import BaseModel
 
 from malote import fiscal
+from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput
@@ -32,6 +34,7 @@ from malote.orders.statuses import (
     StockState,
 )
 from malote.stock import actions as stock
+from malote.sync.models import OutboxMessage
 
 NOT_YET_SHIPPED = frozenset({OrderStatus.INVOICED, OrderStatus.READY_TO_SHIP})
 
@@ -305,12 +308,58 @@ def cancel(order: Order, data: schemas.CancelIn, actor: Actor) -> Outcome:
     return outcome
 
 
+def payment_is_gone(order: Order) -> bool:
+    """Whether the gateway's last word on the order's payment is that the money is not there: the
+    last payment is refused, expired or canceled in Malote, the gateway reported the order
+    canceled (refused, voided, refunded, charged back), or Malote asked the gateway for a void or
+    refund when the order was last canceled (routing queues it: it goes out even if the order is
+    reopened meanwhile). An order with no payment record has nothing to lose."""
+    last = order.payments.order_by("-id").values_list("status", flat=True).first()
+    if last is None:
+        return False
+    if last == PaymentStatus.CANCELED:
+        return True
+    gateway_links = OrderLink.objects.filter(order=order, channel__role=ChannelRole.GATEWAY)
+    if gateway_links.filter(
+        Q(remote_canonical_status=OrderStatus.CANCELED) | Q(expected_status=OrderStatus.CANCELED)
+    ).exists():
+        return True
+    gateways = Channel.objects.filter(role=ChannelRole.GATEWAY).values_list("code", flat=True)
+    return OutboxMessage.objects.filter(
+        order_id=order.pk,
+        kind="order.cancellation",
+        destination__in=[f"channel:{code}" for code in gateways],
+        created_at__gte=order.status_changed_at,
+    ).exists()
+
+
+def reopen_target(order: Order) -> str | None:
+    """The status ``reopen`` would return the order to (see ``reopen``); ``None`` without one."""
+    if order.status == OrderStatus.CANCELED and payment_is_gone(order):
+        return OrderStatus.PENDING_PAYMENT
+    return order.status_path[-2] if len(order.status_path) > 1 else None
+
+
 def reopen(order: Order, data: schemas.ReopenIn, actor: Actor) -> Outcome:
-    """Return to the status before the terminal one, taking the stock back if it was given up."""
-    target = order.status_path[-2]
+    """Return to the status before the terminal one, taking the stock back if it was given up.
+
+    A canceled order whose payment is gone (``payment_is_gone``) returns to ``pending_payment``
+    instead, whatever it had reached: its approved payment is marked canceled and its status path
+    restarts there, so the payment can be approved again and the paid statuses entered again.
+    Nothing then tells a channel the order is paid while the gateway says the money went back.
+    """
     order.cancel_reason = ""
+    data_out: dict[str, Any] = {}
+    if order.status == OrderStatus.CANCELED and payment_is_gone(order):
+        Payment.objects.filter(order=order, status=PaymentStatus.APPROVED).update(
+            status=PaymentStatus.CANCELED
+        )
+        order.status_path = [OrderStatus.PENDING_PAYMENT, order.status_path[-1]]
+        data_out["payment"] = "gone"
+    target = order.status_path[-2]
+    data_out["reopened_to"] = target
     if order.stock_state != StockState.RELEASED:
-        return Outcome({"reopened_to": target})
+        return Outcome(data_out)
     lines = order_stock_lines(order)
     if target in HOLDS_RESERVATION:
         short = stock.reserve(lines, order_id=order.pk, actor=actor)
@@ -325,7 +374,7 @@ def reopen(order: Order, data: schemas.ReopenIn, actor: Actor) -> Outcome:
         if short:
             raise _insufficient(short)
         order.stock_state = StockState.CONSUMED
-    return Outcome({"reopened_to": target})
+    return Outcome(data_out)
 
 
 EFFECTS: dict[str, Effect] = {

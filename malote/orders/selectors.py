@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
+from django.db.models.lookups import Exact
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
@@ -15,7 +19,7 @@ from malote.core import fastsql
 from malote.core.errors import InvalidInput
 from malote.orders import search
 from malote.orders.errors import OrdersErrorCode
-from malote.orders.models import Order
+from malote.orders.models import Invoice, Order
 from malote.orders.statuses import OrderStatus
 from malote.stock import actions as stock_actions
 
@@ -76,18 +80,117 @@ def awaiting_invoice_xml(order: Order) -> bool:
 
 
 def orders_awaiting_invoice_xml(qs: QuerySet[Order] | None = None) -> QuerySet[Order]:
-    """The orders ``awaiting_invoice_xml`` holds for, as a queryset (back-office list and counts).
+    """The orders ``awaiting_invoice_xml`` holds for, as a queryset (back-office list, API and counts).
 
-    Matches the whole-channel ``invoice_needs_xml`` flag of the order's channel or of a linked
-    one; the per-sub-channel policy is checked by ``awaiting_invoice_xml`` on each order."""
+    Not canceled, latest invoice without the XML, and a channel of the order (its own or a linked
+    one) that takes the NF-e only as XML: the whole-channel ``invoice_needs_xml`` flag, or the
+    order's sub-channel in the channel's ``invoice_needs_xml_marketplaces`` policy (SkyHub's Mercado
+    Livre orders). Sub-channel names compare as ``normalized_name`` (in Python, over the few distinct
+    names of the candidate orders), exactly as ``Channel.invoice_needs_xml_for`` does."""
+    from malote.channels.models import Channel
+
     qs = Order.objects.all() if qs is None else qs
-    needs = Q(channel__invoice_needs_xml=True) | Q(links__channel__invoice_needs_xml=True)
-    return (
-        qs.filter(needs, invoices__xml="")
-        .exclude(status=OrderStatus.CANCELED)
-        .exclude(invoices__xml__gt="")
-        .distinct()
+    last_xml = Invoice.objects.filter(order=OuterRef("pk")).order_by("-id").values("xml")[:1]
+    candidates = qs.exclude(status=OrderStatus.CANCELED).filter(Exact(Subquery(last_xml), ""))
+    return candidates.filter(
+        _held_by(
+            candidates,
+            Channel.objects.all(),
+            lambda channel, marketplace, _method: channel.invoice_needs_xml_for(marketplace),
+        )
     )
+
+
+def orders_invoice_held_for_shipment(qs: QuerySet[Order] | None = None) -> QuerySet[Order]:
+    """Invoiced orders not yet shipped whose NF-e a sales channel of theirs takes only once the
+    shipment exists (``Channel.invoice_waits_for_shipment_of``): the invoice goes there at ``ship``."""
+    from malote.channels.models import SALES_ROLES, Channel
+
+    qs = Order.objects.all() if qs is None else qs
+    candidates = qs.filter(
+        Exists(Invoice.objects.filter(order=OuterRef("pk"))),
+        status__in=[OrderStatus.INVOICED, OrderStatus.READY_TO_SHIP],
+    )
+    return candidates.filter(
+        _held_by(
+            candidates,
+            Channel.objects.filter(role__in=SALES_ROLES),
+            lambda channel, marketplace, method: channel.invoice_waits_for_shipment_of(marketplace, method),
+        )
+    )
+
+
+def _held_by(
+    candidates: QuerySet[Order], channels: QuerySet[Any], rule: Callable[[Any, str, str], bool]
+) -> Q:
+    """A condition matching the candidate orders one of ``channels`` (the order's own or a linked
+    one) holds under ``rule(channel, marketplace, shipping_method)``. The rule is evaluated in
+    Python once per channel and distinct (marketplace, shipping method) pair of the candidates."""
+    from malote.channels.models import OrderLink
+
+    pairs = set(candidates.order_by().values_list("marketplace", "shipping_method").distinct())
+    condition = Q(pk__in=[])
+    for channel in channels:
+        held = [pair for pair in pairs if rule(channel, *pair)]
+        if not held:
+            continue
+        of_channel = Q(channel_id=channel.pk) | Exists(
+            OrderLink.objects.filter(order=OuterRef("pk"), channel_id=channel.pk)
+        )
+        which = Q(pk__in=[])
+        for marketplace, method in held:
+            which |= Q(marketplace=marketplace, shipping_method=method)
+        condition |= of_channel & which
+    return condition
+
+
+@dataclass(frozen=True)
+class OrderHold:
+    """Something a channel of the order holds back, and why (docs/channel-rules.md).
+
+    ``kind``: ``invoice_xml`` (the channel takes the NF-e only as XML and the XML is missing),
+    ``invoice_shipment`` (the channel gets the NF-e only once the shipment exists) or
+    ``delivery_from_channel`` (the channel reports the delivery; Malote never pushes it).
+    ``scope``: ``channel`` (the whole-channel flag), ``marketplace`` or ``shipping_method`` (the
+    per-order policy that matched), with the matched ``value``."""
+
+    kind: str
+    channel_code: str
+    channel_name: str
+    scope: str
+    value: str = ""
+
+
+def order_holds(order: Order) -> list[OrderHold]:
+    """What the order's channels (its own and the linked ones) hold back right now."""
+    from malote.channels.models import Channel
+
+    of_order = Q(pk=order.channel_id) | Q(links__order_id=order.pk)
+    channels = list(Channel.objects.filter(of_order).distinct().order_by("code"))
+    holds: list[OrderHold] = []
+    waiting_xml = awaiting_invoice_xml(order)
+    invoiced_not_shipped = order.status in (OrderStatus.INVOICED, OrderStatus.READY_TO_SHIP) and bool(
+        order.invoices.all()
+    )
+    open_delivery = order.status not in (OrderStatus.DELIVERED, OrderStatus.CANCELED)
+    for channel in channels:
+        if waiting_xml and channel.invoice_needs_xml_for(order.marketplace):
+            scope = "channel" if channel.invoice_needs_xml else "marketplace"
+            holds.append(_hold("invoice_xml", channel, scope, order.marketplace))
+        if not channel.is_sales:
+            continue
+        waits = channel.invoice_waits_for_shipment_of(order.marketplace, order.shipping_method)
+        if invoiced_not_shipped and waits:
+            scope = "channel" if channel.invoice_waits_for_shipment else "marketplace"
+            holds.append(_hold("invoice_shipment", channel, scope, order.marketplace))
+        if open_delivery and channel.reports_delivery_of(order.shipping_method):
+            scope = "channel" if channel.delivery_from_channel else "shipping_method"
+            holds.append(_hold("delivery_from_channel", channel, scope, order.shipping_method))
+    return holds
+
+
+def _hold(kind: str, channel: Any, scope: str, value: str) -> OrderHold:
+    return OrderHold(kind, channel.code, channel.name, scope, "" if scope == "channel" else value)
 
 
 def stock_shortages(order: Order) -> list[str]:

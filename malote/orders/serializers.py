@@ -8,6 +8,7 @@ from django.contrib.auth.models import AbstractUser, AnonymousUser
 
 from malote import fiscal
 from malote.channels.models import OrderLink
+from malote.orders.effects import reopen_target
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Invoice, Order, OrderEvent, Payment, Shipment
 from malote.orders.selectors import awaiting_invoice_xml
@@ -106,7 +107,7 @@ def transitions_for(order: Order, user: AbstractUser | AnonymousUser | None) -> 
             reason = f"Your role does not allow this ({t.permission})."
         else:
             reason = t.blocking_reason(order)
-        target = t.target or (order.status_path[-2] if len(order.status_path) > 1 else None)
+        target = t.target or reopen_target(order)
         result.append(
             {
                 "name": t.name,

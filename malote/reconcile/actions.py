@@ -15,7 +15,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from malote.channels.models import Channel
+from malote.channels.models import Channel, LinkState, OrderLink
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
 from malote.orders.models import Order, OrderEvent
@@ -101,13 +101,16 @@ def report(
     evidence: dict[str, Any] | None = None,
     detail: str = "",
     recommended_action: str = "",
+    subject: str = "",
 ) -> Reported:
     """Open the issue, or refresh the active one (``last_seen``, evidence, recommendation).
 
     Only opening writes history: a detector seeing the same problem every slot does not flood the
-    order's timeline.
+    order's timeline. ``subject`` names what the issue is about when it is neither an order nor an
+    external order reference (a stalled channel: ``channel:<code>``); by default it is built from
+    the order or the external reference (``subject_for``).
     """
-    subject = subject_for(order, external_ref)
+    subject = subject[:140] if subject else subject_for(order, external_ref)
     now = timezone.now()
     fields = {
         "evidence": evidence or {},
@@ -224,6 +227,32 @@ def clear(issue: IntegrationIssue, *, actor: Actor, note: str) -> bool:
     except Conflict:
         return False
     return True
+
+
+def link_remote(order_id: int, channel: Channel, external_id: str, *, actor: Actor, note: str) -> None:
+    """Record that ``channel`` has the order as ``external_id`` (found there by the sale's
+    references): the order's link to it gets that id, and the order's timeline says so."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().filter(pk=order_id).first()
+        if order is None:
+            raise NotFound(f"No order {order_id}.", code=ReconcileErrorCode.ISSUE_WITHOUT_SUBJECT)
+        link, created = OrderLink.objects.get_or_create(
+            order=order, channel=channel, defaults={"external_id": external_id, "state": LinkState.LINKED}
+        )
+        if not created:
+            if link.external_id:
+                return  # already linked: a different id is a duplicate, for the caller to report
+            link.external_id, link.state = external_id, LinkState.LINKED
+            link.save(update_fields=["external_id", "state"])
+        OrderEvent.objects.create(
+            order=order,
+            type="integration_link",
+            actor_kind=actor.kind,
+            actor_label=actor.label[:200],
+            actor_user_id=actor.user_id,
+            data={"channel": channel.code, "external_id": external_id, "note": note},
+            created_at=timezone.now(),
+        )
 
 
 def set_ticket(issue_id: int, *, ticket_id: str, status: str, url: str, actor: Actor) -> None:

@@ -1,11 +1,20 @@
 """The skeleton every not-integrated check follows, for one pair (a system, Malote).
 
-A run reads the system's listing since the start of its window (``reconcile_lookback_hours`` back,
-or ``since``), page by page; the specialisation compares it with Malote's records and names each
+One time basis on both sides: the order's *placement date*. The window starts
+``reconcile_lookback_hours`` back (or at ``since``), never before the checked channel's
+``go_live_at``; a Malote order is compared only when it was also placed after its own sales
+channel's go-live (the later of the two go-lives). What was placed before is history: never
+re-sent, imported, canceled nor flagged — unless an operator runs an explicit backfill
+(``backfill=True`` with ``since``; ``malote reconcile --backfill``), whose window is ``since``.
+
+A run reads the system's listing since the start of its window, page by page; the specialisation
+compares it with Malote's records, notes what it saw on both sides (``Check.saw``) and names each
 miss (``Check.misses``), leaving out what is younger than ``integration_grace_minutes``. Each miss
-is counted and becomes a finding; outside a dry run it opens or refreshes a ``not_integrated``
-issue, repaired at once when the specialisation allows it and ``auto_repair`` is on. The channel's
-active issues no longer missed are then cleared. Options are the checked channel's.
+is counted and becomes a finding; outside a dry run it opens or refreshes an issue, repaired at
+once when the specialisation allows it and ``auto_repair`` is on. An active issue of the channel
+resolves only on positive evidence: its subject seen on both sides in this run, or read back
+directly (``Check.verify``); an issue whose order merely left the window stays open, noted
+"fora da janela, não verificado". Options are the checked channel's.
 """
 
 from __future__ import annotations
@@ -16,7 +25,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from malote.channels.models import Channel, OrderLink
 from malote.connectors.base import Connector, ListedOrder
@@ -26,7 +37,7 @@ from malote.core.errors import MaloteError
 from malote.orders.models import Order
 from malote.reconcile import actions, repair
 from malote.reconcile.errors import ReconcileErrorCode
-from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueKind, IssueState
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueAction, IssueKind, IssueState
 from malote.reconcile.options import option
 
 MAX_PAGES = 100_000
@@ -35,7 +46,7 @@ MAX_PAGES = 100_000
 def listing(connector: Connector, since: datetime) -> Iterator[ListedOrder]:
     """Every order of the system's listing since ``since``, page after page."""
     cursor: str | None = None
-    for _ in range(MAX_PAGES):
+    for _page in range(MAX_PAGES):
         page = connector.list_orders(since.isoformat(), cursor)
         yield from page.orders
         if not page.more or not page.cursor:
@@ -91,14 +102,19 @@ class Miss:
     other_channel: Channel | None = None
     reference: str = ""
     repairable: bool = False
+    kind: str = IssueKind.NOT_INTEGRATED
+    # What a dry run lists: the action that would be taken, and why.
+    action: str = ""
+    why: str = ""
 
 
 class Check:
     """One run of the check of (``channel``, Malote).
 
-    A specialisation says what is missing (``misses``), what clearing an issue means
-    (``cleared_note``) and, optionally, what else the listing is for (``after``). ``misses`` may
-    narrow ``counts["listed"]`` to the part of the listing it compares."""
+    A specialisation says what is missing (``misses``, calling ``saw`` for every subject it found
+    on both sides), what clearing an issue means (``cleared_note``), how to read one issue's subject
+    back outside the listing (``verify``) and, optionally, what else the listing is for (``after``).
+    ``misses`` may narrow ``counts["listed"]`` to the part of the listing it compares."""
 
     def __init__(
         self,
@@ -109,16 +125,24 @@ class Check:
         dry_run: bool = False,
         since: datetime | None = None,
         findings: list[dict[str, Any]] | None = None,
+        backfill: bool = False,
     ) -> None:
         now = now or timezone.now()
         self.channel = channel
         self.actor = actor
         self.dry_run = dry_run
-        # The listing's start, and the time before which a record must show on the other side.
-        self.since = since or now - timedelta(hours=float(option(channel, "reconcile_lookback_hours")))
+        self.now = now
+        # An explicit backfill (an operator's, with a date) is the only way before the go-live.
+        self.backfill = backfill and since is not None
+        start = since or now - timedelta(hours=float(option(channel, "reconcile_lookback_hours")))
+        # The window's start on the placement date, and the time before which a record must show
+        # on the other side.
+        self.since = start if self.backfill else max(start, channel.go_live_at)
         self.settled = now - timedelta(minutes=float(option(channel, "integration_grace_minutes")))
         self.findings = findings if findings is not None else []
         self.counts: Counter[str] = Counter()
+        # Subjects (``actions.subject_for``) this run found present on both sides.
+        self.seen: set[str] = set()
 
     @classmethod
     def run(
@@ -130,9 +154,12 @@ class Check:
         dry_run: bool = False,
         since: datetime | None = None,
         findings: list[dict[str, Any]] | None = None,
+        backfill: bool = False,
     ) -> Counter[str]:
         """Run the check once; ``findings`` collects what was found (dry run or not)."""
-        check = cls(channel, now, actor=actor, dry_run=dry_run, since=since, findings=findings)
+        check = cls(
+            channel, now, actor=actor, dry_run=dry_run, since=since, findings=findings, backfill=backfill
+        )
         return check.execute()
 
     # --- what a specialisation says ---------------------------------------------------------------
@@ -145,6 +172,37 @@ class Check:
 
     def after(self, listed: list[ListedOrder]) -> None:
         """Called last, with the whole listing."""
+
+    def verify(self, issue: IntegrationIssue) -> tuple[bool | None, str]:
+        """Read an active issue's subject back outside the listing: ``(True, note)`` when it is now
+        present where it was missing (or the statuses agree), ``False`` when still missing, ``None``
+        when it cannot be read."""
+        return None, ""
+
+    # --- the window -------------------------------------------------------------------------------
+
+    def saw(self, order: Order | int | None = None, external_ref: str = "") -> None:
+        """The subject was found on both sides in this run: positive evidence for its issue."""
+        self.seen.add(actions.subject_for(order, external_ref))
+
+    def listed_in_window(self, listed: ListedOrder) -> bool:
+        """Placed (by the system's own date) in the window: after the start and the go-live. A listed
+        order without a readable placement date cannot be shown to be after the go-live: left out."""
+        placed = placed_at(listed)
+        return placed is not None and placed >= self.since
+
+    def order_in_window(self, order: Order) -> bool:
+        """Placed in the window and after its own sales channel's go-live (the later go-live wins)."""
+        if order.placed_at < self.since:
+            return False
+        return self.backfill or order.placed_at >= order.channel.go_live_at
+
+    def orders_in_window(self, prefix: str = "") -> Q:
+        """``order_in_window`` as a filter; ``prefix`` is the path to the order (``"order__"``)."""
+        query = Q(**{f"{prefix}placed_at__gte": self.since})
+        if not self.backfill:
+            query &= Q(**{f"{prefix}placed_at__gte": F(f"{prefix}channel__go_live_at")})
+        return query
 
     # --- the skeleton -----------------------------------------------------------------------------
 
@@ -161,12 +219,21 @@ class Check:
         still: set[str] = set()
         for miss in self.misses(listed):
             self.counts[miss.counter] += 1
-            self.finding(miss.what, order=miss.order, ref=miss.external_ref, reference=miss.reference)
+            self.finding(
+                miss.what,
+                order=miss.order,
+                ref=miss.external_ref,
+                reference=miss.reference,
+                action=miss.action or (self.would_do(miss) if self.dry_run else miss.recommended_action),
+                why=miss.why or miss.detail,
+                kind=miss.kind,
+            )
             if self.dry_run:
                 continue
-            still.add(actions.subject_for(miss.order, miss.external_ref))
+            if miss.kind == IssueKind.NOT_INTEGRATED:
+                still.add(actions.subject_for(miss.order, miss.external_ref))
             result = actions.report(
-                IssueKind.NOT_INTEGRATED,
+                miss.kind,
                 channel=self.channel,
                 other_channel=miss.other_channel,
                 actor=self.actor,
@@ -180,27 +247,65 @@ class Check:
             if miss.repairable:
                 self.try_repair(result.issue)
         if not self.dry_run:
-            note = self.cleared_note()
             for subject, issue in active.items():
                 if subject not in still:
-                    self.counts["cleared"] += actions.clear(issue, actor=self.actor, note=note)
+                    self.settle(issue, seen=subject in self.seen)
         self.after(listed)
         return self.counts
+
+    def settle(self, issue: IntegrationIssue, *, seen: bool) -> None:
+        """An active issue this run did not find missing: resolved only on positive evidence."""
+        present, note = (True, self.cleared_note()) if seen else self.verify(issue)
+        if present:
+            self.counts["cleared"] += actions.clear(issue, actor=self.actor, note=note or self.cleared_note())
+            return
+        if present is None:
+            self.counts["unverified"] += 1
+            actions.note(
+                issue.pk,
+                "unverified",
+                actor=self.actor,
+                text=_("Fora da janela, não verificado."),
+                data={"window_start": self.since.isoformat()},
+            )
+            return
+        self.counts["still_missing"] += 1
+
+    def would_do(self, miss: Miss) -> str:
+        """What an automatic repair would do (a dry run's answer; asks, changes nothing)."""
+        if not miss.repairable or not option(self.channel, "auto_repair"):
+            return f"report:{miss.recommended_action}"
+        if miss.order is None:
+            return IssueAction.IMPORT if self.channel.is_sales else ReconcileErrorCode.NEEDS_PERSON
+        decision = repair.decide(miss.order, self.channel)
+        return decision.action
 
     def within_grace(self, listed: ListedOrder) -> bool:
         """Placed too recently to be missed yet (a listed order without a readable time is not)."""
         placed = placed_at(listed)
         return placed is not None and placed > self.settled
 
-    def finding(self, what: str, *, order: Order | None = None, ref: str = "", reference: str = "") -> None:
+    def finding(
+        self,
+        what: str,
+        *,
+        order: Order | None = None,
+        ref: str = "",
+        reference: str = "",
+        action: str = "",
+        why: str = "",
+        kind: str = IssueKind.NOT_INTEGRATED,
+    ) -> None:
         self.findings.append(
             {
-                "kind": IssueKind.NOT_INTEGRATED.value,
+                "kind": str(kind),
                 "what": what,
                 "channel": self.channel.code,
                 "order": order.number if order is not None else "",
                 "external_ref": ref or (order.external_id if order is not None else ""),
                 "reference": reference,
+                "action": action,
+                "why": why,
             }
         )
 

@@ -41,8 +41,9 @@ def fold(text: str) -> str:
 
 
 def expected_status(connector: Connector, order: Order) -> str | None:
-    """The order's latest status the system has a word for."""
-    return connector.status_map.expected([*order.status_path, order.status])[0] or None
+    """The order's latest status the system has a word for: what Malote told it (``StatusMap.told``,
+    the rule the order's creation there and the status pushes follow)."""
+    return connector.status_map.told(order.status_path, order.status)[0] or None
 
 
 def compare(connector: Connector, order: Order, remote: str) -> dict[str, Any] | None:

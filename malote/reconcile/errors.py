@@ -29,3 +29,6 @@ class ReconcileErrorCode(StrEnum):
     CHANNEL_UNREACHABLE = "channel_unreachable"
     UNREACHABLE = "unreachable"
     REFRESH_FAILED = "refresh_failed"
+    # Outcomes: an automatic repair held back for a person (noted on the issue).
+    ERP_DOES_NOT_WANT = "erp_does_not_want"
+    PAYMENT_NOT_CONFIRMED = "payment_not_confirmed"

@@ -25,25 +25,31 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from malote.channels.models import SALES_ROLES, Channel, ChannelRole, ImportPolicy, OrderLink
-from malote.connectors.base import ListedOrder, Unsupported
+from malote.connectors.base import Capability, ListedOrder, Unsupported, supports
 from malote.connectors.registry import connector_for
 from malote.core.actors import Actor
 from malote.orders.models import Order, Payment
 from malote.orders.statuses import UNPAID, OrderStatus
-from malote.reconcile import divergent, refresh
+from malote.reconcile import actions, divergent, refresh, repair
 from malote.reconcile.checks import MAX_PAGES, Check, Miss, listing, order_evidence
 from malote.reconcile.errors import ReconcileErrorCode
-from malote.reconcile.models import IssueAction
+from malote.reconcile.models import IntegrationIssue, IssueAction, IssueKind
 from malote.reconcile.options import option
+from malote.reconcile.references import OrderIndex
 from malote.relay import intake
 from malote.relay.routing import PAID_OR_LATER
 from malote.sync.errors import DeliveryError
+
+# How far before the window Malote's orders are still matched by reference (an order typed in the
+# ERP days after the sale).
+REFERENCE_MARGIN = timedelta(days=30)
 
 __all__ = [
     "CHECKS",
@@ -63,14 +69,14 @@ __all__ = [
 # --- Malote → ERP --------------------------------------------------------------------------------
 
 
-def _erp_candidates(
-    erp: Channel, since: datetime, settled: datetime
-) -> Iterator[tuple[Order, OrderLink | None]]:
-    """Orders the ERP must have: those routing linked to it (the link older than the grace), and
-    sales orders of the window it wants (import policy) that never got a link at all — the ERP
-    was disabled or added later, or the routing never ran for them."""
+def _erp_candidates(check: ErpCheck) -> Iterator[tuple[Order, OrderLink | None]]:
+    """Orders the ERP must have, placed in the window (after both go-lives): those routing linked
+    to it (the link older than the grace), and sales orders it wants (import policy) that never got
+    a link at all — the ERP was disabled or added later, or the routing never ran for them."""
+    erp, settled = check.channel, check.settled
     links = (
-        OrderLink.objects.filter(channel=erp, order__created_at__gte=since, created_at__lte=settled)
+        OrderLink.objects.filter(channel=erp, created_at__lte=settled)
+        .filter(check.orders_in_window("order__"))
         .exclude(order__status=OrderStatus.CANCELED)
         .select_related("order", "order__channel")
         .order_by("id")
@@ -78,7 +84,7 @@ def _erp_candidates(
     for link in links.iterator(chunk_size=2000):
         yield link.order, link
     unlinked = (
-        Order.objects.filter(created_at__gte=since, created_at__lte=settled, channel__role__in=SALES_ROLES)
+        Order.objects.filter(check.orders_in_window(), created_at__lte=settled, channel__role__in=SALES_ROLES)
         .exclude(status=OrderStatus.CANCELED)
         .exclude(links__channel=erp)
         .select_related("channel")
@@ -91,23 +97,29 @@ def _erp_candidates(
 
 
 class ErpCheck(Check):
-    """Found by the link's external id or by Malote's number as the ERP's reference."""
+    """Found by the link's external id, or by the sale's references (Malote's number, the sale's id
+    in its channel, the store's number, as ``malote.reconcile.references`` normalises them)."""
 
     def cleared_note(self) -> str:
-        return f"O pedido está no {self.channel.name} e no Malote."
+        return _("O pedido está no %(erp)s e no Malote.") % {"erp": self.channel.name}
 
     def misses(self, listed: list[ListedOrder]) -> Iterator[Miss]:
         erp = self.channel
         by_id = {item.external_id: item for item in listed}
-        by_ref = {item.reference: item for item in listed if item.reference}
         self.counts["listed"] = len(by_id)
-        for order, link in _erp_candidates(erp, self.since, self.settled):
+        present, duplicates, unknown = self._match(by_id)
+        yield from duplicates
+        for order, link in _erp_candidates(self):
             self.counts["checked"] += 1
-            if (link is not None and link.external_id and link.external_id in by_id) or (
-                order.number or ""
-            ) in by_ref:
+            if order.pk in present:
+                self.saw(order)
                 continue
             by_helpdesk = bool(option(erp, "repair_by_helpdesk"))
+            wanted = repair.erp_wants_now(erp, order.status)
+            if by_helpdesk:
+                recommended = IssueAction.OPEN_TICKET
+            else:
+                recommended = IssueAction.REINTEGRATE if wanted else IssueAction.INVESTIGATE
             yield Miss(
                 counter="missing",
                 what="missing_in_erp",
@@ -121,37 +133,148 @@ class ErpCheck(Check):
                         "searched": ["id", "reference"],
                     },
                 },
-                detail=f"Pedido {order.number} não está no {erp.name}",
-                recommended_action=IssueAction.OPEN_TICKET if by_helpdesk else IssueAction.REINTEGRATE,
+                detail=_("Pedido %(number)s não está no %(erp)s") % {"number": order.number, "erp": erp.name},
+                recommended_action=recommended,
                 repairable=True,
             )
         if option(erp, "report_unknown_in_erp"):
-            yield from self._unknown_to_malote(by_id, by_ref)
+            yield from self._unknown_to_malote(unknown)
 
-    def _unknown_to_malote(
-        self, by_id: dict[str, ListedOrder], by_ref: dict[str, ListedOrder]
-    ) -> Iterator[Miss]:
-        """What the ERP has that Malote does not know."""
+    def _match(self, by_id: dict[str, ListedOrder]) -> tuple[dict[int, str], list[Miss], list[ListedOrder]]:
+        """Each listed order to Malote's: by the link's id, else by the sale's references. A match
+        by reference without a remote id yet is linked; one whose order already has another remote
+        id linked is a duplicate (one issue per order, every remote id in the evidence). Returns the
+        orders present (id → remote id), the duplicates and what no reference matched."""
         erp = self.channel
-        known_refs = set(Order.objects.filter(number__in=list(by_ref)).values_list("number", flat=True))
-        known_ids = set(
+        linked = dict(
             OrderLink.objects.filter(channel=erp, external_id__in=list(by_id)).values_list(
-                "external_id", flat=True
+                "external_id", "order_id"
             )
         )
+        present: dict[int, str] = {}
+        by_reference: dict[int, list[ListedOrder]] = {}
+        unknown: list[ListedOrder] = []
+        refs = [
+            item.reference for item in by_id.values() if item.reference and item.external_id not in linked
+        ]
+        index = OrderIndex(refs, self.since - REFERENCE_MARGIN) if refs else None
         for external_id, item in by_id.items():
-            if external_id in known_ids or (item.reference and item.reference in known_refs):
+            if external_id in linked:
+                present[linked[external_id]] = external_id
+                continue
+            order_id = index.find(item.reference) if index is not None and item.reference else None
+            if order_id is None:
+                unknown.append(item)
+            else:
+                by_reference.setdefault(order_id, []).append(item)
+        links = {
+            link.order_id: link
+            for link in OrderLink.objects.filter(channel=erp, order_id__in=list(by_reference))
+        }
+        orders = Order.objects.select_related("channel").in_bulk(list(by_reference))
+        duplicates: list[Miss] = []
+        for order_id, items in by_reference.items():
+            order = orders[order_id]
+            link = links.get(order_id)
+            known_id = present.get(order_id) or (link.external_id if link is not None else "")
+            others = [item for item in items if item.external_id != known_id]
+            if not known_id:
+                first, others = others[0], others[1:]
+                self.counts["linked"] += 1
+                if not self.dry_run:
+                    actions.link_remote(
+                        order_id,
+                        erp,
+                        first.external_id,
+                        actor=self.actor,
+                        note=_("Pedido %(id)s do %(erp)s referencia a venda %(ref)s: vinculado.")
+                        % {"id": first.external_id, "erp": erp.name, "ref": first.reference},
+                    )
+                known_id = first.external_id
+            present[order_id] = known_id
+            if others and (self.backfill or self.order_in_window(order)):
+                duplicates.append(self._duplicate(order, link, known_id, others))
+        return present, duplicates, unknown
+
+    def _duplicate(
+        self, order: Order, link: OrderLink | None, known_id: str, others: list[ListedOrder]
+    ) -> Miss:
+        erp = self.channel
+        remote_ids = [known_id, *(item.external_id for item in others)]
+        return Miss(
+            kind=IssueKind.DUPLICATE,
+            counter="duplicate",
+            what="duplicate_in_erp",
+            order=order,
+            other_channel=order.channel,
+            reference=", ".join(remote_ids),
+            evidence={
+                "malote": order_evidence(order, link),
+                erp.code: {
+                    "found": True,
+                    "remote_ids": remote_ids,
+                    "linked_id": known_id,
+                    "others": [asdict(item) for item in others],
+                },
+            },
+            detail=_("O pedido %(number)s está mais de uma vez no %(erp)s: %(ids)s")
+            % {"number": order.number, "erp": erp.name, "ids": ", ".join(remote_ids)},
+            recommended_action=IssueAction.INVESTIGATE,
+        )
+
+    def _unknown_to_malote(self, unknown: list[ListedOrder]) -> Iterator[Miss]:
+        """What the ERP has that Malote does not know by any reference, placed in the window."""
+        erp = self.channel
+        for item in unknown:
+            if not self.listed_in_window(item):
+                self.counts["before_window"] += 1
                 continue
             yield Miss(
                 counter="unknown_in_erp",
                 what="unknown_to_malote",
-                external_ref=external_id,
+                external_ref=item.external_id,
                 reference=item.reference,
                 evidence={erp.code: {"found": True, **asdict(item)}, "malote": {"found": False}},
-                detail=f"O {erp.name} tem o pedido {external_id} ({item.reference or 'sem referência'}),"
-                " que o Malote não conhece",
+                detail=_("O %(erp)s tem o pedido %(id)s (%(ref)s), que o Malote não conhece")
+                % {"erp": erp.name, "id": item.external_id, "ref": item.reference or _("sem referência")},
                 recommended_action=IssueAction.INVESTIGATE,
             )
+
+    def verify(self, issue: IntegrationIssue) -> tuple[bool | None, str]:
+        """The order read back in the ERP by its link's id (when the connector reads orders)."""
+        order = issue.order
+        if order is None:
+            return None, ""
+        if order.status == OrderStatus.CANCELED:
+            return True, _("Pedido cancelado no Malote: nada a integrar no %(erp)s.") % {
+                "erp": self.channel.name
+            }
+        link = OrderLink.objects.filter(order=order, channel=self.channel).first()
+        if link is None or not link.external_id:
+            return None, ""
+        found = read_back(self.channel, link.external_id)
+        if found:
+            return True, _("Pedido %(id)s lido de volta no %(erp)s.") % {
+                "id": link.external_id,
+                "erp": self.channel.name,
+            }
+        return found, ""
+
+
+def read_back(channel: Channel, external_id: str) -> bool | None:
+    """Whether ``fetch_order`` finds the order in the system now; ``None`` when it cannot say."""
+    try:
+        with connector_for(channel) as connector:
+            if not supports(connector, Capability.FETCH_ORDER):
+                return None
+            connector.fetch_order(external_id)
+    except LookupError:
+        return False
+    except DeliveryError as exc:
+        return None if exc.retryable or exc.status not in (404, 410) else False
+    except Unsupported:
+        return None
+    return True
 
 
 # --- storefront/marketplace → Malote -------------------------------------------------------------
@@ -169,7 +292,16 @@ class SalesCheck(Check):
     """Compares the listed orders with a status (a sale, not an abandoned checkout)."""
 
     def cleared_note(self) -> str:
-        return "O pedido chegou ao Malote."
+        return _("O pedido chegou ao Malote.")
+
+    def verify(self, issue: IntegrationIssue) -> tuple[bool | None, str]:
+        """Malote is the side that was missing it: its own records are read directly."""
+        ref = issue.external_ref
+        known = (
+            Order.objects.filter(channel=self.channel, external_id=ref).exists()
+            or OrderLink.objects.filter(channel=self.channel, external_id=ref).exists()
+        )
+        return known, (self.cleared_note() if known else "")
 
     def misses(self, listed: list[ListedOrder]) -> Iterator[Miss]:
         channel = self.channel
@@ -186,8 +318,12 @@ class SalesCheck(Check):
         )
         for item in sales:
             if item.external_id in known:
+                self.saw(external_ref=item.external_id)
                 continue
             if channel.import_policy == ImportPolicy.PAID_ONLY and item.status in NOT_PAID:
+                continue
+            if not self.listed_in_window(item):
+                self.counts["before_window"] += 1
                 continue
             if self.within_grace(item):
                 self.counts["within_grace"] += 1
@@ -197,7 +333,8 @@ class SalesCheck(Check):
                 what="missing_in_malote",
                 external_ref=item.external_id,
                 evidence={channel.code: {"found": True, **asdict(item)}, "malote": {"found": False}},
-                detail=f"O pedido {item.external_id} de {channel.name} não chegou ao Malote",
+                detail=_("O pedido %(id)s de %(channel)s não chegou ao Malote")
+                % {"id": item.external_id, "channel": channel.name},
                 recommended_action=IssueAction.IMPORT,
                 repairable=True,
             )
@@ -221,7 +358,25 @@ class GatewayCheck(Check):
     """Payments by transaction id, or by the order's number or external id as the reference."""
 
     def cleared_note(self) -> str:
-        return "Pagamento e pedido conferem."
+        return _("Pagamento e pedido conferem.")
+
+    def verify(self, issue: IntegrationIssue) -> tuple[bool | None, str]:
+        """A payment unknown to Malote: Malote's records read directly. A payment missing at the
+        gateway: read back there by its transaction id."""
+        if issue.order is None:
+            known = Payment.objects.filter(transaction_id=issue.external_ref).exists()
+            return known, (self.cleared_note() if known else "")
+        payment = (
+            Payment.objects.filter(order=issue.order)
+            .filter(Q(gateway=self.channel.code) | Q(gateway=self.channel.kind))
+            .exclude(transaction_id="")
+            .order_by("-id")
+            .first()
+        )
+        if payment is None:
+            return None, ""
+        found = read_back(self.channel, payment.transaction_id)
+        return found, (self.cleared_note() if found else "")
 
     def misses(self, listed: list[ListedOrder]) -> Iterator[Miss]:
         gateway = self.channel
@@ -239,7 +394,12 @@ class GatewayCheck(Check):
         self._take_in_paid(listed)
         for item in listed:
             known = item.external_id in known_ids or item.reference in known_ref_words
+            if known:
+                self.saw(external_ref=item.external_id)
             if known or item.status == "canceled" or self.within_grace(item):
+                continue
+            if not self.listed_in_window(item):
+                self.counts["before_window"] += 1
                 continue
             yield Miss(
                 counter="unknown_payment",
@@ -247,11 +407,12 @@ class GatewayCheck(Check):
                 external_ref=item.external_id,
                 reference=item.reference,
                 evidence={gateway.code: {"found": True, **asdict(item)}, "malote": {"found": False}},
-                detail=f"Pagamento {item.external_id} ({item.reference or '-'}) sem pedido no Malote",
+                detail=_("Pagamento %(id)s (%(ref)s) sem pedido no Malote")
+                % {"id": item.external_id, "ref": item.reference or "-"},
                 recommended_action=IssueAction.INVESTIGATE,
             )
         payments = (
-            Payment.objects.filter(order__created_at__gte=self.since, order__created_at__lte=self.settled)
+            Payment.objects.filter(self.orders_in_window("order__"), order__created_at__lte=self.settled)
             .filter(Q(gateway=gateway.code) | Q(gateway=gateway.kind))
             .exclude(transaction_id="")
             .exclude(order__status=OrderStatus.CANCELED)
@@ -260,6 +421,7 @@ class GatewayCheck(Check):
         for payment in payments.iterator(chunk_size=2000):
             order = payment.order
             if payment.transaction_id in ids or order.external_id in refs or (order.number or "") in refs:
+                self.saw(order)
                 continue
             yield Miss(
                 counter="missing_at_gateway",
@@ -271,18 +433,22 @@ class GatewayCheck(Check):
                     "malote": order_evidence(order),
                     gateway.code: {"found": False, "transaction_id": payment.transaction_id},
                 },
-                detail=f"{gateway.name} não lista o pagamento {payment.transaction_id}"
-                f" do pedido {order.number}",
+                detail=_("%(gateway)s não lista o pagamento %(id)s do pedido %(number)s")
+                % {"gateway": gateway.name, "id": payment.transaction_id, "number": order.number},
                 recommended_action=IssueAction.INVESTIGATE,
             )
 
     def _take_in_paid(self, listed: list[ListedOrder]) -> None:
         """Paid at the gateway, unpaid in Malote: the webhook was lost. Taken in like one."""
-        paid_but_unpaid = Payment.objects.filter(
-            transaction_id__in=[item.external_id for item in listed if item.status == OrderStatus.PAID],
-            order__status__in=UNPAID,
-            order__created_at__lte=self.settled,
-        ).values_list("transaction_id", flat=True)
+        paid_but_unpaid = (
+            Payment.objects.filter(
+                transaction_id__in=[item.external_id for item in listed if item.status == OrderStatus.PAID],
+                order__status__in=UNPAID,
+                order__created_at__lte=self.settled,
+            )
+            .filter(self.orders_in_window("order__"))
+            .values_list("transaction_id", flat=True)
+        )
         for transaction_id in list(paid_but_unpaid):
             self.counts["payment_found_paid"] += 1
             self.finding("paid_at_gateway_unpaid_in_malote", ref=transaction_id)
@@ -323,7 +489,9 @@ def check(
     dry_run: bool = False,
     since: datetime | None = None,
     findings: list[dict[str, Any]] | None = None,
+    backfill: bool = False,
 ) -> Counter[str]:
-    """The check of the pair (this channel, Malote)."""
+    """The check of the pair (this channel, Malote); ``backfill`` (with ``since``) reaches before
+    the go-live."""
     run = CHECKS[ChannelRole(channel.role)]
-    return run(channel, now, actor=actor, dry_run=dry_run, since=since, findings=findings)
+    return run(channel, now, actor=actor, dry_run=dry_run, since=since, findings=findings, backfill=backfill)

@@ -18,7 +18,7 @@ from malote.channels.models import Channel, ChannelRole
 from malote.connectors.base import Capability, Unsupported, supports
 from malote.connectors.registry import provider
 from malote.core.actors import Actor
-from malote.reconcile import divergent, integration, stuck, tickets, unpaid
+from malote.reconcile import divergent, integration, stalls, stuck, tickets, unpaid
 from malote.sync.models import Schedule
 
 CHECKED_ROLES = (ChannelRole.STOREFRONT, ChannelRole.MARKETPLACE, ChannelRole.ERP, ChannelRole.GATEWAY)
@@ -28,6 +28,7 @@ GLOBAL_SCHEDULES = {
     "reconcile:unpaid": ("reconcile.unpaid", 900),
     "reconcile:divergent": ("reconcile.divergent", 900),
     "reconcile:tickets": ("reconcile.tickets", 900),
+    "reconcile:stalled": ("reconcile.stalled", 900),
 }
 
 
@@ -72,6 +73,7 @@ JOBS = {
     "reconcile.unpaid": unpaid_job,
     "reconcile.divergent": divergent_job,
     "reconcile.tickets": tickets_job,
+    "reconcile.stalled": stalls.stalled_job,
 }
 
 

@@ -11,6 +11,12 @@ transaction), since fixing an order whose payment is already canceled helps nobo
   canceled (reason from the payment) everywhere through routing, its stock released and the
   customer told once (the existing listeners). The ERP's link is removed first: the ERP never had
   the order, so routing has nothing to cancel there;
+* an automatic repair (the schedule's, not an operator's choice) re-sends only an order whose status
+  the ERP takes now (``erp_wants_now``: the routing rule of the ERP's import policy, and a status
+  the ERP still works — paid or being prepared; never delivered, shipped, canceled, unpaid or
+  out-of-stock history) and only after the gateway was re-asked and answered *paid*; otherwise
+  the issue stays open for a person, the reason noted on its history (``erp_does_not_want``,
+  ``payment_not_confirmed``);
 * otherwise → re-sent to the ERP through the outbox (an ``order`` message to ``channel:<erp>``,
   once: the message and the issue's move to ``resolving`` commit together, and a resolving issue
   is never repaired again by the schedule), or, where the ERP's option ``repair_by_helpdesk``
@@ -24,9 +30,11 @@ A sales channel's order Malote never received is imported: the order is read fro
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.connectors.base import Unsupported
@@ -36,18 +44,84 @@ from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, MaloteError, NotFound
 from malote.orders import actions as order_actions
 from malote.orders.models import Order
-from malote.orders.statuses import CancelReason, OrderStatus
+from malote.orders.statuses import CancelReason, OrderStatus, PaymentStatus
 from malote.reconcile import actions
 from malote.reconcile.errors import ReconcileErrorCode
-from malote.reconcile.gateway import check_payment
+from malote.reconcile.gateway import PaymentCheck, check_payment, latest_payment
 from malote.reconcile.models import IntegrationIssue, IssueAction, IssueKind
 from malote.reconcile.options import option
 from malote.relay import intake
+from malote.relay.routing import _erp_wants_order as erp_wants_order
 from malote.sync import outbox
 from malote.sync.errors import DeliveryError
 
 A = IssueAction
 TICKET_DESTINATION = "helpdesk"
+# Statuses in which an ERP still works the order (it invoices and ships it): the only ones the
+# schedule re-sends by itself. Anything else missing in the ERP is history or a person's decision.
+AUTO_RESEND_STATUSES = frozenset({OrderStatus.PAID, OrderStatus.PREPARING})
+
+
+def erp_wants_now(erp: Channel, status: str) -> bool:
+    """The ERP takes an order in this status now (routing's rule for its import policy), and an
+    automatic re-send cannot land weeks-old history in it as an open order."""
+    return erp_wants_order(erp, status) and status in AUTO_RESEND_STATUSES
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What repairing a missing order would do (``action``) and why; ``payment`` is the gateway's
+    answer when it was asked."""
+
+    action: str
+    why: str
+    payment: PaymentCheck | None = None
+
+    def evidence(self) -> dict[str, Any]:
+        return self.payment.evidence() if self.payment is not None else {}
+
+
+def decide(order: Order, erp: Channel, *, chosen: str | None = None) -> Decision:
+    """Decide the repair of ``order`` missing in ``erp`` (asks the gateway, changes nothing).
+
+    ``chosen`` is the operator's action (``reintegrate``/``open_ticket``); ``None`` is the schedule's
+    automatic repair, which re-sends only on the ERP's rule and a payment the gateway confirmed."""
+    if order.status == OrderStatus.CANCELED:
+        return Decision("already_canceled", _("O pedido já está cancelado: não é reintegrado."))
+    check = check_payment(order)
+    if check.verdict == "unreachable":
+        return Decision(ReconcileErrorCode.GATEWAY_UNREACHABLE, check.detail, check)
+    if check.verdict == "canceled":
+        why = _("Pagamento cancelado no gateway (%(status)s); pedido não reintegrado.") % {
+            "status": check.remote_status
+        }
+        return Decision("canceled", why, check)
+    if chosen == A.OPEN_TICKET or (chosen is None and option(erp, "repair_by_helpdesk")):
+        return Decision("ticket_requested", _("Chamado solicitado ao help desk."), check)
+    if chosen is None:
+        if not erp_wants_now(erp, order.status):
+            why = _(
+                "Não reenviado automaticamente: o %(erp)s não recebe agora um pedido com status"
+                " %(status)s. Verifique e reenvie ou descarte."
+            ) % {"erp": erp.name, "status": OrderStatus(order.status).label}
+            return Decision(ReconcileErrorCode.ERP_DOES_NOT_WANT, why, check)
+        if check.verdict != "paid" and not _paid_where_nobody_can_be_asked(order, check):
+            why = _(
+                "Não reenviado automaticamente: o gateway não confirmou o pagamento (%(verdict)s)."
+                " Confira o pagamento e reenvie."
+            ) % {"verdict": check.verdict}
+            return Decision(ReconcileErrorCode.PAYMENT_NOT_CONFIRMED, why, check)
+    return Decision("reintegrated", _("Pedido reenviado ao ERP."), check)
+
+
+def _paid_where_nobody_can_be_asked(order: Order, check: PaymentCheck) -> bool:
+    """A payment no gateway can be asked about (paid at a marketplace, or at a gateway that only
+    reports by webhook) stands on Malote's own record: approved there is the evidence. A gateway
+    that could be asked but gave no clear answer (``unknown``) is never taken as paid."""
+    if check.verdict != "unchecked":
+        return False
+    payment = latest_payment(order)
+    return payment is not None and payment.status == PaymentStatus.APPROVED
 
 
 def _issue(issue_id: int) -> IntegrationIssue:
@@ -78,26 +152,31 @@ def repair(issue_id: int, *, actor: Actor, action: str | None = None) -> str:
         if issue.channel.is_sales:
             return import_order(issue, actor=actor)
         return ReconcileErrorCode.NEEDS_PERSON
-    order = issue.order
-    if order.status == OrderStatus.CANCELED:
-        actions.resolve(issue.pk, actor=actor, note="O pedido já está cancelado: não é reintegrado.")
-        return "already_canceled"
-    check = check_payment(order)
-    if check.verdict == "unreachable":
+    decision = decide(issue.order, issue.channel, chosen=action)
+    check = decision.payment
+    if decision.action == "already_canceled":
+        actions.resolve(issue.pk, actor=actor, note=decision.why)
+    elif decision.action == ReconcileErrorCode.GATEWAY_UNREACHABLE:
         actions.note(
-            issue.pk, ReconcileErrorCode.RECHECK_FAILED, actor=actor, text=check.detail, data=check.evidence()
+            issue.pk,
+            ReconcileErrorCode.RECHECK_FAILED,
+            actor=actor,
+            text=decision.why,
+            data=decision.evidence(),
         )
-        return ReconcileErrorCode.GATEWAY_UNREACHABLE
-    if check.verdict == "canceled":
+    elif decision.action == "canceled" and check is not None:
         reason = str(check.facts.get("cancel_reason") or CancelReason.PAYMENT_REFUSED)
-        note = f"Pagamento cancelado no gateway ({check.remote_status}); pedido não reintegrado."
-        cancel_everywhere(issue, reason=reason, note=note, actor=actor, evidence=check.evidence())
-        return "canceled"
-    if action == A.OPEN_TICKET or (action is None and option(issue.channel, "repair_by_helpdesk")):
-        request_ticket(issue.pk, actor=actor, payment=check.evidence())
-        return "ticket_requested"
-    reintegrate(issue.pk, actor=actor, payment=check.evidence())
-    return "reintegrated"
+        cancel_everywhere(issue, reason=reason, note=decision.why, actor=actor, evidence=check.evidence())
+    elif decision.action == "ticket_requested":
+        request_ticket(issue.pk, actor=actor, payment=decision.evidence())
+    elif decision.action in (ReconcileErrorCode.ERP_DOES_NOT_WANT, ReconcileErrorCode.PAYMENT_NOT_CONFIRMED):
+        # The automation stops here; the issue stays open for a person, the reason on its history.
+        actions.note(
+            issue.pk, decision.action, actor=actor, text=decision.why, data={"payment": decision.evidence()}
+        )
+    else:
+        reintegrate(issue.pk, actor=actor, payment=decision.evidence())
+    return str(decision.action)
 
 
 def reintegrate(issue_id: int, *, actor: Actor, payment: dict[str, Any] | None = None) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -77,7 +77,9 @@ def find_stuck(
     found: list[tuple[Order, Stage, datetime]] = []
     channels = {c.pk: c for c in Channel.objects.all()}
     for stage in STAGES:
-        qs = Order.objects.filter(status__in=stage.statuses).annotate(entered_at=_entered(stage.entered_by))
+        qs = Order.objects.filter(
+            status__in=stage.statuses, placed_at__gte=F("channel__go_live_at")
+        ).annotate(entered_at=_entered(stage.entered_by))
         if channel is not None:
             qs = qs.filter(channel=channel)
         for order in qs.iterator(chunk_size=2000):

@@ -9,9 +9,11 @@ PDF attachment — and records the ticket on the issue. The idempotency key is p
 (``malote-integracao-<number>``): a retried message, or a second request for the same order, gets
 the same ticket back instead of a second one.
 
-``follow`` (a schedule) reads every open ticket (``fetch_ticket``) and resolves the issue once the
-ticket's status is one of ``ticket_done_statuses`` (``solved``, ``closed``); if the order is still
-missing, the next check opens a new issue.
+``follow`` (a schedule) reads every open ticket (``fetch_ticket``) and records its status on the
+issue. A ticket whose status is one of ``ticket_done_statuses`` (``solved``, ``closed``) does not
+resolve the issue by itself: a person saying "done" is no evidence that the order reached the
+system. It is noted, and the issue resolves when the check finds the order there (or reads it
+back); while the order is still missing the issue stays active, visible.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from fpdf import FPDF
 
 from malote.channels.models import Channel
@@ -173,13 +176,19 @@ def follow(now: datetime | None = None, *, actor: Actor) -> Counter[str]:
         if ticket.status.casefold() in {
             str(s).casefold() for s in option(issue.channel, "ticket_done_statuses")
         }:
-            actions.resolve(
+            # No resolution without evidence: the next check must find the order.
+            actions.note(
                 issue.pk,
+                "ticket_done",
                 actor=actor,
-                note=f"Chamado {ticket.id} concluído ({ticket.status}).",
-                action="ticket_done",
+                text=_(
+                    "Chamado %(ticket)s concluído (%(status)s); o problema será resolvido quando a"
+                    " verificação encontrar o pedido."
+                )
+                % {"ticket": ticket.id, "status": ticket.status},
+                data={"ticket": ticket.id, "status": ticket.status},
             )
-            counts["resolved"] += 1
+            counts["ticket_done"] += 1
     return counts
 
 

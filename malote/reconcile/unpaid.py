@@ -28,6 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from malote.core.actors import Actor
@@ -149,7 +150,12 @@ def run(
     """Process every unpaid order; one order's failure never stops the others."""
     now = now or timezone.now()
     outcomes: Counter[str] = Counter()
-    qs = Order.objects.filter(status__in=CANDIDATES).select_related("channel").order_by("id")
+    # History placed before the channel went live is never canceled nor flagged (docs/reconciliation.md).
+    qs = (
+        Order.objects.filter(status__in=CANDIDATES, placed_at__gte=F("channel__go_live_at"))
+        .select_related("channel")
+        .order_by("id")
+    )
     if channel_code:
         qs = qs.filter(channel__code=channel_code)
     for order in qs.iterator(chunk_size=500):

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class RelayConfig(AppConfig):
@@ -10,8 +11,9 @@ class RelayConfig(AppConfig):
     verbose_name = "Relay"
 
     def ready(self) -> None:
+        from malote.channels.models import Channel
         from malote.orders.changes import register_listener as on_order_change
-        from malote.relay import polling, routing
+        from malote.relay import intake, polling, routing
         from malote.relay.delivery import deliver_to_channel
         from malote.stock.changes import register_listener as on_stock_change
         from malote.sync.handlers import register_handler
@@ -20,4 +22,8 @@ class RelayConfig(AppConfig):
         on_order_change(routing.route_order_change)
         on_stock_change(routing.route_stock_change)
         register_handler("channel", deliver_to_channel)
+        register_handler(intake.NOTIFICATION_PREFIX, intake.read_notification)
         register_job("channel.poll", polling.poll_channel)
+        post_save.connect(
+            routing.push_stock_after_channel_saved, sender=Channel, dispatch_uid="malote_relay_channel_stock"
+        )

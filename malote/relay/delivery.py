@@ -17,8 +17,10 @@ from django.utils import timezone
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.connectors.base import Connector, Unsupported
 from malote.connectors.registry import connector_for
+from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.relay.snapshots import order_snapshot
+from malote.stock import actions as stock_actions
 from malote.stock.models import StockItem
 from malote.sync.errors import DeliveryError
 from malote.sync.models import OutboxMessage
@@ -45,7 +47,7 @@ def deliver_to_channel(message: OutboxMessage) -> None:
     try:
         with connector_for(channel) as connector:
             if op == "stock":
-                _push_stock(connector, message)
+                _push_stock(connector, channel, message)
             elif op == "order":
                 _push_order(connector, channel, message)
             elif op in PUSHES:
@@ -77,11 +79,15 @@ def _hold_if_divergent(channel: Channel, order_id: int) -> None:
         )
 
 
-def _push_stock(connector: Connector, message: OutboxMessage) -> None:
+def _push_stock(connector: Connector, channel: Channel, message: OutboxMessage) -> None:
+    """Push the SKU's available stock as it is now (a coalesced message stands for every movement
+    since the last push), then record what the channel took, after the call and outside any
+    transaction that held it (the back office compares it with the available stock)."""
     sku = str(message.payload["sku"])
     item = StockItem.objects.filter(sku=sku).values_list("physical", "reserved").first()
     available = max(item[0] - item[1], 0) if item else 0
     connector.push_stock(sku, available, idempotency_key=message.idempotency_key)
+    stock_actions.record_channel_stock(channel.code, sku, available, actor=Actor.channel(channel.code))
 
 
 def _order(message: OutboxMessage) -> Order:
@@ -107,9 +113,16 @@ def _mark_synced(order: Order, channel: Channel, **fields: Any) -> None:
 
 
 def _push_order(connector: Connector, channel: Channel, message: OutboxMessage) -> None:
+    """Create the order there with the status Malote tells that system (``change_status``,
+    ``StatusMap.told``: the latest status of the order's path it has a word for), the same the
+    divergence checks expect; e.g. an order that went ``paid`` → ``out_of_stock`` (no word in an
+    ERP) is created as ``paid``'s word, not left at the ERP's default situação."""
     order = _order(message)
-    external_id = connector.push_order(order_snapshot(order), idempotency_key=message.idempotency_key)
-    _mark_synced(order, channel, external_id=external_id, expected_status=order.status)
+    snapshot = order_snapshot(order)
+    told, _ = connector.status_map.told(order.status_path, order.status)
+    snapshot["change_status"] = told or order.status
+    external_id = connector.push_order(snapshot, idempotency_key=message.idempotency_key)
+    _mark_synced(order, channel, external_id=external_id, expected_status=snapshot["change_status"])
 
 
 def _push_change(

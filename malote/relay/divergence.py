@@ -45,12 +45,14 @@ RESOLUTIONS = ("push_again", "accept_remote", "dismiss")
 
 
 def expected_statuses(channel: Channel, order: Order) -> tuple[str, str]:
-    """(canonical, remote) status Malote expects the channel to show (``StatusMap.expected``);
-    ``("", "")`` when the channel has a word for none of the order's statuses."""
+    """(canonical, remote) status Malote expects the channel to show: what it told it
+    (``StatusMap.told``); ``("", "")`` when the channel has a word for none of the order's statuses."""
     cls = provider(channel.kind)
     if cls is None:
-        return StatusMap.of(channel.status_map, default_out={}, default_in={}).expected(order.status_path)
-    return cls.status_map_of(channel).expected(order.status_path)
+        status_map = StatusMap.of(channel.status_map, default_out={}, default_in={})
+    else:
+        status_map = cls.status_map_of(channel)
+    return status_map.told(order.status_path, order.status)
 
 
 def expected_remote_status(channel: Channel, order: Order) -> str:

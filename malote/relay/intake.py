@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
 
 from malote.channels.models import Channel, ChannelRole, ImportPolicy, LinkState, OrderLink
-from malote.connectors.base import InboundChange
+from malote.connectors.base import InboundChange, Notification
+from malote.connectors.registry import connector_for
 from malote.core.actors import Actor
 from malote.orders import actions
 from malote.orders.advance import advance
@@ -42,8 +44,9 @@ from malote.orders.models import Order, Payment
 from malote.orders.schemas import OrderIn
 from malote.orders.statuses import OrderStatus, PaymentStatus
 from malote.relay import divergence as link_actions
-from malote.sync import inbox
-from malote.sync.models import InboxEvent
+from malote.sync import inbox, outbox
+from malote.sync.errors import DeliveryError
+from malote.sync.models import InboxEvent, OutboxMessage
 
 PAID = frozenset({OrderStatus.PAID})
 S = OrderStatus
@@ -80,6 +83,58 @@ def take_in(channel: Channel, change: InboundChange, *, headers: dict[str, str],
     )
 
 
+# Notifications answered before reading (``Connector.answers_before_reading``): the webhook view
+# stores the notification and queues one ``notification:<channel code>`` message keyed by what it
+# points to; the worker reads it (``read_notification``) and takes the changes in as a webhook would.
+NOTIFICATION_PREFIX = "notification"
+
+
+def defer(
+    channel: Channel, notification: Notification, *, headers: dict[str, str], body: str
+) -> inbox.Received:
+    """Store a verified notification unread and queue its reading, in one transaction; a duplicate
+    (same channel and notification id) stores and queues nothing. No remote call."""
+    with transaction.atomic():
+        received = inbox.store(
+            channel.code, f"notification:{notification.id}", kind="notification", headers=headers, body=body
+        )
+        if not received.duplicate:
+            outbox.enqueue(
+                f"{NOTIFICATION_PREFIX}:{channel.code}",
+                "notification.read",
+                {"event": received.event_id},
+                key=f"notification:{notification.subject}"[:100],
+            )
+    return received
+
+
+def read_notification(message: OutboxMessage) -> None:
+    """The outbox handler for ``notification:<code>``: read what a stored notification points to
+    (``parse_webhook``, outside any transaction) and take each change in through the inbox, then
+    record the notification's outcome. A retried or repeated read changes nothing: each change is
+    de-duplicated by its own event id, and a settled notification is not read again."""
+    event = InboxEvent.objects.filter(pk=message.payload.get("event")).first()
+    if event is None:
+        raise DeliveryError("The stored notification no longer exists.", retryable=False)
+    if event.processed_at is not None:
+        return
+    channel = Channel.objects.filter(code=event.source).first()
+    if channel is None:
+        raise DeliveryError(f"Channel {event.source!r} no longer exists.", retryable=False)
+    if not channel.enabled:
+        raise DeliveryError(f"Channel {channel.code!r} is disabled; the notification waits.", retryable=True)
+    with connector_for(channel) as connector:
+        try:
+            changes = connector.parse_webhook(event.headers, event.body.encode())
+        except (ValueError, KeyError, TypeError) as exc:
+            inbox.settle(event.pk, inbox.Applied("malformed", detail=f"{type(exc).__name__}: {exc}"))
+            return
+    results = [take_in(channel, change, headers=event.headers, body=event.body) for change in changes]
+    words = [received.result for received in results]
+    outcome = words[0] if len(words) == 1 else f"read:{len(words)}"
+    inbox.settle(event.pk, inbox.Applied(outcome, detail=", ".join(words)))
+
+
 def find_order(channel: Channel, change: InboundChange) -> Order | None:
     link = OrderLink.objects.filter(channel=channel, external_id=change.external_id).select_related("order")
     found = link.first()
@@ -110,6 +165,10 @@ def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> 
             return inbox.Applied("unknown_order", detail=f"{channel.code} order {change.external_id}")
         if channel.import_policy == ImportPolicy.PAID_ONLY and change.status not in PAID:
             return inbox.Applied("deferred_unpaid", detail="import policy: only paid orders")
+        placed_at = _placed_at(change)
+        if placed_at is not None and channel.is_history(placed_at):
+            # The shop's history when Malote went live: no import, no ERP copy, no e-mail.
+            return inbox.Applied("history", detail=f"placed {placed_at.isoformat()}, before the go-live")
         try:
             data = OrderIn.model_validate(change.order)
         except ValidationError as exc:
@@ -157,6 +216,17 @@ def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> 
         order.refresh_from_db()
         return _diverge(order, channel, change, event, result)
     return inbox.Applied(result, order.pk)
+
+
+def _placed_at(change: InboundChange) -> datetime | None:
+    value = (change.order or {}).get("placed_at")
+    if isinstance(value, datetime):
+        return value if timezone.is_aware(value) else None
+    try:
+        moment = datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None  # the order's own validation reports it
+    return moment if moment is not None and timezone.is_aware(moment) else None
 
 
 def _diverge(

@@ -14,16 +14,19 @@ from __future__ import annotations
 from typing import Any
 
 from malote.channels.models import Channel, ChannelRole, ImportPolicy, OrderLink
+from malote.connectors.base import Capability, supports
 from malote.connectors.registry import provider
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.orders.changes import INVOICE_XML_ATTACHED, OrderChange
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
+from malote.stock.models import StockItem
 from malote.sync import outbox
 
 # Transitions that carry facts: their op replaces the plain status push.
 FACT_OPS = {"invoice": "invoice", "ship": "shipment", "deliver": "delivery", "cancel": "cancellation"}
+OFF = frozenset({"false", "0", "off", "no"})  # an option written as text in a form
 PAID_OR_LATER = frozenset(
     set(OrderStatus) - {"pending_payment", "payment_review", "payment_overdue", "canceled"}
 )
@@ -147,10 +150,46 @@ def _route_to_erp(erp: Channel, change: OrderChange, linked: bool) -> None:
         _send(erp, order.pk, FACT_OPS.get(change.transition, "status"), status=change.to_status)
 
 
+def takes_stock(channel: Channel) -> bool:
+    """A sales channel whose connector can push stock gets Malote's available stock, by default:
+    only ``push_stock: false`` in its options turns it off (docs/channel-rules.md, "Stock push")."""
+    if not channel.is_sales or str(channel.option("push_stock", True)).strip().lower() in OFF:
+        return False
+    return supports(provider(channel.kind), Capability.PUSH_STOCK)
+
+
 def route_stock_change(skus: list[str]) -> None:
+    """One pending stock message per channel and SKU (coalesced): the handler reads the available
+    quantity when it runs, so however many movements happen meanwhile, the last value is sent."""
+    wanted = sorted(set(skus))
+    if not wanted:
+        return
     for channel in enabled_channels():
-        if channel.is_sales and channel.option("push_stock", False):
-            for sku in sorted(set(skus)):
+        if takes_stock(channel):
+            for sku in wanted:
                 outbox.enqueue_coalesced(
                     f"channel:{channel.code}", "stock.available", f"sku:{sku}", {"op": "stock", "sku": sku}
                 )
+
+
+def push_all_stock(channel_codes: list[str] | None = None) -> int:
+    """Queue a push of every SKU Malote keeps to each sales channel that takes stock (all of
+    them, or those in ``channel_codes``): for a channel just connected, or to re-align a store
+    that shows other quantities. Coalesced like any stock change; returns the messages added."""
+    skus = sorted(StockItem.objects.values_list("sku", flat=True))
+    added = 0
+    for channel in enabled_channels():
+        if (channel_codes is None or channel.code in channel_codes) and takes_stock(channel):
+            for sku in skus:
+                added += outbox.enqueue_coalesced(
+                    f"channel:{channel.code}", "stock.available", f"sku:{sku}", {"op": "stock", "sku": sku}
+                )
+    return added
+
+
+def push_stock_after_channel_saved(sender: Any, instance: Channel, **_: Any) -> None:
+    """However a sales channel is saved (admin, back office, demo), an enabled one that takes stock
+    is told Malote's available quantity of every SKU (coalesced: a burst of saves is one push per
+    SKU); a store just connected never keeps showing its own stale numbers."""
+    if instance.enabled and takes_stock(instance):
+        push_all_stock([instance.code])

@@ -2,7 +2,9 @@
 
 Authenticated by the channel's own scheme (signature, token in the URL…), not by API tokens. A
 request that fails verification is answered 401 and stored nowhere; a verified one is parsed into
-changes, each taken in through the inbox (duplicates and replays change nothing).
+changes, each taken in through the inbox (duplicates and replays change nothing). A connector
+that must answer before reading (``answers_before_reading``: Mercado Livre) has its notification
+stored unread and answered at once; a worker reads and applies it (``intake.read_notification``).
 """
 
 from __future__ import annotations
@@ -43,11 +45,19 @@ def receive_webhook(request: HttpRequest, code: str) -> HttpResponse:
     try:
         with connector_for(channel) as connector:
             connector.verify_webhook(request.headers, body, query)
+            text = body.decode("utf-8", "replace")
+            if connector.defers_reading:
+                # Answered at once: stored unread, read and applied by a worker (no remote call here).
+                notification = connector.notification(request.headers, body)
+                deferred = (
+                    []
+                    if notification is None
+                    else [intake.defer(channel, notification, headers=headers, body=text)]
+                )
+                answer = connector.acknowledge([r.result for r in deferred])
+                return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
             changes = connector.parse_webhook(request.headers, body)
-            results = [
-                intake.take_in(channel, c, headers=headers, body=body.decode("utf-8", "replace"))
-                for c in changes
-            ]
+            results = [intake.take_in(channel, c, headers=headers, body=text) for c in changes]
             answer = connector.acknowledge([r.result for r in results])
             return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
     except WebhookRejected as exc:

@@ -19,7 +19,7 @@ from malote.core.actors import Actor
 from malote.core.errors import InvalidInput
 from malote.stock import changes
 from malote.stock.errors import StockErrorCode
-from malote.stock.models import MovementReason, StockItem, StockMovement
+from malote.stock.models import ChannelStock, MovementReason, StockItem, StockMovement
 
 
 @dataclass(frozen=True)
@@ -110,6 +110,9 @@ def reserve(lines: Iterable[StockLine], *, order_id: int, actor: Actor) -> list[
     short = _take_all(wanted, physical=0, reserved=1)
     if not short:
         _record([(s, 0, q) for s, q in wanted], MovementReason.ORDER_RESERVE, order_id=order_id, actor=actor)
+    else:
+        # Nothing moved, but a channel is selling what Malote does not have: tell it again.
+        changes.publish(short)
     return short
 
 
@@ -135,6 +138,8 @@ def consume_unreserved(lines: Iterable[StockLine], *, order_id: int, actor: Acto
     short = _take_all(wanted, physical=-1, reserved=0)
     if not short:
         _record([(s, -q, 0) for s, q in wanted], MovementReason.ORDER_CONSUME, order_id=order_id, actor=actor)
+    else:
+        changes.publish(short)
     return short
 
 
@@ -185,3 +190,17 @@ def set_physical(
         item.save()
         _record([(sku, delta, 0)], reason, order_id=None, actor=actor, note=note)
     return item
+
+
+def record_channel_stock(channel_code: str, sku: str, available: int, *, actor: Actor) -> ChannelStock:
+    """Record that ``channel_code`` took ``available`` units of ``sku`` just now (called by the
+    stock delivery after the remote call succeeded, never inside a transaction holding it).
+    ``actor`` is the one that pushed (the channel's delivery); the row keeps only value and time."""
+    now = timezone.now()
+    with transaction.atomic():
+        row, _created = ChannelStock.objects.update_or_create(
+            channel_code=channel_code,
+            sku=sku,
+            defaults={"available_pushed": available, "pushed_at": now},
+        )
+    return row

@@ -59,3 +59,24 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sku} {self.reason} {self.physical_delta:+d}/{self.reserved_delta:+d}"
+
+
+class ChannelStock(models.Model):
+    """The available quantity last pushed to a sales channel for a SKU, and when: written by the
+    relay's stock delivery once the channel took it. Stock sits below channels in the layers, so
+    the channel is named by its code, not a foreign key."""
+
+    channel_code = models.CharField(max_length=50)
+    sku = models.CharField(max_length=60)
+    available_pushed = models.IntegerField()
+    pushed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["sku", "channel_code"]
+        constraints = [
+            models.UniqueConstraint(fields=["channel_code", "sku"], name="stock_channelstock_channel_sku")
+        ]
+        indexes = [models.Index(fields=["sku"], name="stock_channelstock_sku")]
+
+    def __str__(self) -> str:
+        return f"{self.channel_code} {self.sku}={self.available_pushed}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from email.utils import parsedate_to_datetime
 from enum import StrEnum
+from typing import ClassVar
 
 import httpx
 from django.utils import timezone
@@ -19,7 +20,12 @@ class SyncErrorCode(StrEnum):
 
 
 class DeliveryError(Exception):
-    """Raised by a handler. ``retryable`` False sends the message to the dead letters at once."""
+    """Raised by a handler. ``retryable`` False sends the message to the dead letters at once.
+
+    ``counts_as_attempt`` False (a subclass's class attribute) marks a failure that made no remote
+    call — Malote's own rate limit deferred it — so the outbox gives the attempt back."""
+
+    counts_as_attempt: ClassVar[bool] = True
 
     def __init__(
         self, detail: str, *, retryable: bool, status: int | None = None, retry_after: float | None = None

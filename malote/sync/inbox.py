@@ -66,3 +66,42 @@ def receive(
             order_id=applied.order_id,
         )
     return Received(event.pk, applied.result, detail=applied.detail)
+
+
+# --- received now, applied later --------------------------------------------------------------
+# A system that wants its notification answered before anything is read (Mercado Livre) has it
+# stored first (``store``: result ``received``, no ``processed_at``) in the transaction that queues
+# its reading; whoever reads it later records the outcome once (``settle``).
+
+RECEIVED = "received"
+
+
+def store(
+    source: str, event_id: str, *, kind: str = "", headers: dict[str, Any] | None = None, body: str = ""
+) -> Received:
+    """Insert the event unapplied; a duplicate (same source and event id) inserts nothing. Call it
+    inside the transaction that queues the event's processing, so both happen or neither."""
+    try:
+        with transaction.atomic():
+            event = InboxEvent.objects.create(
+                source=source,
+                event_id=event_id[:200],
+                kind=kind[:80],
+                headers=headers or {},
+                body=body,
+                result=RECEIVED,
+            )
+    except IntegrityError:
+        return Received(None, "duplicate", duplicate=True)
+    return Received(event.pk, RECEIVED)
+
+
+def settle(event_pk: int, applied: Applied) -> bool:
+    """Record the outcome of a stored event once; ``False`` when it was already settled."""
+    updated = InboxEvent.objects.filter(pk=event_pk, processed_at__isnull=True).update(
+        processed_at=timezone.now(),
+        result=applied.result[:40],
+        detail=applied.detail[:4000],
+        order_id=applied.order_id,
+    )
+    return updated == 1

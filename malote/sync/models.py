@@ -128,3 +128,15 @@ class ScheduleRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} @ {self.slot:%Y-%m-%d %H:%M:%S}"
+
+
+class RateBucket(models.Model):
+    """A token bucket shared by every worker and poll (``malote.sync.rate_buckets.take``): at most
+    ``burst`` tokens, refilled continuously at the caller's rate since ``refilled_at``."""
+
+    key = models.CharField(max_length=120, unique=True, help_text=_("e.g. rate:skyhub:orders_get"))
+    tokens = models.FloatField()
+    refilled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.tokens:.2f})"

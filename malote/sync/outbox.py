@@ -183,9 +183,12 @@ def settle(worker: str, outcomes: list[Outcome], *, retry: RetryPolicy | None = 
             attempts = mine.values_list("attempts", flat=True).first()
             if attempts is None:
                 continue
+            if not error.counts_as_attempt:  # no remote call made (Malote's own rate limit)
+                attempts = max(attempts - 1, 0)
             dead = not error.retryable or attempts >= retry.max_attempts
             mine.update(
                 state=S.DEAD if dead else S.PENDING,
+                attempts=attempts,
                 next_attempt_at=now
                 + timedelta(seconds=0 if dead else retry.delay(attempts, error.retry_after)),
                 lease_owner="",

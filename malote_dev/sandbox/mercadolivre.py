@@ -234,6 +234,7 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
                 str(shipment_id): {k: v for k, v in invoice.items() if k != "_xml"}
                 for shipment_id, invoice in self.state.invoices.items()
             },
+            "items": list(self.state.items.values()),
         }
 
     # ----------------------------------------------------------------- routes

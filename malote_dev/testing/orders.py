@@ -20,11 +20,12 @@ SYSTEM = Actor.system("test")
 
 
 def order_data(**overrides: Any) -> dict[str, Any]:
-    """The API's example order (2 × 49.90 + 15.00 = 114.80, boleto) placed an hour ago, its boleto due
-    in three days: every date is relative to the clock, so a test passes on any day."""
+    """The API's example order (2 × 49.90 + 15.00 = 114.80, boleto) placed five minutes ago (a live
+    sale of a channel connected at the test's start, see ``Channel.is_history``), its boleto due in
+    three days: every date is relative to the clock, so a test passes on any day."""
     now = timezone.localtime()
     data = copy.deepcopy(ORDER_EXAMPLE)
-    data["placed_at"] = (now - timedelta(hours=1)).isoformat(timespec="seconds")
+    data["placed_at"] = (now - timedelta(minutes=5)).isoformat(timespec="seconds")
     data["payment"]["due_date"] = (now + timedelta(days=3)).date().isoformat()
     data.update(overrides)
     return data

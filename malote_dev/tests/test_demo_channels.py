@@ -22,7 +22,9 @@ from malote.channels.models import Channel, ChannelRole
 from malote.connectors.registry import connector_for
 from malote.orders.models import Order
 from malote.relay.polling import poll_channel
+from malote.stock.models import ChannelStock, StockItem
 from malote.sync.models import OutboxMessage, Schedule
+from malote.sync.worker import drain
 from malote_dev.management.commands import demo, up
 from malote_dev.sandbox.cli import DEFAULT_PORTS
 from malote_dev.sandbox.server import FakeKind, RunningFake
@@ -100,7 +102,10 @@ def test_demo_is_idempotent_same_channels_and_orders_twice() -> None:
 def test_demo_history_stays_on_manual_channels_and_never_reaches_the_fakes() -> None:
     _demo()
     assert set(Order.objects.values_list("channel__kind", flat=True)) == {"manual"}
-    destinations = set(OutboxMessage.objects.values_list("destination", flat=True))
+    # Only the history's orders are kept from the fakes; stock pushes (keyed by SKU) are meant for them.
+    destinations = set(
+        OutboxMessage.objects.filter(order__isnull=False).values_list("destination", flat=True)
+    )
     assert not {f"channel:{code}" for code in SANDBOX_CODES} & destinations
 
 
@@ -109,7 +114,9 @@ def test_history_loaded_while_sandbox_channels_exist_is_not_pushed_and_they_end_
     demo.configure_sandbox_channels(demo.default_fake_endpoints())
     _demo()
     assert Order.objects.count() == 14
-    destinations = set(OutboxMessage.objects.values_list("destination", flat=True))
+    destinations = set(
+        OutboxMessage.objects.filter(order__isnull=False).values_list("destination", flat=True)
+    )
     assert not {f"channel:{code}" for code in SANDBOX_CODES} & destinations
     assert set(Channel.objects.filter(code__in=SANDBOX_CODES).values_list("enabled", flat=True)) == {True}
 
@@ -185,10 +192,18 @@ def test_sandbox_channels_work_against_the_running_fakes(all_fakes: dict[FakeKin
     Zendesk opens a ticket in the default group."""
     demo.configure_sandbox_channels(all_fakes)
     skyhub = Channel.objects.get(code="skyhub")
+    # The fake's seeded orders (placed days ago) are the shop's history at go-live; two buyers order now.
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for sub_channel in ("Lojas Americanas", "Submarino"):
+            placed = client.post(
+                f"{all_fakes['skyhub'].url}/_sandbox/orders",
+                json={"channel": sub_channel, "status": "payment_received"},
+            )
+            assert placed.status_code == 201, placed.text
     result = poll_channel(Schedule.objects.get(name="poll:skyhub"), timezone.now())
     imported = Order.objects.filter(channel=skyhub)
-    assert imported.exists(), result
-    assert {"Lojas Americanas", "Submarino"} <= set(imported.values_list("marketplace", flat=True))
+    assert imported.count() == 2, result  # the new sales only: no history imported
+    assert set(imported.values_list("marketplace", flat=True)) == {"Lojas Americanas", "Submarino"}
     assert all_fakes["skyhub"].calls.filter("DELETE", "/queues/orders/")  # acknowledged after commit
     since = (timezone.now() - timedelta(days=30)).isoformat()
     for code in ("mercadolivre", "bling", "vtex"):
@@ -247,3 +262,29 @@ def test_up_starts_every_fake_configures_channels_and_stops_everything(
             with pytest.raises(httpx.ConnectError):
                 client.get(f"{root}/_sandbox")
     assert (tmp_path / "mailbox" / "new").is_dir()
+
+
+def test_demo_sales_channels_take_the_catalogue_stock_by_default() -> None:
+    _demo()
+    stock_to = set(OutboxMessage.objects.filter(kind="stock.available").values_list("destination", flat=True))
+    # Jumpseller, SkyHub and Mercado Livre can take stock; VTEX cannot (no such capability); the
+    # ERPs, gateways and the help desk are no sales channels; the history's site is manual.
+    assert stock_to == {"channel:loja", "channel:skyhub", "channel:mercadolivre"}
+    skus = set(StockItem.objects.values_list("sku", flat=True))
+    for code in ("loja", "skyhub", "mercadolivre"):
+        keys = OutboxMessage.objects.filter(destination=f"channel:{code}", kind="stock.available")
+        assert {key.removeprefix("sku:") for key in keys.values_list("key", flat=True)} == skus
+    assert all("push_stock" not in (c.options or {}) for c in Channel.objects.filter(code__in=SANDBOX_CODES))
+
+
+def test_demo_stock_becomes_visible_on_the_fakes(all_fakes: dict[FakeKind, RunningFake[Any]]) -> None:
+    _demo()
+    demo.configure_sandbox_channels(all_fakes)  # as ``malote up`` does with the fakes it started
+    drain(prefix="channel:loja")
+    drain(prefix="channel:skyhub")
+    drain(prefix="channel:mercadolivre")
+    chinelo = StockItem.objects.get(sku="CHINELO-42")
+    told = dict(ChannelStock.objects.filter(sku="CHINELO-42").values_list("channel_code", "available_pushed"))
+    assert told == dict.fromkeys(("loja", "skyhub", "mercadolivre"), chinelo.available)
+    assert all_fakes["jumpseller"].calls.filter("PUT"), "the store's product stock was set"
+    assert all_fakes["mercadolivre"].calls.filter("PUT"), "the listings' quantity was set"

@@ -36,8 +36,9 @@ def _second_operator(user_with_role: Callable[[str], Any]) -> ApiClient:
 
 
 def test_repeated_create_with_the_key_replays_the_first_answer(api: ApiClient, ready: None) -> None:
-    first = api.post(ORDERS, order_data(), **{"Idempotency-Key": KEY})
-    second = api.post(ORDERS, order_data(), **{"Idempotency-Key": KEY})
+    body = order_data()  # the same body twice (its dates are read from the clock once)
+    first = api.post(ORDERS, body, **{"Idempotency-Key": KEY})
+    second = api.post(ORDERS, body, **{"Idempotency-Key": KEY})
     assert first.status_code == 201
     assert "Idempotent-Replayed" not in first
     # Without the key a repeat answers 200; with it, the very first answer comes back.

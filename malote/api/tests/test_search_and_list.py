@@ -316,3 +316,42 @@ def test_valid_cursor_format_is_accepted(api: ApiClient, seven: list[Order]) -> 
 )
 def test_limit_bounds(api: ApiClient, seven: list[Order], limit: Any, code: str) -> None:
     assert_error(api.get(f"{ORDERS}?limit={limit}"), 422, code, "limit")
+
+
+def _skyhub_invoiced(make_order: OrderFactory, marketplace: str, method: str) -> Order:
+    order = make_order(
+        channel="skyhub", marketplace=marketplace, shipping={"method": method, "price": "15.00"}
+    )
+    return bring_to(order, "invoiced")
+
+
+def test_invoice_held_for_shipment_filter_lists_a_waiting_sub_channel_order_until_it_ships(
+    api: ApiClient, make_order: OrderFactory
+) -> None:
+    Channel.objects.create(code="skyhub", name="SkyHub", role="marketplace", kind="skyhub")
+    held = _skyhub_invoiced(make_order, "Magalu", "Correios SEDEX")
+    assert _ids(api, invoice_held_for_shipment="true") == {held.pk}
+    assert held.pk in _ids(api, invoice_held_for_shipment="false")
+    shipped = api.post(
+        f"{ORDERS}/{held.pk}/transitions/ship",
+        {"carrier": "correios", "method": "SEDEX", "tracking_code": "AA123456785BR"},
+    )
+    assert shipped.status_code == 200, shipped.content[:300]
+    assert _ids(api, invoice_held_for_shipment="true") == set()
+
+
+def test_invoice_held_for_shipment_filter_skips_channels_without_the_rule(
+    api: ApiClient, make_order: OrderFactory
+) -> None:
+    Channel.objects.create(code="skyhub", name="SkyHub", role="marketplace", kind="skyhub")
+    _skyhub_invoiced(make_order, "Mercado Livre", "Mercado Envios Coleta")  # the documented exception
+    bring_to(make_order(), "invoiced")  # a storefront that takes the NF-e at once
+    assert _ids(api, invoice_held_for_shipment="true") == set()
+    assert len(_ids(api)) == 2
+
+
+def test_invoice_held_for_shipment_is_documented(api: ApiClient) -> None:
+    document = api.get("/api/v1/openapi.json").json()
+    parameters = {p["name"]: p for p in document["paths"][ORDERS]["get"]["parameters"]}
+    assert "after the shipment" in parameters["invoice_held_for_shipment"]["description"]
+    assert "invoice_xml_pending" in parameters

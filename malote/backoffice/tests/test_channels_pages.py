@@ -16,6 +16,9 @@ from django.utils import timezone
 from malote.backoffice.tests import pages
 from malote.backoffice.tests.pages import ROLES, html
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
+from malote.core.actors import Actor
+from malote.reconcile import stalls
+from malote.reconcile.models import IntegrationIssue, IssueKind
 from malote.relay.polling import sync_poll_schedule
 from malote.sync.models import MessageState, OutboxMessage, Schedule, ScheduleRun
 from malote.sync.schedules import run_due
@@ -38,7 +41,8 @@ def store(db: None) -> Channel:
         kind="jumpseller",
         base_url="https://api.jumpseller.com/v1",
         credentials={"login": "malote-login", "authtoken": SECRET},
-        options={"timeout_seconds": 10},
+        # The health figures below count this test's own messages: no stock pushes beside them.
+        options={"timeout_seconds": 10, "push_stock": False},
     )
     sync_poll_schedule(channel)
     return channel
@@ -187,13 +191,65 @@ def _channels(count: int) -> None:
         _message(channel, n, state=MessageState.DEAD, last_error="x")
 
 
+# --- stalled channels (docs/reconciliation.md, "Channel stalled") ---------------------------------
+
+
+def _refused(channel: Channel) -> IntegrationIssue:
+    """The channel's token was refused an hour ago and nothing worked since: ``reconcile:stalled``
+    opens its ``channel_stalled`` issue."""
+    _message(
+        channel,
+        90,
+        state=MessageState.DEAD,
+        last_status=401,
+        last_error="loja PUT: HTTP 401 invalid token",
+        next_attempt_at=timezone.now() - timedelta(hours=1),
+    )
+    stalls.detect(actor=Actor.schedule("reconcile:stalled"))
+    return IntegrationIssue.objects.get(kind=IssueKind.CHANNEL_STALLED, channel=channel)
+
+
+def test_a_stalled_channel_shows_the_cause_the_action_and_the_issue(
+    client_as: Callable[[str], Client], store: Channel
+) -> None:
+    issue = _refused(store)
+    assert issue.subject == "channel:loja"
+    page = html(client_as("viewer").get("/backoffice/channels/"))
+    assert 'data-stalled="loja"' in page and "Canal parado" in page
+    assert 'data-stalled-channel="loja"' in page and 'data-cause="auth"' in page
+    assert "Credenciais recusadas" in page and "O canal recusou a autenticação" in page
+    assert "Ação recomendada: Renovar as credenciais do canal" in page
+    assert f'href="/backoffice/integracoes/{issue.pk}/"' in page
+    detail = html(client_as("viewer").get(_url(store)))
+    assert f'data-stall="{issue.pk}"' in detail and "Renovar as credenciais do canal" in detail
+    assert f'href="/backoffice/integracoes/{issue.pk}/"' in detail
+
+
+def test_a_healthy_channel_shows_no_stall(client_as: Callable[[str], Client], store: Channel) -> None:
+    quiet = Channel.objects.create(code="quiet", name="Quieto", role=ChannelRole.ERP, kind="tiny")
+    _refused(store)
+    _message(quiet, 91, state=MessageState.DONE, delivered_at=timezone.now())
+    page = html(client_as("viewer").get("/backoffice/channels/"))
+    assert 'data-stalled="quiet"' not in page and 'data-stalled-channel="quiet"' not in page
+    assert page.count("data-stall=") == 1, "only the stalled channel"
+    detail = html(client_as("viewer").get(_url(quiet)))
+    assert "data-stall=" not in detail and "Canal parado" not in detail
+
+
+def test_a_cleared_stall_is_no_longer_shown(client_as: Callable[[str], Client], store: Channel) -> None:
+    _refused(store)
+    _message(store, 92, state=MessageState.DONE, delivered_at=timezone.now())  # a successful call
+    stalls.detect(actor=Actor.schedule("reconcile:stalled"))
+    assert "data-stall=" not in html(client_as("viewer").get("/backoffice/channels/"))
+
+
 @pytest.mark.parametrize("count", [3, 30])
 def test_channel_list_query_count_does_not_grow_with_channels(
     client_as: Callable[[str], Client], django_assert_max_num_queries: Any, count: int
 ) -> None:
     _channels(count)
     client = client_as("viewer")
-    with django_assert_max_num_queries(9):
+    with django_assert_max_num_queries(10):  # 9, plus one for the stalled channels' issues
         response = client.get("/backoffice/channels/")
     assert len(response.context["health"]) == count
 

@@ -11,8 +11,9 @@ from django.test import Client
 from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.orders.models import Order
-from malote.reconcile import actions
+from malote.reconcile import actions, repair
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
+from malote.sync.errors import DeliveryError
 
 pytestmark = pytest.mark.django_db
 
@@ -91,6 +92,69 @@ def test_viewers_cannot_act_and_posts_need_csrf(
     issues[0].refresh_from_db()
     assert issues[0].state == IssueState.OPEN
     assert Client().get(INBOX).status_code == 302  # login first
+
+
+class _RefusingChannel:
+    """A sales channel that answers 404 when the missing order is read back (``fetch_order``)."""
+
+    def __init__(self, channel: Channel) -> None:
+        self.channel = channel
+
+    def __enter__(self) -> _RefusingChannel:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def fetch_order(self, external_id: str) -> None:
+        raise DeliveryError(
+            f"{self.channel.code} GET /orders/{external_id}: HTTP 404 pedido inexistente", retryable=False
+        )
+
+
+def _shown(answer: Any) -> list[tuple[str, str]]:
+    """The messages the page after the redirect shows, as (level tags, text)."""
+    return [(m.tags, str(m)) for m in answer.context["messages"]]
+
+
+def test_a_successful_action_says_it_was_done(
+    user_with_role: Callable[[str], Any], issues: list[IntegrationIssue]
+) -> None:
+    client = client_for(user_with_role, "operator")
+    answer = client.post(
+        f"{INBOX}{issues[0].pk}/acao/",
+        {"action": "dismiss", "reason": "conferido no painel", "next": INBOX},
+        follow=True,
+    )
+    assert answer.status_code == 200
+    assert _shown(answer) == [("success", "Feito: dismissed.")]
+    assert '<li class="success">Feito: dismissed.</li>' in answer.content.decode()
+
+
+def test_a_failed_import_is_shown_in_red_in_words_with_the_reason(
+    user_with_role: Callable[[str], Any], channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = actions.report(
+        IssueKind.NOT_INTEGRATED,
+        channel=channel,
+        actor=Actor.schedule("reconcile:integration:site"),
+        external_ref="02-999000111",
+        detail="Pedido da loja ausente no Malote",
+        recommended_action="import",
+    ).issue
+    monkeypatch.setattr(repair, "connector_for", _RefusingChannel)
+    client = client_for(user_with_role, "operator")
+    answer = client.post(f"{INBOX}{missing.pk}/acao/", {"action": "import", "next": INBOX}, follow=True)
+    assert answer.status_code == 200
+    [(tags, text)] = _shown(answer)
+    assert tags == "error", "a failure is red, never a success"
+    assert text.startswith("A importação do pedido falhou. Motivo: site GET /orders/02-999000111: HTTP 404")
+    assert text.endswith("(import_failed)")
+    html = answer.content.decode()
+    assert '<li class="error">A importação do pedido falhou.' in html
+    assert "Feito: import_failed" not in html and "Feito:" not in html
+    missing.refresh_from_db()
+    assert missing.state == IssueState.OPEN, "nothing was imported"
 
 
 @pytest.mark.parametrize("rows", [3, 30])

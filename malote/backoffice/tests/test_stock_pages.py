@@ -97,11 +97,11 @@ def test_pagination(client_as: Callable[[str], Client]) -> None:
 
 @pytest.mark.parametrize("count", [3, 30])
 def test_list_query_count_does_not_grow_with_items(
-    client_as: Callable[[str], Client], django_assert_max_num_queries: Any, count: int
+    client_as: Callable[[str], Client], django_assert_max_num_queries: Any, count: int, stores: None
 ) -> None:
     StockItem.objects.bulk_create(StockItem(sku=f"SKU-{n:03d}", physical=n) for n in range(count))
     client = client_as("viewer")
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(8):  # + the channels that take stock, + what they were told
         response = client.get(LIST)
     assert len(response.context["page"].object_list) == count
 
@@ -126,7 +126,7 @@ def test_sku_page_query_count_does_not_grow_with_movements(
     for _ in range(count):
         make_order(physical=100)
     client = client_as("operator")
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(9):  # + the channels that take stock, + what they were told
         response = client.get(ITEM)
     assert len(response.context["movements"].object_list) == min(2 * count, 50)
 
@@ -211,3 +211,70 @@ def test_only_adjustment_reasons_are_accepted(client_as: Callable[[str], Client]
     assert response.status_code == 422
     assert StockItem.objects.get(sku=SKU).physical == 10
     assert StockMovement.objects.filter(sku=SKU).count() == 1  # only the fixture's
+
+
+# --- what the channels were told -------------------------------------------------------------------
+
+
+@pytest.fixture
+def stores(db: None) -> None:
+    from malote.relay.tests.stubs import recording_channel
+
+    recording_channel("loja", role="storefront")
+    recording_channel("market")
+    recording_channel("quieto", options={"push_stock": False})
+
+
+def _told(code: str, sku: str, value: int, at: str = "2026-03-05T14:07:00-03:00") -> None:
+    from malote.stock.models import ChannelStock
+
+    ChannelStock.objects.update_or_create(
+        channel_code=code, sku=sku, defaults={"available_pushed": value, "pushed_at": at}
+    )
+
+
+def test_the_list_shows_what_each_channel_was_told_and_flags_one_showing_more(
+    client_as: Callable[[str], Client], chinelo: StockItem, stores: None
+) -> None:
+    _told("loja", SKU, 10)
+    _told("market", SKU, 12)
+    page = html(client_as("viewer").get(LIST))
+    assert 'data-channel="quieto"' not in page, "a channel with push_stock off is not listed"
+    loja = page.split('data-channel="loja"')[1].split("</div>")[0]
+    market = page.split('data-channel="market"')[1].split("</div>")[0]
+    assert "10" in loja and "em 05/03/2026 14:07" in loja
+    assert "shows-more" not in loja and "mostra mais" not in loja, "told exactly what is available"
+    assert "12" in market and 'data-flag="shows-more"' in market
+    assert "o canal mostra mais que o disponível" in market
+
+
+def test_a_channel_never_told_is_flagged_and_one_told_less_is_not(
+    client_as: Callable[[str], Client], chinelo: StockItem, stores: None
+) -> None:
+    _told("market", SKU, 4)
+    page = html(client_as("viewer").get(ITEM))
+    table = page.split('id="stock-channels"')[1].split("</section>")[0]
+    loja = table.split('data-channel="loja"')[1].split("</tr>")[0]
+    market = table.split('data-channel="market"')[1].split("</tr>")[0]
+    assert 'data-flag="shows-more"' in loja and "nunca enviado" in loja
+    assert "o canal mostra a própria quantidade" in loja
+    assert 'data-flag="shows-more"' not in market
+    assert "05/03/2026 14:07" in market and "o canal mostra menos que o disponível" in market
+
+
+def test_after_a_sale_the_channel_told_before_is_flagged_until_the_push(
+    client_as: Callable[[str], Client], chinelo: StockItem, stores: None
+) -> None:
+    from malote.relay.routing import push_all_stock
+    from malote.sync.worker import drain
+
+    push_all_stock()  # the stores were connected after the SKU was counted
+    drain(prefix="channel:")
+    page = html(client_as("viewer").get(ITEM))
+    assert 'data-flag="shows-more"' not in page.split('id="stock-channels"')[1].split("</section>")[0]
+    set_physical(SKU, 3, actor=SYSTEM)
+    page = html(client_as("viewer").get(ITEM))
+    assert page.split('id="stock-channels"')[1].count('data-flag="shows-more"') == 2
+    drain(prefix="channel:")
+    page = html(client_as("viewer").get(ITEM))
+    assert 'data-flag="shows-more"' not in page.split('id="stock-channels"')[1].split("</section>")[0]

@@ -1,6 +1,7 @@
 """Bling's API v3: JSON with a ``data`` envelope, OAuth 2 bearer tokens renewed on a 401.
 
-A renewed token pair is stored in the channel's credentials (several workers share it: before
+A renewed token pair is stored in the channel's credentials through
+``malote.channels.actions.update_credentials`` (actor: the channel; several workers share it: before
 renewing, a token another worker already got is adopted). HTTP errors become ``BlingError``.
 """
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from malote.channels.actions import store_refreshed_credentials, stored_credentials
 from malote.connectors.bling.mapping import BRASILIA
 from malote.connectors.errors import ConnectorErrorCode
 from malote.connectors.http import BadAnswer, JsonHttp, decode_json
@@ -96,26 +98,9 @@ class BlingClient(JsonHttp):
             )
         return answer["data"]
 
-    def _stored_credentials(self) -> dict[str, Any]:
-        """The channel's credentials as stored now (another worker may have renewed the token)."""
-        manager = getattr(type(self.channel), "objects", None)
-        pk = getattr(self.channel, "pk", None)
-        if manager is not None and pk is not None:
-            stored = manager.filter(pk=pk).values_list("credentials", flat=True).first()
-            if isinstance(stored, dict):
-                return dict(stored)
-        return dict(self.channel.credentials or {})
-
-    def _save_credentials(self, credentials: dict[str, Any]) -> None:
-        self.channel.credentials = credentials
-        manager = getattr(type(self.channel), "objects", None)
-        pk = getattr(self.channel, "pk", None)
-        if manager is not None and pk is not None:
-            manager.filter(pk=pk).update(credentials=credentials)
-
     def _renew_token(self, rejected: str) -> None:
         """Get a new access token with the refresh token (or adopt one another worker got)."""
-        stored = self._stored_credentials()
+        stored = stored_credentials(self.channel)
         if stored.get("access_token") and stored["access_token"] != rejected:
             self.channel.credentials = stored
             return
@@ -151,14 +136,13 @@ class BlingClient(JsonHttp):
         except (KeyError, TypeError):
             raise DeliveryError(f"{what}: answer has no access_token", retryable=True) from None
         renewed = {
-            **stored,
             "access_token": access,
             "refresh_token": str(answer.get("refresh_token") or refresh),
         }
         if answer.get("expires_in"):
             expires = datetime.now(BRASILIA) + timedelta(seconds=float(answer["expires_in"]))
             renewed["access_token_expires_at"] = expires.replace(microsecond=0).isoformat()
-        self._save_credentials(renewed)
+        store_refreshed_credentials(self.channel, renewed)
 
     def nfe_xml(self, link: str) -> str:
         """The authorized XML behind the NF-e's ``xml`` link (no token sent: it may be another host)."""

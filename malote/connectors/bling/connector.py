@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -39,7 +39,13 @@ from malote.connectors.bling.mapping import (
 )
 from malote.connectors.errors import ConnectorErrorCode
 from malote.connectors.registry import register
-from malote.connectors.values import decimal_or_zero, id_text
+from malote.connectors.values import (
+    decimal_or_zero,
+    id_text,
+    reference_forms,
+    sale_references,
+    same_reference,
+)
 from malote.sync.errors import DeliveryError
 
 SIGNATURE_HEADER = "X-Bling-Signature-256"
@@ -120,18 +126,26 @@ class BlingConnector(Connector):
     # --- outbound ------------------------------------------------------------------------------
 
     def push_order(self, snapshot: dict[str, Any], *, idempotency_key: str) -> str:
-        """Create the order unless a copy with this numeroLoja exists; returns Bling's id."""
+        """Create the order unless Bling already has the sale; returns Bling's id.
+
+        The sale is looked up by the ``numeroLoja`` Malote sends and by the store's own references
+        however written (``_find_existing``), so an order typed in by hand or put there by a
+        previous integration is linked, not copied."""
         numero_loja = self._numero_loja(snapshot)
         status = str(snapshot.get("status") or "")
-        found = self._find_by_numero_loja(numero_loja)
+        # The status Malote tells Bling (``change_status``: the latest of the order's path Bling has
+        # a word for, what the divergence check expects), else the order's own. The NF-e follows
+        # the order's own status: an order gone out of stock is not invoiced.
+        told = str(snapshot.get("change_status") or status)
+        found, contato_id = self._find_existing(snapshot, numero_loja)
         if found is not None:
-            self._advance(found, status)
+            self._advance(found, told, issue_nfe=told == status)
             return found
-        target = self.status_out(status) if self.option("send_situacao", True) else None
+        target = self.status_out(told) if self.option("send_situacao", True) else None
         body = pedido_body(
             snapshot,
             numero_loja,
-            self._contato_id(snapshot),
+            contato_id if contato_id is not None else self._create_contato(snapshot),
             target,
             formas=self.option("formas_pagamento", {}),
             loja_id=self.option("loja_id", None),
@@ -140,7 +154,7 @@ class BlingConnector(Connector):
             answer = self.api.data("POST", "/pedidos/vendas", body=body)
         except BlingError as exc:
             if target:
-                raise self._explain_refusal(exc, str(target), status) from exc
+                raise self._explain_refusal(exc, str(target), told) from exc
             raise
         new_id = id_text((answer or {}).get("id") if isinstance(answer, dict) else None)
         if new_id == NO_NOTA:
@@ -155,26 +169,60 @@ class BlingConnector(Connector):
             return str(snapshot["external_id"])
         return str(snapshot["number"])
 
-    def _find_by_numero_loja(self, numero_loja: str) -> str | None:
-        rows = self.api.data("GET", "/pedidos/vendas", params={"numerosLojas[]": numero_loja}) or []
-        ids = [
-            id_text(row.get("id"))
-            for row in rows
-            if isinstance(row, dict) and str(row.get("numeroLoja") or "").strip() == numero_loja
-        ]
+    def _find_existing(self, snapshot: Mapping[str, Any], numero_loja: str) -> tuple[str | None, int | None]:
+        """Bling's id for the sale, if Bling has it: one search by every spelling at once
+        (``numerosLojas[]``: the ``numeroLoja`` Malote sends, Malote's number and each form of the
+        store's references), then, when the customer is already a contato, among the customer's
+        orders (``idContato``) one whose ``numeroLoja`` or ``numero`` is a reference however written.
+        Returns the id found (or ``None``) and the customer's contato id when it was looked up."""
+        references = [ref for ref in sale_references(snapshot) if ref != numero_loja]
+        own = {numero_loja, str(snapshot["number"])}
+        forms = list(dict.fromkeys([*own, *(form for ref in references for form in reference_forms(ref))]))
+        rows = self.api.data("GET", "/pedidos/vendas", params={"numerosLojas[]": forms}) or []
+
+        def ours(row: Mapping[str, Any]) -> bool:
+            return str(row.get("numeroLoja") or "").strip() in own
+
+        def theirs(row: Mapping[str, Any], *fields: str) -> bool:
+            return any(same_reference(row.get(name), ref) for name in fields for ref in references)
+
+        found = self._lowest_id(row for row in rows if ours(row)) or self._lowest_id(
+            row for row in rows if theirs(row, "numeroLoja")
+        )
+        if found is not None:
+            return found, None
+        contato_id = self._find_contato(snapshot)
+        if references and contato_id is not None:
+            rows = self.api.data("GET", "/pedidos/vendas", params={"idContato": str(contato_id)}) or []
+            found = self._lowest_id(row for row in rows if theirs(row, "numeroLoja", "numero"))
+        return found, contato_id
+
+    @staticmethod
+    def _lowest_id(rows: Iterable[Any]) -> str | None:
+        ids = [id_text(row.get("id")) for row in rows if isinstance(row, dict)]
         ids = [pedido_id for pedido_id in ids if pedido_id != NO_NOTA]
         # Several copies can only predate this connector; the oldest is the one Malote uses.
         return min(ids, key=lambda pedido_id: (len(pedido_id), pedido_id)) if ids else None
 
-    def _contato_id(self, snapshot: Mapping[str, Any]) -> int:
-        """The contato for the customer: found by CPF/CNPJ, else created."""
-        customer = snapshot.get("customer") or {}
-        document = digits(customer.get("document"))
+    def _find_by_numero_loja(self, numero_loja: str) -> str | None:
+        rows = self.api.data("GET", "/pedidos/vendas", params={"numerosLojas[]": numero_loja}) or []
+        return self._lowest_id(
+            row
+            for row in rows
+            if isinstance(row, dict) and str(row.get("numeroLoja") or "").strip() == numero_loja
+        )
+
+    def _find_contato(self, snapshot: Mapping[str, Any]) -> int | None:
+        """The customer's contato, found by CPF/CNPJ; ``None`` when there is none yet."""
+        document = digits((snapshot.get("customer") or {}).get("document"))
         if document:
             rows = self.api.data("GET", "/contatos", params={"numeroDocumento": document}) or []
             for row in rows:
                 if isinstance(row, dict) and digits(row.get("numeroDocumento")) == document:
                     return int(id_text(row.get("id")))
+        return None
+
+    def _create_contato(self, snapshot: Mapping[str, Any]) -> int:
         created = self.api.data("POST", "/contatos", body=contato_body(snapshot))
         contato_id = id_text((created or {}).get("id") if isinstance(created, dict) else None)
         if contato_id == NO_NOTA:
@@ -200,8 +248,9 @@ class BlingConnector(Connector):
             return True
         return RANK[status] > RANK[current_status]
 
-    def _advance(self, pedido_id: str, status: str) -> dict[str, Any] | None:
-        """Move Bling's order to ``status``'s situação when that is forward; returns the pedido read."""
+    def _advance(self, pedido_id: str, status: str, *, issue_nfe: bool = True) -> dict[str, Any] | None:
+        """Move Bling's order to ``status``'s situação when that is forward (and, unless not
+        ``issue_nfe``, ask for the NF-e at ``generate_nfe_on``); returns the pedido read."""
         target = self.status_out(status)
         if not target:
             return None  # no situação for it: nothing to tell
@@ -213,7 +262,8 @@ class BlingConnector(Connector):
             except BlingError as exc:
                 raise self._explain_refusal(exc, target, status) from exc
         if (
-            status
+            issue_nfe
+            and status
             and status == self.option("generate_nfe_on", "")
             and id_text((pedido.get("notaFiscal") or {}).get("id")) == NO_NOTA
         ):

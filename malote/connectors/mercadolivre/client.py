@@ -1,7 +1,9 @@
 """Mercado Livre's API: JSON under ``base_url`` with an OAuth 2 bearer token.
 
-A refused token is refreshed once per call; the new pair is kept in memory (per process, keyed by
-channel and stored refresh token), never written back to the channel.
+A refused token is refreshed once per call; the new pair is stored in the channel's credentials
+(``malote.channels.actions.update_credentials``, actor: the channel), so a restarted worker starts
+from it, and kept in memory too (per process, keyed by channel and stored refresh token). Before
+spending the (single-use) refresh token, a pair another worker stored meanwhile is adopted.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from malote.channels.actions import store_refreshed_credentials, stored_credentials
 from malote.connectors.http import JsonHttp, decode_json
 from malote.connectors.values import text_of
 from malote.sync.errors import DeliveryError, check_response
@@ -82,6 +85,11 @@ class MercadoLivreClient(JsonHttp):
             if cached is not None and cached[0] != refused:
                 self._access_token, self._refresh_token = cached
                 return
+            stored = stored_credentials(self.channel)
+            stored_access = text_of(stored.get("access_token"))
+            if stored_access and stored_access != refused:  # another worker refreshed it
+                self._access_token, self._refresh_token = stored_access, text_of(stored.get("refresh_token"))
+                return
             if not refresh:
                 raise DeliveryError(f"{self.label}: token refused and no refresh_token.", retryable=False)
             self._exchange(refresh, stored_refresh)
@@ -116,7 +124,8 @@ class MercadoLivreClient(JsonHttp):
         with _token_lock:
             _refreshed_tokens[(self.label, stored_refresh)] = (access, new_refresh)
         self._access_token, self._refresh_token = access, new_refresh
-        log.info("mercadolivre %s: access token refreshed (kept in memory only)", self.label)
+        store_refreshed_credentials(self.channel, {"access_token": access, "refresh_token": new_refresh})
+        log.info("mercadolivre %s: access token refreshed and stored in the channel", self.label)
 
     def authorized(self, method: str, path: str, *, what: str, **kwargs: Any) -> httpx.Response:
         """One call with the bearer token, unchecked; a 401 refreshes the token once and repeats it."""

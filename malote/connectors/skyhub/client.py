@@ -1,23 +1,52 @@
 """SkyHub's API: JSON under ``base_url``, authorized by three headers (user e-mail, API key and
 account-manager key). Path segments are URL-quoted one by one.
+
+Rate limits (per account, SkyHub's documentation): order reads (``GET /orders…`` and
+``GET /queues/orders``) 1 per second, writes (``POST``/``PUT``/``PATCH``/``DELETE``) 9 per second.
+Calls are classed ``orders_get`` and ``write`` accordingly; other reads are not limited.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import httpx
 
-from malote.connectors.http import JsonHttp, decode_json
+from malote.connectors.http import JsonHttp, RateLimits, decode_json
 from malote.sync.errors import DeliveryError
+
+ORDERS_GET = "orders_get"
+WRITE = "write"
+# Requests per second per class, as SkyHub publishes them (the channel option ``rate_limits`` overrides).
+DEFAULT_RATE_LIMITS: Mapping[str, float] = {ORDERS_GET: 1.0, WRITE: 9.0}
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 class SkyHubClient(JsonHttp):
     """A SkyHub account's API; errors name the channel (``label``)."""
 
-    def __init__(self, http: httpx.Client, base_url: str, *, label: str, headers: dict[str, str]) -> None:
-        super().__init__(http, base_url, label=label, headers={"Accept": "application/json", **headers})
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        *,
+        label: str,
+        headers: dict[str, str],
+        rate_limits: RateLimits | None = None,
+    ) -> None:
+        headers = {"Accept": "application/json", **headers}
+        super().__init__(http, base_url, label=label, headers=headers, rate_limits=rate_limits)
+
+    def rate_class(self, method: str, path: str) -> str | None:
+        """``write`` for every write; ``orders_get`` for reads of orders and of the order queue."""
+        if method in WRITE_METHODS:
+            return WRITE
+        segments = [segment for segment in urlsplit(path).path.split("/") if segment]
+        if method == "GET" and (segments[:1] == ["orders"] or segments[:2] == ["queues", "orders"]):
+            return ORDERS_GET
+        return None
 
     def call(
         self,

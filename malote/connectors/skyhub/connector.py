@@ -20,7 +20,7 @@ from malote.connectors.base import (
     PullResult,
 )
 from malote.connectors.registry import register
-from malote.connectors.skyhub.client import SkyHubClient
+from malote.connectors.skyhub.client import DEFAULT_RATE_LIMITS, SkyHubClient
 from malote.connectors.skyhub.mapping import (
     AFTER_INVOICED_TYPES,
     BRASILIA,
@@ -69,6 +69,7 @@ class SkyHubConnector(Connector):
     )
     default_status_out = DEFAULT_STATUS_OUT
     default_status_in = DEFAULT_STATUS_IN
+    default_rate_limits = DEFAULT_RATE_LIMITS
 
     # --- statuses ---------------------------------------------------------------------------------
 
@@ -90,7 +91,9 @@ class SkyHubConnector(Connector):
             "X-Api-Key": self.credential("api_key"),
             "X-Accountmanager-Key": self.credential("accountmanager_key"),
         }
-        return SkyHubClient(self.http, self.base_url, label=self.channel.code, headers=headers)
+        return SkyHubClient(
+            self.http, self.base_url, label=self.channel.code, headers=headers, rate_limits=self.rate_limits
+        )
 
     # --- inbound --------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@ notifications replayed into Malote's ``/hooks/<code>`` endpoint, NF-e XML for a 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -12,7 +13,8 @@ from django.test import Client
 from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
-from malote.sync.models import OutboxMessage
+from malote.sync.models import InboxEvent, OutboxMessage
+from malote.sync.worker import drain
 from malote_dev.sandbox.clock import BRASILIA
 from malote_dev.sandbox.server import RunningFake
 from malote_dev.sandbox.webhooks import WebhookRecord
@@ -83,10 +85,40 @@ def last_notification(fake: Fake, topic: str, resource: str) -> WebhookRecord:
     return found[-1]
 
 
-def replay(record: WebhookRecord | None = None, *, body: bytes | None = None, code: str = CODE) -> Any:
-    """POST a notification to Malote as ML would have (ML sends no signature headers)."""
+@dataclass(frozen=True)
+class Read:
+    """A notification's answer followed by its reading: ``results`` are what reading it did."""
+
+    status_code: int
+    answer: dict[str, Any]
+
+    def json(self) -> dict[str, Any]:
+        return self.answer
+
+
+def post_notification(
+    record: WebhookRecord | None = None, *, body: bytes | None = None, code: str = CODE
+) -> Any:
+    """POST a notification to Malote as ML would have (ML sends no signature headers): the answer
+    only (the notification is stored unread, ML wants an answer before anything is read)."""
     raw = body if body is not None else record.body if record is not None else b""
     return Client().post(f"/hooks/{code}", data=raw, content_type="application/json")
+
+
+def replay(record: WebhookRecord | None = None, *, body: bytes | None = None, code: str = CODE) -> Any:
+    """POST a notification, then let the worker read it: the answer with ``results`` of the reading
+    (a notification already received is ``["duplicate"]``), as if it had been read at once."""
+    response = post_notification(record, body=body, code=code)
+    if response.status_code != 200 or response.json().get("results") != ["received"]:
+        return response
+    drain(prefix="notification:")
+    event = InboxEvent.objects.filter(source=code, kind="notification").order_by("-id").first()
+    assert event is not None
+    if event.processed_at is None:  # the reading failed and waits for a retry
+        message = OutboxMessage.objects.get(destination=f"notification:{code}", payload__event=event.pk)
+        return Read(503, {"code": "upstream_unavailable", "detail": message.last_error})
+    results = event.detail.split(", ") if event.detail else []
+    return Read(200, {"received": len(results), "results": results})
 
 
 def nfe_for(

@@ -24,7 +24,7 @@ from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.conftest import SYSTEM
 from malote.connectors.bling import BlingConnector, BlingError
 from malote.connectors.registry import connector_for
-from malote.connectors.tests.helpers import channel_at, configure, linked, order_message
+from malote.connectors.tests.helpers import Control, channel_at, configure, linked, order_message
 from malote.fiscal import check_nfe_xml_against_key, parse_nfe_key, parse_nfe_xml
 from malote.orders import actions
 from malote.orders.models import Order
@@ -173,6 +173,73 @@ def test_numero_loja_can_be_the_sales_channels_id(
     linked(order, "bling")
     [pedido] = fake.state.pedidos.values()
     assert pedido["numeroLoja"] == order.external_id != order.number
+
+
+# ----------------------------------------------------------------- a sale Bling already has
+
+
+def _typed_in(control: Control, numero_loja: str, document: str = "529.982.247-25") -> int:
+    """A pedido the ERP already holds for the sale (typed in by hand, or by a previous integration)."""
+    customer = {"name": "Maria Silva", "document": document}
+    return int(control("orders", {"numeroLoja": numero_loja, "customer": customer})["pedido"]["id"])
+
+
+def test_a_new_sale_is_created_once_next_to_the_customers_other_orders(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Control
+) -> None:
+    _typed_in(control, "704319999")
+    fake.calls.clear()
+    order = make_order()
+    pedido_id = linked(order, "bling")
+    assert len(fake.state.pedidos) == 2 and _pedido(fake, order)["id"] == int(pedido_id)
+    assert _calls(fake) == [
+        "GET /pedidos/vendas",  # numerosLojas[]: Malote's number and the store's spellings
+        "GET /contatos",
+        "GET /pedidos/vendas",  # idContato: the customer's orders
+        "POST /pedidos/vendas",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("numero_loja", "searches"),
+    [("02-704319101", 1), ("704319101", 1), ("02704319101", 1), ("704319101-1", 2)],
+)
+def test_a_sale_bling_already_has_under_the_store_number_is_linked_not_copied(
+    fake: Fake,
+    bling: Channel,
+    make_order: Callable[..., Order],
+    control: Control,
+    numero_loja: str,
+    searches: int,
+) -> None:
+    existing = _typed_in(control, numero_loja)
+    fake.calls.clear()
+    order = make_order()
+    assert order.external_id == "02-704319101"
+    assert linked(order, "bling") == str(existing)
+    assert len(fake.state.pedidos) == 1
+    assert _calls(fake).count("GET /pedidos/vendas") == searches
+    assert "POST /pedidos/vendas" not in _calls(fake)
+
+
+def test_a_sale_numbered_with_the_store_number_in_numero_is_linked(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Control
+) -> None:
+    existing = _typed_in(control, "")
+    fake.state.pedidos[existing]["numero"] = 704319101  # a previous integration used Bling's own number
+    order = make_order()
+    assert linked(order, "bling") == str(existing)
+    assert len(fake.state.pedidos) == 1
+
+
+def test_another_customers_order_with_that_numero_is_not_the_sale(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order], control: Control
+) -> None:
+    other = _typed_in(control, "", document="111.444.777-35")
+    fake.state.pedidos[other]["numero"] = 704319101
+    order = make_order()
+    assert linked(order, "bling") != str(other)
+    assert len(fake.state.pedidos) == 2
 
 
 # ----------------------------------------------------------------- situações by id

@@ -42,6 +42,7 @@ pytestmark = pytest.mark.django_db
 Fake = RunningFake[Any]
 BRASILIA = ZoneInfo("America/Sao_Paulo")
 SKUS = ("CHINELO-42", "CANECA-CERAMICA", "MOCHILA-URBANA", "GARRAFA-TERMICA")
+FAST = {"orders_get": 1000, "write": 1000}  # requests per second: never waits in these tests
 
 
 @pytest.fixture
@@ -55,7 +56,13 @@ def skyhub(fake: Fake, stock: Callable[..., None]) -> Channel:
     for sku in SKUS:
         stock(sku, 50)
     name = "SkyHub (Americanas Marketplace)"
-    return channel_at(fake, "skyhub", name, ChannelRole.MARKETPLACE, credentials=dict(fake.credentials))
+    # The order flow's calls are counted exactly: stock pushes (on by default) are tested apart.
+    # SkyHub's own limits (1 order read/s) would make these tests sleep: a high explicit limit here,
+    # the limits themselves in test_skyhub_rate_limits.py.
+    options = {"push_stock": False, "rate_limits": FAST}
+    return channel_at(
+        fake, "skyhub", name, ChannelRole.MARKETPLACE, credentials=dict(fake.credentials), options=options
+    )
 
 
 def _poll(channel: Channel) -> str:
@@ -655,13 +662,14 @@ def test_stock_push_errors_are_classified(fake: Fake, skyhub: Channel, catalogue
     assert not exc.value.retryable
 
 
-def test_stock_changes_reach_skyhub_only_with_the_push_stock_option(
+def test_stock_changes_reach_skyhub_unless_push_stock_is_off(
     fake: Fake, skyhub: Channel, catalogue: None, stock: Callable[..., None]
 ) -> None:
+    configure(skyhub, options={"push_stock": False})
     stock("CHINELO-42", 9)
     drain(prefix="channel:")
     assert fake.calls.filter("PUT") == [], "push_stock off: nothing"
-    configure(skyhub, options={"push_stock": True})
+    configure(skyhub, options={})  # the default: on
     stock("CHINELO-42", 8)
     drain(prefix="channel:")
     assert fake.state.products["CHINELO"]["variations"][0]["qty"] == 8

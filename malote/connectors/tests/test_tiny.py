@@ -20,7 +20,7 @@ import malote.connectors.tiny  # noqa: F401  (registers the connector)
 from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.conftest import SYSTEM
 from malote.connectors.registry import connector_for
-from malote.connectors.tests.helpers import channel_at, configure, linked, order_message
+from malote.connectors.tests.helpers import Control, channel_at, configure, linked, order_message
 from malote.connectors.tiny import TinyConnector, TinyError, situacao_code
 from malote.fiscal import parse_nfe_key, validate_tracking_code
 from malote.orders import actions
@@ -96,7 +96,8 @@ def test_order_is_created_once_even_when_delivered_twice(
     assert pedido["cliente"]["tipo_pessoa"] == "F"
     assert [item["item"]["codigo"] for item in pedido["itens"]] == ["CHINELO-42"]
     assert pedido["_situacao"] == "aberto" and pedido["forma_pagamento"] == "boleto"
-    assert _services(fake) == ["pedidos.pesquisa", "pedido.incluir"]
+    # Looked up by Malote's number, then among the customer's orders by the store's number.
+    assert _services(fake) == ["pedidos.pesquisa", "pedidos.pesquisa", "pedido.incluir"]
 
     # A second delivery of the same message (a worker's lease expired, a replay…): found, not copied.
     fake.calls.clear()
@@ -170,6 +171,57 @@ def test_an_account_refusing_repeated_numbers_answers_with_the_existing_copy(
     with connector:
         assert connector.push_order(order_snapshot(order), idempotency_key="k") == pedido_id
     assert len(fake.state.pedidos) == 1 and lookups == [order.number, order.number]
+
+
+# ----------------------------------------------------------------- a sale Tiny already has
+
+
+def _typed_in(control: Control, numero_ecommerce: str, document: str = "529.982.247-25") -> str:
+    """A pedido the ERP already holds for the sale (typed in by hand, or by a previous integration)."""
+    customer = {"name": "Maria Silva", "document": document}
+    answer = control("orders", {"numero_ecommerce": numero_ecommerce, "customer": customer})
+    return str(answer["pedido"]["id"])
+
+
+def test_a_new_sale_is_created_once(
+    fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Control
+) -> None:
+    _typed_in(control, "704319999")  # another sale of the same customer
+    order = make_order()
+    pedido_id = linked(order, "tiny")
+    assert len(fake.state.pedidos) == 2
+    assert _pedido(fake, order)["id"] == int(pedido_id)
+
+
+@pytest.mark.parametrize("numero_ecommerce", ["02-704319101", "704319101", "02704319101", "704319101-1"])
+def test_a_sale_tiny_already_has_under_the_store_number_is_linked_not_copied(
+    fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Control, numero_ecommerce: str
+) -> None:
+    existing = _typed_in(control, numero_ecommerce)
+    fake.calls.clear()
+    order = make_order()
+    assert order.external_id == "02-704319101"
+    assert linked(order, "tiny") == existing
+    assert len(fake.state.pedidos) == 1
+    assert "pedido.incluir" not in _services(fake)
+
+
+@pytest.mark.parametrize("numero_ecommerce", ["704319101", "02704319101", "704319101-1"])
+def test_without_the_customer_document_each_spelling_is_searched(
+    fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Control, numero_ecommerce: str
+) -> None:
+    """The document search needs a CPF/CNPJ; without one every exact spelling is looked up. Typed
+    in under a suffix the bare number is not among them, so only suffixed spellings of ours match."""
+    existing = _typed_in(control, numero_ecommerce)
+    snapshot = order_snapshot(make_order())
+    snapshot["customer"]["document"] = ""
+    fake.calls.clear()
+    connector = TinyConnector(tiny)
+    with connector:
+        found = connector._find_existing(snapshot)
+    assert found == (None if numero_ecommerce == "704319101-1" else existing)
+    # Malote's number, then "02-704319101", "02704319101", "704319101" until one is found.
+    assert 2 <= len(_services(fake)) <= 4
 
 
 # ----------------------------------------------------------------- error classification

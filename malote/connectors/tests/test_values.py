@@ -137,3 +137,39 @@ def test_balance_totals_closes_a_gap_below_with_the_tax_then_discount() -> None:
     tax, discount = values.balance_totals(d("100.00"), d("10.00"), d("3.00"), d("0.00"), d("108.00"))
     assert (tax, discount) == (d("0.00"), d("2.00"))
     assert d("100.00") + d("10.00") + tax - discount == d("108.00")
+
+
+@pytest.mark.parametrize(
+    "spelling", ["704319102", "02-704319102", "02704319102", "704319102-1", " 704319102 "]
+)
+def test_spellings_of_one_sale_are_the_same_reference(spelling: str) -> None:
+    assert values.same_reference("02-704319102", spelling)
+    assert values.same_reference(spelling, "704319102")
+
+
+@pytest.mark.parametrize(
+    ("one", "other"),
+    [
+        ("704319102", "704319103"),
+        ("02-704319102", "03-704319112"),
+        ("", ""),
+        ("1001", "11001"),
+        ("", "704319102"),
+    ],
+)
+def test_other_sales_are_not_the_same_reference(one: str, other: str) -> None:
+    assert not values.same_reference(one, other)
+
+
+def test_reference_forms_are_the_spellings_to_search() -> None:
+    assert values.reference_forms("02-704319102") == ["02-704319102", "02704319102", "704319102"]
+    assert values.reference_forms("704319102-1") == ["704319102-1", "7043191021", "704319102"]
+    assert values.reference_forms("") == []
+
+
+def test_sale_references_leave_out_malote_s_own_number() -> None:
+    assert values.sale_references({"number": "M1", "external_id": "02-704319102"}) == ["02-704319102"]
+    assert values.sale_references({"number": "M1", "external_id": "M1"}) == []
+    assert values.sale_references({"number": "M1", "external_id": "", "references": ["X-1", "X-1"]}) == [
+        "X-1"
+    ]

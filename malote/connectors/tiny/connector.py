@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,7 +49,13 @@ from malote.connectors.tiny.mapping import (
     shipment_facts,
     situacao_code,
 )
-from malote.connectors.values import decimal_or_zero, id_text
+from malote.connectors.values import (
+    decimal_or_zero,
+    id_text,
+    reference_forms,
+    sale_references,
+    same_reference,
+)
 from malote.sync.errors import DeliveryError
 
 
@@ -84,13 +90,19 @@ class TinyConnector(Connector):
     # --- outbound ------------------------------------------------------------------------------
 
     def push_order(self, snapshot: dict[str, Any], *, idempotency_key: str) -> str:
-        """Create the order unless a copy with this e-commerce number exists; returns Tiny's id."""
+        """Create the order unless Tiny already has the sale; returns Tiny's id.
+
+        The sale is looked up by Malote's number and by the store's own references (the sales
+        channel's order number, however it was written: see ``_find_existing``), so an order typed in
+        by hand or put there by a previous integration is linked, not copied."""
         number = str(snapshot["number"])
-        found = self._find_by_ecommerce_number(number)
+        found = self._find_existing(snapshot)
         if found is not None:
             return found
         formas = {**FORMAS_PAGAMENTO, **self.option("formas_pagamento", {})}
-        situacao = self.status_out(str(snapshot.get("status") or ""))
+        # The status Malote tells Tiny (``change_status``: the latest of the order's path Tiny has a
+        # word for, what the divergence check expects), else the order's own.
+        situacao = self.status_out(str(snapshot.get("change_status") or snapshot.get("status") or ""))
         body: dict[str, Any] = {"pedido": pedido_body(snapshot, formas=formas, situacao=situacao)}
         if self.option("incluir_envelope", "pedido") == "pedidos":
             body = {"pedidos": [body]}
@@ -109,9 +121,39 @@ class TinyConnector(Connector):
             raise DeliveryError("tiny pedido.incluir: OK without a record id", retryable=True)
         return new_id
 
+    def _find_existing(self, snapshot: Mapping[str, Any]) -> str | None:
+        """Tiny's id for the sale, if Tiny has it: by Malote's number (what Malote itself sends as
+        ``numero_pedido_ecommerce``), then by the store's references. With the customer's CPF/CNPJ
+        that is one search (``cpf_cnpj``) among whose orders one whose e-commerce number is a
+        reference however written; without it, one exact search (``numeroEcommerce``) per spelling
+        (``reference_forms``). Two or a few searches: Tiny's per-minute quota is small."""
+        number = str(snapshot["number"])
+        found = self._find_by_ecommerce_number(number)
+        references = sale_references(snapshot)
+        if found is not None or not references:
+            return found
+
+        def is_reference(numero: str) -> bool:
+            return any(same_reference(numero, reference) for reference in references)
+
+        customer = snapshot.get("customer") or {}
+        document = "".join(char for char in str(customer.get("document") or "") if char.isdigit())
+        if document:
+            return self._search("cpf_cnpj", document, is_reference)
+        forms = dict.fromkeys(form for reference in references for form in reference_forms(reference))
+        for form in forms:
+            if form != number and (found := self._search("numeroEcommerce", form, is_reference)) is not None:
+                return found
+        return None
+
     def _find_by_ecommerce_number(self, number: str) -> str | None:
+        return self._search("numeroEcommerce", number, lambda numero: numero == number)
+
+    def _search(self, filter_name: str, value: str, matches: Callable[[str], bool]) -> str | None:
+        """The lowest id among the first page of ``pedidos.pesquisa?<filter>=<value>`` whose
+        ``numero_ecommerce`` ``matches``; ``None`` when there is none."""
         try:
-            retorno = self.api.call("pedidos.pesquisa", numeroEcommerce=number)
+            retorno = self.api.call("pedidos.pesquisa", **{filter_name: value})
         except TinyError as exc:
             if exc.code == NO_RECORDS:
                 return None
@@ -121,7 +163,7 @@ class TinyConnector(Connector):
             for entry in retorno.get("pedidos") or []
             if isinstance(entry, dict)
             and isinstance(entry.get("pedido"), dict)
-            and str(entry["pedido"].get("numero_ecommerce") or "").strip() == number
+            and matches(str(entry["pedido"].get("numero_ecommerce") or "").strip())
         ]
         ids = [pedido_id for pedido_id in ids if pedido_id != "0"]
         # Several copies can only predate this connector; the first one is the one Malote uses.

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
 from malote.connectors.tests.helpers import Control, channel_at, control_of, pagarme_gateway
@@ -17,6 +19,27 @@ from malote.orders.models import Order
 from malote.relay.tests import e2e
 from malote_dev.sandbox import start_fake
 from malote_dev.sandbox.server import RunningFake
+from malote_dev.testing.orders import bring_to
+
+
+def went_live() -> datetime:
+    """A go-live a month ago: the orders of a test (placed an hour ago) are checked."""
+    return timezone.now() - timedelta(days=30)
+
+
+def live(channel: Channel, at: datetime | None = None) -> Channel:
+    """The channel went live at ``at`` (default: a month ago)."""
+    channel.go_live_at = at or went_live()
+    channel.save(update_fields=["go_live_at"])
+    return channel
+
+
+@pytest.fixture
+def channel(db: None) -> Channel:
+    """The storefront ``site``, live for a month (the orders of a test are after its go-live)."""
+    return Channel.objects.create(
+        code="site", name="Loja virtual", role=ChannelRole.STOREFRONT, go_live_at=went_live()
+    )
 
 
 @pytest.fixture
@@ -57,13 +80,14 @@ def tiny(tiny_fake: RunningFake[Any], channel: Channel) -> Channel:
         ChannelRole.ERP,
         credentials={"token": tiny_fake.credentials["token"], "webhook_token": "tok"},
         options={"integration_grace_minutes": 0},
+        go_live_at=went_live(),
     )
 
 
 @pytest.fixture
 def pagarme(pagarme_fake: RunningFake[Any], channel: Channel) -> Iterator[Channel]:
     with pagarme_gateway(pagarme_fake) as gateway:
-        yield gateway
+        yield live(gateway)
 
 
 @pytest.fixture
@@ -86,6 +110,20 @@ def paying_order(
             **payment,
         }
         return make_order(external_id=external_id, payment=data), charge_id
+
+    return create
+
+
+@pytest.fixture
+def paid_order(
+    paying_order: Callable[..., tuple[Order, str]], pagarme_control: Control
+) -> Callable[..., tuple[Order, str]]:
+    """A Malote order paid by card, the charge paid at Pagar.me too: ``(order, charge id)``."""
+
+    def create(method: str = "credit_card") -> tuple[Order, str]:
+        order, charge = paying_order(method)
+        pagarme_control(f"charges/{charge}/pay")
+        return bring_to(order, "paid"), charge
 
     return create
 

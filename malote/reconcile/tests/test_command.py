@@ -33,19 +33,23 @@ def run(*args: str) -> tuple[str, str]:
 
 
 def test_dry_run_reports_without_changing_anything_then_a_real_run_repairs(
-    tiny: Channel, tiny_fake: RunningFake[Any], make_order: Callable[..., Order], tmp_path: Path
+    tiny: Channel,
+    tiny_fake: RunningFake[Any],
+    paid_order: Callable[..., tuple[Order, str]],
+    tmp_path: Path,
 ) -> None:
     tiny_fake.faults.set("drop_order_creation", 1)
-    order = make_order()
+    order, _ = paid_order()
     drain()
     report = tmp_path / "dry.csv"
     out, err = run("--dry-run", "--channel", "tiny", "--since", "2020-01-01", "--report", str(report))
     assert "Dry run" in out and "integration:tiny: checked 1, missing 1" in out
     assert str(report) in out and "[" in err and "1/" in err
     rows = read_csv(report)
-    assert [(r["kind"], r["what"], r["order"]) for r in rows] == [
-        ("not_integrated", "missing_in_erp", order.number)
+    assert [(r["kind"], r["what"], r["order"], r["action"]) for r in rows] == [
+        ("not_integrated", "missing_in_erp", order.number, "reintegrated")
     ]
+    assert f"tiny {order.number}: reintegrated" in out
     assert not IntegrationIssue.objects.exists()
     assert OutboxMessage.objects.filter(payload__op="order").count() == 1
 

@@ -46,16 +46,20 @@ def resends(order: Order) -> int:
 
 
 def test_a_dropped_order_is_found_in_one_slot_and_repaired_exactly_once(
-    tiny: Channel, tiny_fake: RunningFake[Any], make_order: Callable[..., Order]
+    tiny: Channel,
+    tiny_fake: RunningFake[Any],
+    make_order: Callable[..., Order],
+    paid_order: Callable[..., tuple[Order, str]],
 ) -> None:
     kept = make_order()
     drain()
     tiny_fake.faults.set("drop_order_creation", 1)
-    dropped = make_order()
+    dropped, _ = paid_order()
     drain()
     assert len(tiny_copies(tiny_fake, kept.number)) == 1
     assert tiny_copies(tiny_fake, dropped.number) == []  # Tiny said OK and kept nothing
-    assert OrderLink.objects.get(order=dropped, channel=tiny).state == "linked"
+    # Tiny answered the creation with an id (the status push for the payment then failed there).
+    assert OrderLink.objects.get(order=dropped, channel=tiny).external_id
 
     run_slot()
     issue = IntegrationIssue.objects.get(kind=IssueKind.NOT_INTEGRATED, channel=tiny)
@@ -74,6 +78,7 @@ def test_a_dropped_order_is_found_in_one_slot_and_repaired_exactly_once(
     assert not IntegrationIssue.objects.filter(order=kept).exists()
     steps = list(issue.history.values_list("action", flat=True))
     assert steps == ["opened", "reintegrate", "cleared"]
+    assert issue.history.get(action="reintegrate").data["payment"]["verdict"] == "paid"
     assert dropped.events.filter(type="integration_issue").count() == 3
 
 
@@ -109,10 +114,10 @@ def test_an_unreachable_gateway_postpones_the_repair(
     tiny: Channel,
     tiny_fake: RunningFake[Any],
     pagarme_fake: RunningFake[Any],
-    paying_order: Callable[..., tuple[Order, str]],
+    paid_order: Callable[..., tuple[Order, str]],
 ) -> None:
     tiny_fake.faults.set("drop_order_creation", 1)
-    order, _ = paying_order("credit_card")
+    order, _ = paid_order()
     drain()
     pagarme_fake.faults.set("error_5xx", 50, path_prefix="/core/v5/charges")
     integration.check(tiny, actor=Actor.schedule("t"))
@@ -160,7 +165,10 @@ register(StubDesk)
 
 
 def test_helpdesk_policy_opens_one_ticket_and_follows_it_to_closure(
-    tiny: Channel, tiny_fake: RunningFake[Any], make_order: Callable[..., Order]
+    tiny: Channel,
+    tiny_fake: RunningFake[Any],
+    tiny_control: Callable[..., dict[str, Any]],
+    make_order: Callable[..., Order],
 ) -> None:
     StubDesk.tickets.clear()
     Channel.objects.create(code="desk", name="Help desk", role=ChannelRole.HELPDESK, kind="stubdesk")
@@ -186,9 +194,19 @@ def test_helpdesk_policy_opens_one_ticket_and_follows_it_to_closure(
     issue = IntegrationIssue.objects.get(order=order)
     assert issue.state == IssueState.RESOLVING and issue.ticket_id == ticket["id"]
     ticket["status"] = "solved"
-    tickets.follow(actor=Actor.schedule("t"))
+    assert tickets.follow(actor=Actor.schedule("t"))["ticket_done"] == 1
     issue.refresh_from_db()
-    assert issue.state == IssueState.RESOLVED and issue.ticket_status == "solved"
+    # Forbidden: a solved ticket alone is no evidence; the issue stays, the ticket's state recorded.
+    assert issue.state == IssueState.RESOLVING and issue.ticket_status == "solved"
+    run_slot(3)
+    issue.refresh_from_db()
+    assert issue.state == IssueState.RESOLVING
+    # Allowed: the person typed the order into Tiny; the next check finds it and resolves the issue.
+    tiny_control("orders", {"numero_ecommerce": order.number})
+    run_slot(4)
+    issue.refresh_from_db()
+    assert issue.state == IssueState.RESOLVED
+    assert "ticket_done" in list(issue.history.values_list("action", flat=True))
 
 
 def test_the_same_order_gets_the_same_ticket_when_asked_twice(
@@ -238,11 +256,11 @@ def test_within_the_grace_period_nothing_is_reported(
 
 
 def test_an_order_the_routing_never_sent_is_found_and_sent(
-    tiny: Channel, tiny_fake: RunningFake[Any], make_order: Callable[..., Order]
+    tiny: Channel, tiny_fake: RunningFake[Any], paid_order: Callable[..., tuple[Order, str]]
 ) -> None:
     tiny.enabled = False
     tiny.save()
-    order = make_order()  # the ERP was off: no link, no message
+    order, _ = paid_order()  # the ERP was off: no link, no message
     tiny.enabled = True
     tiny.save()
     assert not OrderLink.objects.filter(order=order, channel=tiny).exists()

@@ -17,6 +17,7 @@ from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.reconcile import integration
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
+from malote.reconcile.tests.conftest import went_live
 from malote_dev.sandbox import start_fake
 from malote_dev.sandbox.server import RunningFake
 
@@ -76,7 +77,7 @@ def test_jumpseller_lists_and_a_lost_order_is_imported(
     jumpseller_fake: RunningFake[Any], stock: Callable[..., None]
 ) -> None:
     stock("CHINELO-42", 10)
-    store = make_channel(jumpseller_fake, options={"integration_grace_minutes": 0})
+    store = make_channel(jumpseller_fake, options={"integration_grace_minutes": 0}, go_live_at=went_live())
     placed = place_order(jumpseller_fake, items=[{"sku": "CHINELO-42", "qty": 1}], status="paid")
     with connector_for(store) as connector:
         listed = list(integration.listing(connector, since()))

@@ -21,6 +21,7 @@ from malote.reconcile.tests.conftest import (
     changed_by_hand,
     imported_from_skyhub,
     invoiced_from_skyhub,
+    live,
     skyhub_status,
 )
 from malote.relay.tests.e2e import (
@@ -48,6 +49,7 @@ def skyhub(db: None) -> Iterator[RunningFake[Any]]:
     set_physical(SKU, 20, actor=SYSTEM)
     with running("skyhub") as fake:
         connect(fake, "skyhub")
+        live(channel_of(fake))
         yield fake
 
 

@@ -18,6 +18,7 @@ from malote.orders.models import Order, OrderEvent
 from malote.reconcile import actions, divergent, repair, stuck
 from malote.reconcile.calendar import BRASILIA
 from malote.reconcile.models import IntegrationIssue, IssueKind, IssueState
+from malote.reconcile.tests.conftest import live
 from malote.sync.models import OutboxMessage
 from malote_dev.testing.orders import bring_to
 
@@ -185,3 +186,14 @@ def test_concurrent_detectors_open_one_issue(make_order: Callable[..., Order], c
         thread.join()
     assert sorted(created) == [False, False, False, True]
     assert IntegrationIssue.objects.filter(order=order).count() == 1
+
+
+def test_history_placed_before_go_live_is_never_stuck(
+    make_order: Callable[..., Order], channel: Channel
+) -> None:
+    order = bring_to(make_order(), "paid")
+    paid_at(order, timezone.now() - timedelta(days=20))
+    live(channel, at=order.placed_at + timedelta(minutes=1))
+    assert stuck.detect(actor=ACTOR)["stuck"] == 0
+    live(channel, at=order.placed_at - timedelta(minutes=1))
+    assert stuck.detect(actor=ACTOR)["opened"] == 1

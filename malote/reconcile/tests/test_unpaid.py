@@ -15,6 +15,7 @@ from malote.orders.models import Order
 from malote.reconcile import unpaid
 from malote.reconcile.calendar import BRASILIA, add_business_days, is_business_day
 from malote.reconcile.models import IntegrationIssue, IssueKind
+from malote.reconcile.tests.conftest import live
 from malote.sync.models import OutboxMessage
 
 pytestmark = pytest.mark.django_db
@@ -131,3 +132,17 @@ def test_dry_run_changes_nothing(paying_order: Callable[..., tuple[Order, str]])
     order, _ = paying_order("boleto", due_date=DUE)
     assert unpaid.run(at("2026-11-26T08:00:00"), actor=ACTOR, dry_run=True)["would_cancel"] == 1
     assert status(order) == "pending_payment"
+
+
+def test_history_placed_before_go_live_is_never_canceled_nor_flagged(
+    paying_order: Callable[..., tuple[Order, str]], channel: Channel
+) -> None:
+    history, _ = paying_order("boleto", due_date=DUE)
+    live(channel, at=history.placed_at + timedelta(minutes=1))  # the shop connected Malote after it
+    outcome = unpaid.run(at("2026-11-26T00:00:01"), actor=ACTOR)
+    assert status(history) == "pending_payment"
+    assert sum(outcome.values()) == 0
+    assert not IntegrationIssue.objects.filter(order=history).exists()
+    live(channel, at=history.placed_at - timedelta(minutes=1))  # placed after go-live: it is checked
+    unpaid.run(at("2026-11-26T00:00:01"), actor=ACTOR)
+    assert status(history) == "canceled"

@@ -1,7 +1,8 @@
 """The whole loop with real processes: a ``malote worker`` (schedules and outbox) on a database of
 its own, the Tiny fake over HTTP dropping the order's creation. The worker's reconciliation
-schedule finds the order missing in Tiny and the worker re-sends it: one copy in Tiny, two
-``pedido.incluir`` calls (the dropped one and the repair), the issue resolved."""
+schedule finds the order missing in Tiny; the order is unpaid and its payment was never confirmed
+by a gateway, so the worker does not re-send it by itself: the issue stays open for a person with
+the reason on its history, and Tiny got one ``pedido.incluir`` call (the dropped one)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from malote_dev.sandbox import start_fake
 
 SETUP = """
 import copy, json
+from datetime import timedelta
+from django.utils import timezone
 from malote.channels.models import Channel
 from malote_dev.testing.orders import order_data
 from malote.core.actors import Actor
@@ -24,9 +27,10 @@ from malote.orders import actions
 from malote.orders.schemas import OrderIn
 from malote.reconcile.jobs import sync_schedules
 from malote.stock.actions import set_physical
-Channel.objects.create(code="site", name="Loja", role="storefront")
+live = timezone.now() - timedelta(days=30)
+Channel.objects.create(code="site", name="Loja", role="storefront", go_live_at=live)
 Channel.objects.create(code="tiny", name="Tiny ERP", role="erp", kind="tiny", base_url={url!r},
-                       credentials={{"token": {token!r}}},
+                       credentials={{"token": {token!r}}}, go_live_at=live,
                        options={{"integration_grace_minutes": 0, "reconcile_interval_seconds": 2}})
 sync_schedules()
 set_physical("CHINELO-42", 10, actor=Actor.system("t"))
@@ -53,7 +57,7 @@ def _wait(what: str, check: Callable[[], Any], timeout: float = 60.0) -> Any:
 
 
 @pytest.mark.django_db
-def test_the_worker_finds_and_repairs_a_dropped_order(tmp_path: Path) -> None:
+def test_the_worker_finds_a_dropped_order_and_leaves_an_unpaid_one_to_a_person(tmp_path: Path) -> None:
     with start_fake("tiny", seed=False) as tiny, worker_database(tmp_path) as env:
         number = python(env, SETUP.format(url=tiny.api_url, token=tiny.credentials["token"]))
         tiny.faults.set("drop_order_creation", 1)
@@ -64,17 +68,15 @@ def test_the_worker_finds_and_repairs_a_dropped_order(tmp_path: Path) -> None:
                 with tiny.app.lock:
                     return sum(1 for p in tiny.state.pedidos.values() if p.get("numero_ecommerce") == number)
 
-            _wait("the repaired order in Tiny", copies)
-
-            def resolved() -> Any:
+            def held() -> Any:
                 issues = python(env, STATE)
-                return issues if issues and issues[0][1] == "resolved" else None
+                return issues if issues and len(issues[0][2]) >= 2 else None
 
-            issues = _wait("the issue to clear", resolved)
+            issues = _wait("the issue, held for a person", held)
             time.sleep(4)  # two more slots: nothing else may happen
-            assert copies() == 1
-            assert len(tiny.calls.filter("POST", "/api2/pedido.incluir.php")) == 2
-            assert issues == [["not_integrated", "resolved", ["opened", "reintegrate", "cleared"]]]
+            assert copies() == 0
+            assert len(tiny.calls.filter("POST", "/api2/pedido.incluir.php")) == 1
+            assert issues == [["not_integrated", "open", ["opened", "erp_does_not_want"]]]
         finally:
             worker.terminate()
             worker.communicate(timeout=30)

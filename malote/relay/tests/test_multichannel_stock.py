@@ -75,7 +75,7 @@ def test_the_last_unit_is_sold_once_and_every_channel_hears_zero(
 def test_a_cancel_gives_the_unit_back_to_every_channel_but_not_to_one_without_push_stock(
     sales_channels: list[Channel], pushes: list[Push]
 ) -> None:
-    quiet = recording_channel("semestoque")
+    quiet = recording_channel("semestoque", options={"push_stock": False})
     set_physical(SKU, 1, actor=SYSTEM)
     assert _sold(sales_channels[0], "V-1") == "already"
     assert _sold(sales_channels[1], "V-2") == "already"

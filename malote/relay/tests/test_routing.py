@@ -47,9 +47,10 @@ def _erp(sink: HttpSink, **fields: Any) -> Channel:
 
 
 def _ops(destination: str) -> list[str]:
+    """The order messages to ``destination`` (stock pushes, on by default, are keyed by SKU)."""
     return [
         str(p["op"])
-        for p in OutboxMessage.objects.filter(destination=destination)
+        for p in OutboxMessage.objects.filter(destination=destination, kind__startswith="order.")
         .order_by("id")
         .values_list("payload", flat=True)
     ]

@@ -13,7 +13,9 @@ Two kinds of channel:
   fresh OAuth tokens). Per-order policies (SkyHub's sub-channels, Mercado Envios deliveries…) are
   the channel kind's presets in :data:`malote.channels.status_maps.POLICY_PRESETS`, not written into
   the channels' options, so the channels follow the presets; whole-channel rules use the model's
-  fields (Mercado Livre takes the NF-e only as XML: ``invoice_needs_xml``).
+  fields (Mercado Livre takes the NF-e only as XML: ``invoice_needs_xml``). Stock push is left at
+  its default (on): the sales channels that can take stock (Jumpseller, SkyHub, Mercado Livre) get
+  every catalogue SKU's available quantity as soon as they are configured, then after every move.
 
 Bling is a second ERP next to Tiny: every order goes to both; Tiny issues the NF-e (Bling's
 ``generate_nfe_on`` is not set), Bling only keeps a copy that follows the order's status.
@@ -46,6 +48,7 @@ from malote.orders import actions
 from malote.orders.models import Order
 from malote.orders.schemas import OrderIn
 from malote.relay.polling import sync_poll_schedule
+from malote.relay.routing import push_all_stock
 from malote.stock.actions import set_physical
 from malote.stock.models import MovementReason
 from malote_dev import samples
@@ -347,6 +350,9 @@ def configure_sandbox_channels(fakes: Mapping[FakeKind, FakeEndpoint]) -> list[C
         )  # fmt: skip
         sync_poll_schedule(channel)
         channels.append(channel)
+    # Stock push is on by default for the sales channels that can take it (nothing here turns it
+    # off): align each store with Malote's catalogue now, not only after the next movement.
+    push_all_stock([channel.code for channel in channels])
     return channels
 
 

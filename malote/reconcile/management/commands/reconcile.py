@@ -1,11 +1,14 @@
-"""``malote reconcile [--channel C] [--since DATE] [--dry-run] [--report PATH]``: run every
+"""``malote reconcile [--channel C] [--since DATE] [--backfill] [--dry-run] [--report PATH]``: run every
 reconciliation check now (the same code the schedules run), with a progress bar on stderr, a
 summary on stdout and a CSV report (its path is printed).
 
 Checks: not-integrated orders for each enabled channel that lists orders (or only ``--channel``),
 stuck orders, unpaid orders past their deadline (auto-cancel), divergences. ``--since`` replaces
 the channels' look-back (``YYYY-MM-DD`` = that day's start in Brasília, or an ISO date-time).
-``--dry-run`` changes nothing (no issue, no cancel, no repair) and reports what it would act on.
+The window never starts before a channel's go-live (``Channel.go_live_at``): older orders are
+history. ``--backfill --since DATE`` is the operator's explicit exception: the not-integrated
+checks then reach back to ``DATE`` across the go-live. ``--dry-run`` changes nothing (no issue, no
+cancel, no repair) and lists, per order, the action it would take and why.
 The CSV lists what this run found (dry run) or the active issues after it.
 """
 
@@ -42,6 +45,8 @@ COLUMNS = [
     "state",
     "detail",
     "recommended_action",
+    "action",
+    "why",
 ]
 
 
@@ -85,6 +90,11 @@ class Command(BaseCommand):
         parser.add_argument("--channel", help="only this channel's checks (code)")
         parser.add_argument("--since", help="look back to this date (YYYY-MM-DD) or ISO date-time")
         parser.add_argument(
+            "--backfill",
+            action="store_true",
+            help="with --since: also check orders placed before the channels' go-live",
+        )
+        parser.add_argument(
             "--dry-run", action="store_true", help="change nothing; report what would be done"
         )
         parser.add_argument("--report", help="CSV path (default var/reports/reconcile-<time>.csv)")
@@ -93,6 +103,9 @@ class Command(BaseCommand):
         actor = Actor.system("malote reconcile")
         dry_run = bool(options["dry_run"])
         since = parse_since(options["since"]) if options["since"] else None
+        backfill = bool(options["backfill"])
+        if backfill and since is None:
+            raise CommandError("--backfill needs --since DATE: how far back to reconcile.")
         channel: Channel | None = None
         if options["channel"]:
             channel = Channel.objects.filter(code=options["channel"]).first()
@@ -108,7 +121,15 @@ class Command(BaseCommand):
         steps: list[tuple[str, Callable[[], Counter[str] | dict[str, int]]]] = [
             (
                 f"integration:{ch.code}",
-                partial(integration.check, ch, actor=actor, dry_run=dry_run, since=since, findings=findings),
+                partial(
+                    integration.check,
+                    ch,
+                    actor=actor,
+                    dry_run=dry_run,
+                    since=since,
+                    findings=findings,
+                    backfill=backfill,
+                ),
             )
             for ch in checked
         ]
@@ -150,6 +171,13 @@ class Command(BaseCommand):
         for label, counts in summary.items():
             text = ", ".join(f"{key} {value}" for key, value in sorted(counts.items()) if value) or "ok"
             self.stdout.write(f"  {label}: {text}")
+        if dry_run:
+            for row in findings:
+                if row.get("action"):
+                    subject = row.get("order") or row.get("external_ref") or ""
+                    self.stdout.write(
+                        f"  {row['channel']} {subject}: {row['action']} — {row.get('why') or row['what']}"
+                    )
         self.stdout.write(f"{len(rows)} row(s) in the report: {path}")
 
     @staticmethod
