@@ -183,11 +183,15 @@ def fault_plan(codes: dict[str, str], *, small: bool = False) -> list[Fault]:
             "vtex",
             "VTEX goes silent: no hook for the rest of the day",
             spec={"kind": "webhook_off", "count": 100000},
+            # Hooks stop but the feed poll keeps every sale flowing: the channel is not stalled (no
+            # sale goes missing), so a person is not called; a stall issue is tolerated, not required.
             expect={
-                "issues": [{"kind": "channel_stalled", "channel": codes["vtex"]}],
-                "allow_issues": [{"kind": "not_integrated", "channel": codes["vtex"]}],
+                "allow_issues": [
+                    {"kind": "not_integrated", "channel": codes["vtex"]},
+                    {"kind": "channel_stalled", "channel": codes["vtex"]},
+                ],
                 "actions": ["import"],
-                "outcome": "channel_stalled expected at VTEX; its orders still imported (poll)",
+                "outcome": "its orders still imported by the feed poll; no issue required",
             },
         ),
     ]

@@ -364,6 +364,8 @@ class Day:
             action = {"aprovado": "invoice", "faturado": "ship", "enviado": "deliver"}.get(situacao)
             if action is None or (action == "deliver" and self._delivered_by_marketplace(number)):
                 continue
+            if action == "invoice" and self._out_of_stock(number):
+                continue  # no goods on the shelf: nobody invoices it (Malote flags it if they did)
             if self._due(f"tiny:{pedido_id}:{situacao}"):
                 self._post("tiny", f"/orders/{pedido_id}/{action}")
                 self.last_change = time.time()
@@ -377,6 +379,9 @@ class Day:
             "number", "channel__kind", "external_id"
         )
         return {number or "": wanted[(kind, ref)] for number, kind, ref in rows if (kind, ref) in wanted}
+
+    def _out_of_stock(self, number: str) -> bool:
+        return Order.objects.filter(number=number, status="out_of_stock").exists()
 
     def _delivered_by_marketplace(self, number: str) -> bool:
         row = Order.objects.filter(number=number).values_list("shipping_method", "channel__kind").first()

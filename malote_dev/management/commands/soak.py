@@ -54,8 +54,10 @@ class Command(BaseCommand):
         scratch = Path(options["dir"] or Path(settings.BASE_DIR) / "var" / "soak")
         shutil.rmtree(scratch, ignore_errors=True)
         scratch.mkdir(parents=True)
+        # The soak's database is always its own scratch SQLite file: a DATABASE_URL in the caller's
+        # environment (a real database, or the suite's PostgreSQL pass) is never touched.
         env = {
-            **os.environ,
+            **{key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
             INNER: "1",
             "MALOTE_VAR_DIR": str(scratch),
             "DJANGO_SETTINGS_MODULE": "malote_dev.settings",
