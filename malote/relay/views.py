@@ -49,15 +49,14 @@ def receive_webhook(request: HttpRequest, code: str) -> HttpResponse:
             if connector.defers_reading:
                 # Answered at once: stored unread, read and applied by a worker (no remote call here).
                 notification = connector.notification(request.headers, body)
-                deferred = (
+                results = (
                     []
                     if notification is None
                     else [intake.defer(channel, notification, headers=headers, body=text)]
                 )
-                answer = connector.acknowledge([r.result for r in deferred])
-                return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
-            changes = connector.parse_webhook(request.headers, body)
-            results = [intake.take_in(channel, c, headers=headers, body=text) for c in changes]
+            else:
+                changes = connector.parse_webhook(request.headers, body)
+                results = [intake.take_in(channel, c, headers=headers, body=text) for c in changes]
             answer = connector.acknowledge([r.result for r in results])
             return HttpResponse(answer.body, content_type=answer.content_type, status=answer.status)
     except WebhookRejected as exc:
