@@ -187,9 +187,18 @@ def push_all_stock(channel_codes: list[str] | None = None) -> int:
     return added
 
 
-def push_stock_after_channel_saved(sender: Any, instance: Channel, **_: Any) -> None:
+# Saving only these fields never changes what a channel should be told (a token refresh saves
+# ``credentials`` every few hours: it must not queue the whole catalogue each time).
+STOCK_NEUTRAL_FIELDS = frozenset({"credentials"})
+
+
+def push_stock_after_channel_saved(
+    sender: Any, instance: Channel, update_fields: frozenset[str] | None = None, **_: Any
+) -> None:
     """However a sales channel is saved (admin, back office, demo), an enabled one that takes stock
     is told Malote's available quantity of every SKU (coalesced: a burst of saves is one push per
     SKU); a store just connected never keeps showing its own stale numbers."""
+    if update_fields is not None and set(update_fields) <= STOCK_NEUTRAL_FIELDS:
+        return
     if instance.enabled and takes_stock(instance):
         push_all_stock([instance.code])

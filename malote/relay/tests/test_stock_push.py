@@ -185,3 +185,14 @@ def test_a_channel_saved_again_after_its_pushes_went_out_is_aligned_again(pushes
     loja.enabled = True
     loja.save()
     assert _stock_messages("loja") == [f"sku:{SKU}", f"sku:{SKU}"]
+
+
+def test_a_token_refresh_saving_only_credentials_queues_no_catalogue_push(pushes: list[Push]) -> None:
+    set_physical(SKU, 3, actor=SYSTEM)
+    loja = recording_channel("loja", role=ChannelRole.STOREFRONT)
+    drain(prefix="channel:")
+    loja.credentials = {"access_token": "renovado"}
+    loja.save(update_fields=["credentials"])
+    assert _stock_messages("loja") == [f"sku:{SKU}"], "only the push of the connection"
+    loja.save(update_fields=["options"])
+    assert _stock_messages("loja") == [f"sku:{SKU}", f"sku:{SKU}"], "a configuration change aligns it"
