@@ -184,6 +184,14 @@ def start_resolving(
     return _move(issue_id, S.RESOLVING, action, actor, note=note, data=data)
 
 
+def reopen(
+    issue_id: int, action: str, *, actor: Actor, note: str, data: dict[str, Any] | None = None
+) -> IntegrationIssue:
+    """A repair under way did not fix it (a ticket closed while the order is still missing): the
+    issue is open again, for a person."""
+    return _move(issue_id, S.OPEN, action, actor, note=note, data=data)
+
+
 def resolve(
     issue_id: int, *, actor: Actor, note: str, action: str = "resolved", data: dict[str, Any] | None = None
 ) -> IntegrationIssue:

@@ -37,6 +37,16 @@ def add_business_days(day: date, count: int, extra: Iterable[date] = ()) -> date
     return current
 
 
+def payable_until(due: date, extra: Iterable[date] = ()) -> date:
+    """The last day a bill due on ``due`` is paid on time: a due date on a weekend or holiday is
+    payable on the next business day (FEBRABAN), so that day is the real due date."""
+    extra = frozenset(extra)
+    current = due
+    while not is_business_day(current, extra):
+        current += timedelta(days=1)
+    return current
+
+
 def end_of(day: date) -> datetime:
     """The first instant after ``day`` ends in Brasília: things due "by that day" are late from then."""
     return datetime.combine(day + timedelta(days=1), time(0, 0), BRASILIA)

@@ -313,6 +313,8 @@ class Check:
         """Repair an open issue now, when the channel's ``auto_repair`` allows it."""
         if issue.state != IssueState.OPEN or not option(self.channel, "auto_repair"):
             return
+        if issue.ticket_id:
+            return  # a person already had a ticket for it: the automation does not ask twice
         try:
             outcome = repair.repair(issue.pk, actor=self.actor)
         except MaloteError as exc:

@@ -42,7 +42,7 @@ from malote.reconcile.checks import MAX_PAGES, Check, Miss, listing, order_evide
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.models import IntegrationIssue, IssueAction, IssueKind
 from malote.reconcile.options import option
-from malote.reconcile.references import OrderIndex
+from malote.reconcile.references import OrderIndex, order_keys, reference_keys
 from malote.relay import intake
 from malote.relay.routing import PAID_OR_LATER
 from malote.sync.errors import DeliveryError
@@ -355,7 +355,8 @@ class SalesCheck(Check):
 
 
 class GatewayCheck(Check):
-    """Payments by transaction id, or by the order's number or external id as the reference."""
+    """Payments by transaction id, or by the sale's references (Malote's number, the sale's id in
+    its channel), normalised as people type them."""
 
     def cleared_note(self) -> str:
         return _("Pagamento e pedido conferem.")
@@ -385,15 +386,15 @@ class GatewayCheck(Check):
         known_ids = set(
             Payment.objects.filter(transaction_id__in=list(ids)).values_list("transaction_id", flat=True)
         )
-        known_refs = set(
-            Order.objects.filter(Q(number__in=list(refs)) | Q(external_id__in=list(refs))).values_list(
-                "external_id", "number"
-            )
-        )
-        known_ref_words = {word for pair in known_refs for word in pair if word}
+        # A charge names its sale as the store typed it ("10016", "pedido-10016", "M0000070-1"):
+        # matched by the sale's references, normalised (``malote.reconcile.references``).
+        index = OrderIndex(refs, self.since)
+        ref_keys = {key for ref in refs for key in reference_keys(ref)}
         self._take_in_paid(listed)
         for item in listed:
-            known = item.external_id in known_ids or item.reference in known_ref_words
+            known = item.external_id in known_ids or (
+                bool(item.reference) and index.find(item.reference) is not None
+            )
             if known:
                 self.saw(external_ref=item.external_id)
             if known or item.status == "canceled" or self.within_grace(item):
@@ -420,7 +421,9 @@ class GatewayCheck(Check):
         )
         for payment in payments.iterator(chunk_size=2000):
             order = payment.order
-            if payment.transaction_id in ids or order.external_id in refs or (order.number or "") in refs:
+            if payment.transaction_id in ids or any(
+                key in ref_keys for key in order_keys(order.number, order.external_id)
+            ):
                 self.saw(order)
                 continue
             yield Miss(

@@ -12,8 +12,9 @@ the same ticket back instead of a second one.
 ``follow`` (a schedule) reads every open ticket (``fetch_ticket``) and records its status on the
 issue. A ticket whose status is one of ``ticket_done_statuses`` (``solved``, ``closed``) does not
 resolve the issue by itself: a person saying "done" is no evidence that the order reached the
-system. It is noted, and the issue resolves when the check finds the order there (or reads it
-back); while the order is still missing the issue stays active, visible.
+system. The issue goes back from ``resolving`` to ``open`` (someone must look again; the automatic
+repair does not open a second ticket), and resolves when the check finds the order there (or
+reads it back).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.reconcile import actions
 from malote.reconcile.errors import ReconcileErrorCode
-from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueState
 from malote.reconcile.options import option
 from malote.sync.errors import DeliveryError
 from malote.sync.models import OutboxMessage
@@ -176,18 +177,17 @@ def follow(now: datetime | None = None, *, actor: Actor) -> Counter[str]:
         if ticket.status.casefold() in {
             str(s).casefold() for s in option(issue.channel, "ticket_done_statuses")
         }:
-            # No resolution without evidence: the next check must find the order.
-            actions.note(
-                issue.pk,
-                "ticket_done",
-                actor=actor,
-                text=_(
-                    "Chamado %(ticket)s concluído (%(status)s); o problema será resolvido quando a"
-                    " verificação encontrar o pedido."
-                )
-                % {"ticket": ticket.id, "status": ticket.status},
-                data={"ticket": ticket.id, "status": ticket.status},
-            )
+            # No resolution without evidence: the next check must find the order. Meanwhile the
+            # issue is back in the open queue — the person's fix is not seen yet, someone must look.
+            text = _(
+                "Chamado %(ticket)s concluído (%(status)s), mas o pedido ainda não foi encontrado: o"
+                " problema volta a ficar aberto e será resolvido quando a verificação encontrar o pedido."
+            ) % {"ticket": ticket.id, "status": ticket.status}
+            data = {"ticket": ticket.id, "status": ticket.status}
+            if issue.state == IssueState.RESOLVING:
+                actions.reopen(issue.pk, "ticket_done", actor=actor, note=text, data=data)
+            else:
+                actions.note(issue.pk, "ticket_done", actor=actor, text=text, data=data)
             counts["ticket_done"] += 1
     return counts
 

@@ -4,10 +4,12 @@ says the payment went through.
 For each order still ``pending_payment`` or ``payment_overdue``, by its payment method (options of
 the order's channel, see ``options``):
 
-* boleto: overdue from the day after ``due_date``; canceled once ``boleto_cancel_business_days``
-  (3) business days after the due date have fully passed (weekends and national holidays skipped:
-  due Thursday 2026-11-19, Friday 20 is Consciência Negra → the 3rd business day is Wednesday 25,
-  the cancel happens from Thursday 26 00:00 Brasília);
+* boleto: overdue from the day after ``due_date`` (a due date on a weekend or national holiday is
+  payable on the next business day, which then counts as the due date); canceled once
+  ``boleto_cancel_business_days`` (3) business days after the due date have fully passed
+  (weekends and national holidays skipped: due Thursday 2026-11-19, Friday 20 is Consciência
+  Negra → the 3rd business day is Wednesday 25, the cancel happens from Thursday 26 00:00
+  Brasília);
 * Pix: overdue and canceled ``pix_cancel_after_minutes`` (0) after ``expires_at``;
 * card: overdue and canceled ``card_cancel_after_days`` (5) days after the order was placed (the
   authorization was never captured);
@@ -38,7 +40,7 @@ from malote.orders.models import Order, Payment
 from malote.orders.schemas import ApprovePaymentIn
 from malote.orders.statuses import OrderStatus, PaymentMethod
 from malote.reconcile import actions
-from malote.reconcile.calendar import add_business_days, end_of, parse_dates
+from malote.reconcile.calendar import add_business_days, end_of, parse_dates, payable_until
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.gateway import PaymentCheck, check_payment
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueAction, IssueKind
@@ -58,10 +60,11 @@ def deadlines(order: Order, payment: Payment) -> Deadlines | None:
     channel = order.channel
     if payment.method == PaymentMethod.BOLETO and payment.due_date:
         extra = parse_dates(option(channel, "extra_holidays"))
-        last_day = add_business_days(
-            payment.due_date, int(option(channel, "boleto_cancel_business_days")), extra
-        )
-        return Deadlines(end_of(payment.due_date), end_of(last_day))
+        # A due date on a weekend or holiday is payable on the next business day: overdue only after
+        # that day, and the business days to the cancel count from it.
+        due = payable_until(payment.due_date, extra)
+        last_day = add_business_days(due, int(option(channel, "boleto_cancel_business_days")), extra)
+        return Deadlines(end_of(due), end_of(last_day))
     if payment.method == PaymentMethod.PIX and payment.expires_at:
         grace = timedelta(minutes=float(option(channel, "pix_cancel_after_minutes")))
         return Deadlines(payment.expires_at, payment.expires_at + grace)

@@ -10,7 +10,7 @@ the held messages in their order; ``accept_remote`` and ``dismiss`` leave them d
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from django.utils import timezone
 
@@ -40,7 +40,7 @@ def deliver_to_channel(message: OutboxMessage) -> None:
     if channel is None:
         raise DeliveryError(f"Channel {code!r} no longer exists.", retryable=False)
     if not channel.enabled:
-        raise DeliveryError(f"Channel {code!r} is disabled; the message waits.", retryable=True)
+        raise ChannelPaused(f"Channel {code!r} is disabled; the message waits.")
     op = str(message.payload.get("op", ""))
     if message.order_id is not None and op != "stock":
         _hold_if_divergent(channel, message.order_id)
@@ -59,11 +59,23 @@ def deliver_to_channel(message: OutboxMessage) -> None:
     except LookupError as exc:
         raise DeliveryError(str(exc), retryable=False) from exc
     except DeliveryError as exc:
-        if message.order_id is not None:
+        if message.order_id is not None and exc.counts_as_attempt:
+            # Only a failed call marks the link; a deferral by Malote's own rate limit made none.
             OrderLink.objects.filter(order_id=message.order_id, channel=channel).exclude(
                 state=LinkState.DIVERGENT
             ).update(state=LinkState.ERROR, last_error=exc.detail[:2000])
         raise
+
+
+class ChannelPaused(DeliveryError):
+    """The channel was disabled after the message was queued: it waits, unsent, for as long as the
+    channel stays off (no attempt is spent, so it never goes to the dead letters for that)."""
+
+    counts_as_attempt = False
+    PAUSE_SECONDS: ClassVar[float] = 300.0
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, retryable=True, retry_after=self.PAUSE_SECONDS)
 
 
 HELD_PREFIX = "divergent:"

@@ -148,6 +148,15 @@ def control_body(request: Request) -> dict[str, Any]:
     return data
 
 
+def days_ago(body: Mapping[str, Any]) -> float:
+    """A control body's ``days_ago`` (an order placed that long ago: the history a shop already
+    has when it connects Malote); 0 when absent."""
+    value = body.get("days_ago", 0)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 3650:
+        raise ControlError(400, "invalid", "days_ago must be a number of days between 0 and 3650")
+    return float(value)
+
+
 class FakeApp(Generic[StateT]):
     """Base class of the three fakes; subclasses fill in the vendor-specific parts."""
 

@@ -28,7 +28,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
 from malote.fiscal import UF_CODES, FiscalError, parse_tax_document
-from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body
+from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body, days_ago
 from malote_dev.sandbox.clock import BRASILIA, brasilia_now, iso_utc
 from malote_dev.sandbox.faults import Fault
 from malote_dev.sandbox.router import Request, Response
@@ -924,6 +924,8 @@ class BlingApp(FakeApp[BlingState]):
             )
             if "situacao" in body:
                 entry["situacao"] = {"id": body["situacao"]}
+            if days := days_ago(body):
+                entry["data"] = (brasilia_now() - timedelta(days=days)).date().isoformat()
             pedido = self._parse_pedido(entry)
         except BlingFailure as failure:
             raise ControlError(400, "invalid", failure.description) from failure

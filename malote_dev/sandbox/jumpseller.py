@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from malote.fiscal import tracking_url
-from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body
+from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body, days_ago
 from malote_dev.sandbox.clock import BRASILIA, jumpseller_time, utc_now
 from malote_dev.sandbox.faults import Fault
 from malote_dev.sandbox.router import BadRequest, Request, Response
@@ -863,7 +863,7 @@ class JumpsellerApp(FakeApp[JumpsellerState]):
             lines=_lines(body.get("items")),
             payment_method=payment_method,
             status=status,
-            created_at=utc_now(),
+            created_at=utc_now() - timedelta(days=days_ago(body)),
             shipping=_decimal(body.get("shipping", "15.00"), "shipping"),
             discount=_decimal(body.get("discount", "0.00"), "discount"),
             shipping_method=str(body.get("shipping_method", DEFAULT_SHIPPING_METHOD)),

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from malote.fiscal import FiscalError, parse_tax_document
-from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body
+from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body, days_ago
 from malote_dev.sandbox.clock import iso_utc, parse_iso, utc_now
 from malote_dev.sandbox.faults import Fault
 from malote_dev.sandbox.router import BadRequest, Request, Response
@@ -801,8 +801,9 @@ class PagarmeApp(FakeApp[PagarmeState]):
         if "code" in body:
             checkout["code"] = str(body["code"])
         self._emitted.clear()
+        days = days_ago(body)
         try:
-            order = self._new_order(checkout)
+            order = self._new_order(checkout, created_at=utc_now() - timedelta(days=days) if days else None)
         except Invalid as error:
             raise ControlError(400, "invalid", str(error)) from error
         return Response.json(

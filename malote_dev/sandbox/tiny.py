@@ -29,7 +29,7 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from malote.fiscal import UF_CODES, FiscalError, build_nfe_key, parse_tax_document, tracking_url
-from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body
+from malote_dev.sandbox.app import ControlError, FakeApp, Setting, control_body, days_ago
 from malote_dev.sandbox.clock import (
     BRASILIA,
     br_date,
@@ -886,6 +886,8 @@ class TinyApp(FakeApp[TinyState]):
             pedido = self._parse_pedido(entry)
         except TinyFailure as failure:
             raise ControlError(400, "invalid", failure.message) from failure
+        if days := days_ago(body):
+            pedido["data_pedido"] = br_date(brasilia_now() - timedelta(days=days))
         self._store_new(pedido)
         return Response.json({"pedido": self._pedido_out(pedido)}, 201)
 

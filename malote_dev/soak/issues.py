@@ -43,7 +43,12 @@ def _issue_subject(issue: IntegrationIssue, number_to_sale: dict[str, str]) -> d
             "sale": number_to_sale.get(order.number or ""),
             "placed_at": order.placed_at,
         }
-    return {"ref": issue.external_ref, "sale": None, "placed_at": None}
+    references = {
+        str(side.get("reference") or "")
+        for side in (issue.evidence or {}).values()
+        if isinstance(side, dict) and side.get("reference")
+    }
+    return {"ref": issue.external_ref, "references": references, "sale": None, "placed_at": None}
 
 
 def _matches(
@@ -71,9 +76,13 @@ def score_issues(
     sale_keys: dict[str, Sale],
     go_live_at: datetime,
     canceled: set[str] | None = None,
+    history_refs: set[str] | None = None,
 ) -> dict[str, Any]:
     """``canceled``: Malote numbers canceled at the end; a fault whose victims all are has nothing
-    left to integrate, so its expected issues are only tolerated (repair resolves them)."""
+    left to integrate, so its expected issues are only tolerated (repair resolves them).
+    ``history_refs``: the store's numbers (and hand-typed references) of the history seeded before
+    the go-live; an issue about one of them is always a false positive."""
+    history_refs = HISTORY_NUMBERS | (history_refs or set())
     wanted: dict[str, list[dict[str, Any]]] = {}
     tolerated: dict[str, list[dict[str, Any]]] = {}
     for fault in faults:
@@ -97,11 +106,13 @@ def score_issues(
             "channel": issue.channel.code,
             "state": issue.state,
             "action": issue.recommended_action,
-            **{k: v for k, v in subject.items() if k != "placed_at"},
+            **{k: v for k, v in subject.items() if k not in ("placed_at", "references")},
             "detail": issue.detail[:160],
         }
-        history = (subject["placed_at"] is not None and subject["placed_at"] < go_live_at) or (
-            subject.get("ref") in HISTORY_NUMBERS
+        history = (
+            (subject["placed_at"] is not None and subject["placed_at"] < go_live_at)
+            or subject.get("ref") in history_refs
+            or bool(subject.get("references", set()) & history_refs)
         )
         hit = None
         for fault in faults:

@@ -27,6 +27,7 @@ from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
 from malote.stock.models import StockItem
 from malote.sync.models import OutboxMessage
 from malote_dev.sandbox.seed import PRODUCTS
+from malote_dev.soak import history
 from malote_dev.soak.faults import Fault
 from malote_dev.soak.issues import score_issues
 from malote_dev.soak.scenario import Sale
@@ -39,6 +40,7 @@ GOALS = {
     "recall": 1.0,
     "stock_equal_within_seconds": 60,
     "statuses_not_converged_unflagged": 0,
+    "history_records_touched": 0,
 }
 CANCELED_WORDS = ("cancel",)
 
@@ -151,13 +153,21 @@ def judge(
     go_live_at: datetime,
     maildir: Path | None,
     timings: dict[str, Any],
+    history_before: list[history.HistoryRecord] | None = None,
+    history_numbers: list[str] | None = None,
 ) -> dict[str, Any]:
     states = fetch_states(urls)
     by_sale = _malote_orders_by_sale(codes)
     number_to_sale = {row["number"]: key for key, rows in by_sale.items() for row in rows}
-    erps = erp_orders(states)
-    erp_refs = {kind: Counter(ref for ref, _ in rows) for kind, rows in erps.items()}
-    erp_status = {kind: dict(rows) for kind, rows in erps.items()}
+    # Each ERP order to the sale its shop reference names: Malote's number, or the store's own
+    # number (the history, and an order the ERP operator typed in by hand).
+    erp_by_sale: dict[str, dict[str, list[str]]] = {}
+    sent_by_malote: dict[str, Counter[str]] = {}  # ERP orders whose reference is Malote's number
+    for erp, remote in erp_orders(states).items():
+        erp_by_sale[erp] = defaultdict(list)
+        sent_by_malote[erp] = Counter(ref for ref, _ in remote if ref in number_to_sale)
+        for ref, situacao in remote:
+            erp_by_sale[erp][number_to_sale.get(ref) or f"{codes['jumpseller']}:{ref}"].append(situacao)
     placed = [sale for sale in sales if sale.ref]
     sale_keys = {_sale_key(sale, codes): sale for sale in placed}
 
@@ -171,7 +181,7 @@ def judge(
         row = rows[0]
         if "paid" in (row["status_path"] or []) or row["status"] not in ("pending_payment", "canceled"):
             for erp in ("tiny", "bling"):
-                if erp_refs[erp][row["number"]] == 0 and not (
+                if not erp_by_sale[erp].get(key) and not (
                     row["status"] == "canceled" and erp_status_irrelevant(row)
                 ):
                     lost.append({"sale": key, "number": row["number"], "why": f"never reached {codes[erp]}"})
@@ -181,13 +191,10 @@ def judge(
     for key, rows in by_sale.items():
         if len(rows) > 1:
             duplicated.append({"system": "malote", "sale": key, "copies": len(rows)})
-    for erp, counter in erp_refs.items():
-        per_sale: Counter[str] = Counter()
-        for ref, count in counter.items():
-            per_sale[number_to_sale.get(ref) or f"{codes['jumpseller']}:{ref}"] += count
-        for key, count in per_sale.items():
-            if count > 1:
-                duplicated.append({"system": codes[erp], "sale": key, "copies": count})
+    for erp, per_sale in erp_by_sale.items():
+        for key, words in per_sale.items():
+            if len(words) > 1:
+                duplicated.append({"system": codes[erp], "sale": key, "copies": len(words)})
 
     # ---- statuses
     remote_sales = sales_orders(states)
@@ -210,9 +217,9 @@ def judge(
         if word is not None and _canceled(word) != canceled:
             disagree[codes[sale.kind]] = word
         for erp in ("tiny", "bling"):
-            word = erp_status[erp].get(row["number"])
-            if word is not None and _canceled(word) != canceled:
-                disagree[codes[erp]] = word
+            words = erp_by_sale[erp].get(key) or []
+            if words and _canceled(words[0]) != canceled:
+                disagree[codes[erp]] = words[0]
         if disagree:
             not_converged.append(
                 {
@@ -228,8 +235,8 @@ def judge(
     mails = read_mailbox(maildir)
     day_orders = [row for rows in by_sale.values() for row in rows if row["placed_at"] >= go_live_at]
     history_rows = [row for rows in by_sale.values() for row in rows if row["placed_at"] < go_live_at]
-    history_numbers = {row["number"] for row in history_rows}
-    history_mail = sorted(f"{number}:{status}" for (number, status) in mails if number in history_numbers)
+    imported_history = {row["number"] for row in history_rows}
+    history_mail = sorted(f"{number}:{status}" for (number, status) in mails if number in imported_history)
     missing, duplicated_mail, unexpected = [], [], []
     for row in day_orders:
         if not row["email"]:
@@ -241,8 +248,13 @@ def judge(
         duplicated_mail += [f"{row['number']}:{status}×{n}" for status, n in got.items() if n > 1]
         unexpected += [f"{row['number']}:{status}" for status in sorted(set(got) - expected)]
 
-    canceled = {row["number"] for rows in by_sale.values() for row in rows if row["status"] == "canceled"}
-    issues = score_issues(codes, faults, number_to_sale, sale_keys, go_live_at, canceled)
+    canceled_numbers = {
+        row["number"] for rows in by_sale.values() for row in rows if row["status"] == "canceled"
+    }
+    history_refs = {*(history_numbers or []), history.HAND_TYPED_REF}
+    issues = score_issues(
+        codes, faults, number_to_sale, sale_keys, go_live_at, canceled_numbers, history_refs
+    )
     return {
         "orders": {
             "sales_placed": len(placed),
@@ -257,11 +269,13 @@ def judge(
                     "number": row["number"],
                     "sale": f"{row['code']}:{row['external_id']}",
                     "status": row["status"],
-                    "sent_to": [codes[e] for e in ("tiny", "bling") if erp_refs[e][row["number"]]],
+                    "sent_to": [codes[e] for e in ("tiny", "bling") if sent_by_malote[e][row["number"]]],
                 }
                 for row in history_rows
             ],
         },
+        # The shop's history seeded before the go-live, as every system held it then vs now.
+        "history": history.touched(history_before or [], states, history_numbers or []),
         "stock": stock_mismatches(states, codes),
         "emails": {
             "sent": sum(mails.values()),
@@ -339,6 +353,7 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "history_orders_imported": len(orders["history_imported"]),
         "history_orders_sent_to_erp": sum(1 for row in orders["history_imported"] if row["sent_to"]),
         "emails_to_history_orders": len(report["emails"]["to_history_orders"]),
+        "history_records_touched": sum(len(report["history"][key]) for key in ("changed", "created", "gone")),
         "statuses_not_converged": len(orders["statuses_not_converged"]),
         "statuses_not_converged_unflagged": len(orders["statuses_not_converged_unflagged"]),
         "stock_mismatches_at_end": stock_diffs,

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from malote.sync.models import OutboxMessage
 from malote_dev.sandbox.demo import DemoDriver
-from malote_dev.soak import oracle
+from malote_dev.soak import history, oracle
 from malote_dev.soak.faults import FaultPlan, fault_plan
 from malote_dev.soak.harness import Harness
 from malote_dev.soak.scenario import CONTESTED_SKU, CONTESTED_UNITS, Day, plan
@@ -36,6 +36,9 @@ def run_soak(
         harness.start(go_live_at)
         codes = harness.channel_codes()
         urls: dict[str, str] = {str(kind): fake.url for kind, fake in harness.fakes.items()}
+        # What a previous integration left in every system, dated before the go-live.
+        history_numbers = history.seed(urls)
+        history_before = history.snapshot(oracle.fetch_states(urls), history_numbers)
         time.sleep(onboarding)
         day_sales, steps = plan(seed, day_seconds, sales=sales)
         faults = fault_plan(codes, small=small)
@@ -71,6 +74,8 @@ def run_soak(
             go_live_at=go_live_at,
             maildir=harness.maildir,
             timings=timings,
+            history_before=history_before,
+            history_numbers=history_numbers,
         )
         timings["wall_seconds"] = round(time.time() - started, 1)
         return {
@@ -88,7 +93,11 @@ def run_soak(
                 "sales": [sale.to_json() for sale in day_sales],
                 "faults": [fault.to_json() for fault in faults],
                 "expectations": {
-                    "history": "no issue expected on any order placed before go-live",
+                    "history": "no issue expected on any order placed before go-live; no history record"
+                    " in any system changed, copied or removed",
+                    "history_seeded": {"store_numbers": history_numbers, "records": len(history_before)},
+                    "typed_in_erp": "a sale the Bling operator typed in by hand before Malote sent it:"
+                    " linked, never created a second time; no issue expected",
                     "contested": f"{CONTESTED_SKU}: {CONTESTED_UNITS} units, 4 sales at once; "
                     "the surplus waits out of stock, no issue expected",
                     "panel_cancel": "SkyHub panel cancel taken in; no issue expected",

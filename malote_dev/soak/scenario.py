@@ -62,6 +62,7 @@ class Sale:
     placed_at: float = 0.0
     contested: bool = False
     webhook_lost: bool = False
+    typed_in_erp: bool = False  # the Bling operator types it in by hand before Malote sends it
     done: list[str] = field(default_factory=list)
 
     @property
@@ -107,6 +108,8 @@ def plan(seed: int, seconds: float, *, sales: int | None = None) -> tuple[list[S
         )
         if kind == "skyhub":
             sale.sub_channel, sale.shipping_method = SKYHUB_SALES[n % len(SKYHUB_SALES)]
+        # The store's first sale is typed into Bling by hand (its operator did not wait for Malote).
+        sale.typed_in_erp = n == 0
         at = window * n / count + rng.uniform(0, 2)
         out.append(sale)
         steps += [
@@ -205,6 +208,10 @@ class Day:
             },
         )["order"]
         sale.ref = str(order["id"])
+        if sale.typed_in_erp:
+            # By the store's number, as people type it (the same sale, not a new one).
+            typed = {"items": self._items(sale), "customer": sale.customer, "numeroLoja": sale.ref}
+            self._post("bling", "/orders", typed)
         cents, shipping = round(float(order["total"]) * 100), round(float(order.get("shipping") or 0) * 100)
         if sale.gateway == "pagarme":
             sku, qty = sale.skus[0]

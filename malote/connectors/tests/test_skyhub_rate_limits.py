@@ -255,6 +255,8 @@ def test_a_push_over_the_limit_waits_in_the_outbox_without_spending_an_attempt(
     assert (message.next_attempt_at - timezone.now()).total_seconds() == pytest.approx(5.0), "retry_after"
     assert "rate limit" in message.last_error and message.last_status is None
     assert fake.state.orders[code]["status"]["type"] != "CANCELED"
+    # Nothing was called, so nothing failed: the link keeps its state (no "error" on the order page).
+    assert OrderLink.objects.get(order=order, channel=skyhub).state == "linked"
 
     clock.traveller.shift(5.0)
     drain(prefix="channel:")

@@ -196,11 +196,17 @@ def test_helpdesk_policy_opens_one_ticket_and_follows_it_to_closure(
     ticket["status"] = "solved"
     assert tickets.follow(actor=Actor.schedule("t"))["ticket_done"] == 1
     issue.refresh_from_db()
-    # Forbidden: a solved ticket alone is no evidence; the issue stays, the ticket's state recorded.
-    assert issue.state == IssueState.RESOLVING and issue.ticket_status == "solved"
+    # Forbidden: a solved ticket alone is no evidence; the issue is open again for a person, the
+    # ticket's state recorded.
+    assert issue.state == IssueState.OPEN and issue.ticket_status == "solved"
     run_slot(3)
+    drain()
     issue.refresh_from_db()
-    assert issue.state == IssueState.RESOLVING
+    # The automation does not ask for a second ticket (nor re-send): it stays open, visible.
+    assert issue.state == IssueState.OPEN
+    assert len(StubDesk.tickets) == 1 and resends(order) == 1
+    assert tickets.follow(actor=Actor.schedule("t"))["ticket_done"] == 1
+    assert list(issue.history.values_list("action", flat=True)).count("ticket_done") == 1
     # Allowed: the person typed the order into Tiny; the next check finds it and resolves the issue.
     tiny_control("orders", {"numero_ecommerce": order.number})
     run_slot(4)

@@ -183,3 +183,23 @@ def test_an_issue_whose_order_left_the_window_stays_open(
     issue.refresh_from_db()
     assert counts["cleared"] == 0 and issue.state == IssueState.OPEN
     assert "cleared" not in list(issue.history.values_list("action", flat=True))
+
+
+def test_a_charge_naming_the_sale_in_another_spelling_is_no_unknown_payment(
+    pagarme: Channel,
+    make_order: Callable[..., Order],
+    pagarme_control: Callable[..., dict[str, Any]],
+) -> None:
+    pagarme.options = {**pagarme.options, "integration_grace_minutes": 0}
+    pagarme.save()
+    payment = {"method": "pix", "gateway": "pagarme", "transaction_id": "", "installments": 1}
+    make_order(external_id="02-704319102", payment=payment)
+    # Allowed: the store sent the charge with its number typed without the dash.
+    pagarme_control("orders", {"code": "02704319102", "items": [{"sku": "CHINELO-42", "qty": 2}]})
+    counts = integration.check(pagarme, actor=ACTOR)
+    assert counts["unknown_payment"] == 0 and not IntegrationIssue.objects.exists()
+    # Forbidden: a charge whose reference names no sale is a payment unknown to Malote.
+    pagarme_control("orders", {"code": "99-555000111", "items": [{"sku": "CHINELO-42", "qty": 1}]})
+    counts = integration.check(pagarme, actor=ACTOR)
+    assert counts["unknown_payment"] == 1
+    assert IntegrationIssue.objects.get().external_ref.startswith("ch_")

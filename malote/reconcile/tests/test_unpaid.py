@@ -13,7 +13,7 @@ from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.reconcile import unpaid
-from malote.reconcile.calendar import BRASILIA, add_business_days, is_business_day
+from malote.reconcile.calendar import BRASILIA, add_business_days, is_business_day, payable_until
 from malote.reconcile.models import IntegrationIssue, IssueKind
 from malote.reconcile.tests.conftest import live
 from malote.sync.models import OutboxMessage
@@ -63,6 +63,31 @@ def test_boleto_canceled_on_the_right_day_not_a_day_earlier(
     assert emails.count() == 1
     # The gateway hears the cancellation (the charge is voided) through routing.
     assert OutboxMessage.objects.filter(order=order, destination="channel:pagarme").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("due", "still_on_time", "overdue_from"),
+    [
+        # Saturday; Sunday the 15th is a holiday too: payable on Monday the 16th.
+        ("2026-11-14", "2026-11-16T23:59:00", "2026-11-17T00:00:01"),
+        # Consciência Negra (Friday): payable on Monday the 23rd.
+        ("2026-11-20", "2026-11-23T23:59:00", "2026-11-24T00:00:01"),
+    ],
+)
+def test_a_boleto_due_on_a_non_business_day_is_on_time_until_the_next_business_day(
+    paying_order: Callable[..., tuple[Order, str]], due: str, still_on_time: str, overdue_from: str
+) -> None:
+    order, _ = paying_order("boleto", due_date=due)
+    assert unpaid.run(at(still_on_time), actor=ACTOR)["waiting"] == 1
+    assert status(order) == "pending_payment"
+    unpaid.run(at(overdue_from), actor=ACTOR)
+    assert status(order) == "payment_overdue"
+
+
+def test_payable_until_keeps_a_business_due_date() -> None:
+    assert payable_until(date(2026, 11, 19)) == date(2026, 11, 19)
+    assert payable_until(date(2026, 11, 21)) == date(2026, 11, 23)
+    assert payable_until(date(2026, 11, 19), extra=[date(2026, 11, 19)]) == date(2026, 11, 23)
 
 
 def test_a_late_payment_is_approved_not_canceled(

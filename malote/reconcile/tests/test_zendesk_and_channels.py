@@ -63,8 +63,9 @@ def test_a_zendesk_ticket_is_opened_once_and_followed(
         http.post(f"{zendesk_fake.url}/_sandbox/tickets/{ticket['id']}/status", json={"status": "solved"})
     assert tickets.follow(actor=ACTOR)["ticket_done"] == 1
     issue.refresh_from_db()
-    # The solved ticket is recorded; the order is still not in Tiny, so the issue is not resolved.
-    assert issue.state == IssueState.RESOLVING and issue.ticket_status == "solved"
+    # The solved ticket is recorded; the order is still not in Tiny, so the issue is not resolved:
+    # it is open again, for a person.
+    assert issue.state == IssueState.OPEN and issue.ticket_status == "solved"
 
 
 def test_a_divergence_recorded_by_the_intake_is_reported_and_pushed_again(

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole, ImportPolicy
 from malote.conftest import SYSTEM
@@ -125,6 +126,26 @@ def test_stock_pushes_are_coalesced_per_sku(store: Channel, sink: HttpSink, db: 
     drain(prefix="channel:")
     [push] = [r.json() for r in sink.requests]
     assert (push["type"], push["sku"], push["available"]) == ("stock.available", "CHINELO-42", 999 % 50)
+
+
+def test_a_message_queued_before_the_channel_was_disabled_waits_without_spending_attempts(
+    store: Channel, make_order: Callable[..., Order], sink: HttpSink
+) -> None:
+    bring_to(make_order(), "paid")
+    Channel.objects.filter(pk=store.pk).update(enabled=False)
+    for _ in range(20):  # more than the retry budget (15 attempts)
+        OutboxMessage.objects.filter(destination="channel:site").update(next_attempt_at=timezone.now())
+        drain(prefix="channel:")
+    waiting = OutboxMessage.objects.filter(destination="channel:site", kind__startswith="order.")
+    assert {(m.state, m.attempts) for m in waiting} == {("pending", 0)}
+    assert "disabled" in waiting.first().last_error  # type: ignore[union-attr]
+    assert sink.requests == []
+
+    Channel.objects.filter(pk=store.pk).update(enabled=True)
+    OutboxMessage.objects.filter(destination="channel:site").update(next_attempt_at=timezone.now())
+    drain(prefix="channel:")
+    assert set(waiting.values_list("state", flat=True)) == {"done"}
+    assert sink.requests
 
 
 def test_disabled_channels_hear_nothing(store: Channel, make_order: Callable[..., Order]) -> None:
