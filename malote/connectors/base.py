@@ -36,6 +36,7 @@ class Capability(StrEnum):
     CREATE_TICKET = "create_ticket"
     FETCH_TICKET = "fetch_ticket"
     PUSH_ORDER = "push_order"
+    FIND_ORDER = "find_order"
     PUSH_STATUS = "push_status"
     PUSH_INVOICE = "push_invoice"
     PUSH_SHIPMENT = "push_shipment"
@@ -288,6 +289,11 @@ class Connector:
 
     def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
         """Orders created or changed since ``since`` (ISO 8601), one page at a time, oldest first."""
+        raise Unsupported
+
+    def find_order(self, snapshot: dict[str, Any]) -> str | None:
+        """The system's id for the sale, looked up the way ``push_order`` looks before creating
+        (Malote's number and the sale's references however written); ``None``: it has none."""
         raise Unsupported
 
     # --- help desk --------------------------------------------------------------------------------

@@ -66,3 +66,8 @@ def divergence_resolved(
         actor,
         {"channel": channel, "action": action, "reason": reason, **detail},
     )
+
+
+def integration_link(order: Order, actor: Actor, *, channel: str, external_id: str, note: str) -> None:
+    """The order's copy in ``channel`` was found under ``external_id`` ("" : it has none there)."""
+    _event(order, "integration_link", actor, {"channel": channel, "external_id": external_id, "note": note})

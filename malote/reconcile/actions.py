@@ -18,6 +18,7 @@ from django.utils import timezone
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
+from malote.orders import events
 from malote.orders.models import Order, OrderEvent
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueEvent, IssueState
@@ -252,15 +253,7 @@ def link_remote(order_id: int, channel: Channel, external_id: str, *, actor: Act
                 return  # already linked: a different id is a duplicate, for the caller to report
             link.external_id, link.state = external_id, LinkState.LINKED
             link.save(update_fields=["external_id", "state"])
-        OrderEvent.objects.create(
-            order=order,
-            type="integration_link",
-            actor_kind=actor.kind,
-            actor_label=actor.label[:200],
-            actor_user_id=actor.user_id,
-            data={"channel": channel.code, "external_id": external_id, "note": note},
-            created_at=timezone.now(),
-        )
+        events.integration_link(order, actor, channel=channel.code, external_id=external_id, note=note)
 
 
 def set_ticket(issue_id: int, *, ticket_id: str, status: str, url: str, actor: Actor) -> None:

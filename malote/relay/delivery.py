@@ -18,6 +18,7 @@ from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.connectors.base import Connector, Unsupported
 from malote.connectors.registry import connector_for
 from malote.core.actors import Actor
+from malote.orders import events
 from malote.orders.models import Order
 from malote.relay.snapshots import order_snapshot
 from malote.stock import actions as stock_actions
@@ -152,5 +153,44 @@ def _push_change(
         raise DeliveryError(f"The order is not in {channel.code} yet.", retryable=True)
     snapshot = order_snapshot(order)
     snapshot["change_status"] = message.payload.get("status", order.status)
-    push(external_id, snapshot, idempotency_key=message.idempotency_key)
+    try:
+        push(external_id, snapshot, idempotency_key=message.idempotency_key)
+    except DeliveryError as exc:
+        if exc.status != 404 or message.payload.get("op") != "cancellation":
+            raise
+        found = _look_up_missing(connector, snapshot, external_id)
+        if found is None:
+            _forget_absent(order, channel, external_id)
+            return
+        push(found, snapshot, idempotency_key=message.idempotency_key)
+        external_id = found
     _mark_synced(order, channel, external_id=external_id, expected_status=snapshot["change_status"])
+
+
+def _look_up_missing(connector: Connector, snapshot: dict[str, Any], external_id: str) -> str | None:
+    """A cancellation answered "no such order": is the sale there under another id (returned), or
+    not at all (``None``)? Re-raises the 404 when the system cannot be asked or names the same id."""
+    try:
+        found = connector.find_order(snapshot)
+    except Unsupported:
+        raise DeliveryError(
+            f"{connector.channel.code} has no order {external_id} to cancel.", retryable=False, status=404
+        ) from None
+    if found == external_id:
+        raise DeliveryError(
+            f"{connector.channel.code} lists order {external_id} but cannot cancel it.", retryable=False
+        )
+    return found
+
+
+def _forget_absent(order: Order, channel: Channel, external_id: str) -> None:
+    """The system never kept the order (its creation was answered but not stored): no cancellation
+    is owed there. The link forgets the id and the timeline says so, instead of a dead letter."""
+    OrderLink.objects.filter(order=order, channel=channel).delete()
+    events.integration_link(
+        order,
+        Actor.channel(channel.code),
+        channel=channel.code,
+        external_id="",
+        note=f"{channel.name} não tem o pedido {external_id}: nada a cancelar lá.",
+    )

@@ -61,6 +61,7 @@ class BlingConnector(Connector):
             Capability.FETCH_ORDER,
             Capability.LIST_ORDERS,
             Capability.PUSH_ORDER,
+            Capability.FIND_ORDER,
             Capability.PUSH_STATUS,
             Capability.PUSH_INVOICE,
             Capability.PUSH_SHIPMENT,
@@ -163,6 +164,9 @@ class BlingConnector(Connector):
         if status and status == self.option("generate_nfe_on", ""):
             self._generate_nfe(new_id)
         return new_id
+
+    def find_order(self, snapshot: dict[str, Any]) -> str | None:
+        return self._find_existing(snapshot, self._numero_loja(snapshot))[0]
 
     def _numero_loja(self, snapshot: Mapping[str, Any]) -> str:
         if self.option("numero_loja", "number") == "external_id" and snapshot.get("external_id"):

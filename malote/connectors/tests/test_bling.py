@@ -298,6 +298,50 @@ def test_cancellation_reaches_bling(fake: Fake, bling: Channel, make_order: Call
     assert fake.state.pedidos[int(pedido_id)]["situacao"] == {"id": 12, "valor": 2}
 
 
+def test_a_cancellation_for_an_order_bling_never_kept_is_owed_nothing(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order]
+) -> None:
+    fake.faults.set("drop_order_creation", 1)  # 201 with an id, nothing stored
+    order = bring_to(make_order(), "paid")
+    drain(prefix="channel:")
+    assert OrderLink.objects.get(order=order, channel=bling).external_id
+    actions.run_transition(order.pk, "cancel", valid_input(order, "cancel"), actor=SYSTEM)
+    drain(prefix="channel:")
+    # Allowed: Bling has no such sale under any reference; nothing to cancel, no dead letter.
+    cancellation = OutboxMessage.objects.get(destination="channel:bling", kind="order.cancellation")
+    assert cancellation.state == "done"
+    assert not OrderLink.objects.filter(order=order, channel=bling).exists()
+    assert order.events.filter(type="integration_link", data__external_id="").exists()
+    assert not fake.state.pedidos
+
+
+def test_a_cancellation_answered_404_reaches_the_sale_under_its_real_id(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order]
+) -> None:
+    order = bring_to(make_order(), "paid")
+    drain(prefix="channel:")
+    real = OrderLink.objects.get(order=order, channel=bling).external_id
+    OrderLink.objects.filter(order=order, channel=bling).update(external_id="99999999")  # a wrong id
+    actions.run_transition(order.pk, "cancel", valid_input(order, "cancel"), actor=SYSTEM)
+    drain(prefix="channel:")
+    assert fake.state.pedidos[int(real)]["situacao"]["id"] == 12
+    assert OrderLink.objects.get(order=order, channel=bling).external_id == real
+
+
+def test_a_404_on_another_push_is_not_taken_for_an_absent_order(
+    fake: Fake, bling: Channel, make_order: Callable[..., Order]
+) -> None:
+    order = make_order()
+    linked(order, "bling")
+    OrderLink.objects.filter(order=order, channel=bling).update(external_id="99999999")
+    actions.run_transition(order.pk, "approve_payment", {}, actor=SYSTEM)
+    drain(prefix="channel:")
+    # Forbidden: only a cancellation is owed nothing by a system without the order.
+    status = OutboxMessage.objects.get(destination="channel:bling", kind="order.status")
+    assert status.state == "dead"
+    assert OrderLink.objects.filter(order=order, channel=bling, external_id="99999999").exists()
+
+
 def test_an_unknown_situacao_id_is_a_clear_dead_letter(
     fake: Fake, bling: Channel, make_order: Callable[..., Order]
 ) -> None:

@@ -341,6 +341,21 @@ def test_cancellation_reaches_tiny(fake: Fake, tiny: Channel, make_order: Callab
     assert fake.state.pedidos[int(pedido_id)]["_situacao"] == "cancelado"
 
 
+def test_a_cancellation_for_an_order_tiny_never_kept_is_owed_nothing(
+    fake: Fake, tiny: Channel, make_order: Callable[..., Order]
+) -> None:
+    fake.faults.set("drop_order_creation", 1)  # "OK" with an id, nothing stored
+    order = bring_to(make_order(), "paid")
+    drain(prefix="channel:")
+    assert OrderLink.objects.get(order=order, channel=tiny).external_id
+    actions.run_transition(order.pk, "cancel", valid_input(order, "cancel"), actor=SYSTEM)
+    drain(prefix="channel:")
+    cancellation = OutboxMessage.objects.get(destination="channel:tiny", kind="order.cancellation")
+    assert cancellation.state == "done"
+    assert not OrderLink.objects.filter(order=order, channel=tiny).exists()
+    assert not fake.state.pedidos
+
+
 def test_repeated_or_stale_pushes_never_write_or_move_tiny_back(
     fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
 ) -> None:

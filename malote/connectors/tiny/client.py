@@ -31,6 +31,9 @@ class TinyError(DeliveryError):
         super().__init__(
             f"tiny {service}: codigo_erro {code}: {message}",
             retryable=throttled,
+            # Tiny answers HTTP 200 to everything; "not found" (32) is given the status the other
+            # systems answer, so the outbox handlers treat a missing order alike (relay.delivery).
+            status=404 if code == NOT_FOUND else None,
             retry_after=RATE_LIMIT_PAUSE_SECONDS if throttled else None,
         )
         self.code = code

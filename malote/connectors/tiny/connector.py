@@ -69,6 +69,7 @@ class TinyConnector(Connector):
             Capability.FETCH_ORDER,
             Capability.LIST_ORDERS,
             Capability.PUSH_ORDER,
+            Capability.FIND_ORDER,
             Capability.PUSH_STATUS,
             Capability.PUSH_INVOICE,
             Capability.PUSH_SHIPMENT,
@@ -120,6 +121,9 @@ class TinyConnector(Connector):
             # Accepted without an id: the retry's look-up finds the copy if one was made.
             raise DeliveryError("tiny pedido.incluir: OK without a record id", retryable=True)
         return new_id
+
+    def find_order(self, snapshot: dict[str, Any]) -> str | None:
+        return self._find_existing(snapshot)
 
     def _find_existing(self, snapshot: Mapping[str, Any]) -> str | None:
         """Tiny's id for the sale, if Tiny has it: by Malote's number (what Malote itself sends as
