@@ -16,8 +16,10 @@ CATALOGS := $(wildcard malote/locale/*/LC_MESSAGES/django.po)
 export DJANGO_SETTINGS_MODULE := malote_dev.settings
 # A day a year ahead that is a Brazilian national holiday (Proclamação da República, a Monday).
 TEST_CLOCK ?= 2027-11-15T10:00:00-03:00
+# Examples per API operation in make fuzz (the suite, and so make test, runs a few).
+FUZZ_EXAMPLES ?= 50
 
-.PHONY: run test setup lint typecheck layers test-sqlite test-postgres test-clock bench clean browser gettext messages
+.PHONY: run test setup lint typecheck layers test-sqlite test-postgres test-clock fuzz bench clean browser gettext messages
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -75,6 +77,11 @@ test-clock: setup browser
 	env -u DATABASE_URL MALOTE_TEST_CLOCK=$(TEST_CLOCK) MALOTE_REQUIRE_BROWSER=1 $(BIN)/pytest -n 2 -q
 
 test: lint typecheck layers test-sqlite test-postgres test-clock
+
+# The API contract (malote/api/tests/test_contract.py): schemathesis over every operation of the
+# OpenAPI document with all its checks, FUZZ_EXAMPLES examples each; make test runs it with a few.
+fuzz: setup
+	env -u DATABASE_URL MALOTE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -n 2 -q -p no:randomly malote/api/tests/test_contract.py
 
 bench: setup
 	UV_PYTHON=$(PYTHON) $(UV) sync --locked --quiet --group bench

@@ -3,8 +3,13 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from malote.api.main import api
+from malote.backoffice.forms import ThrottledAdminAuthenticationForm
 from malote.core.views import health
 from malote.relay.views import receive_webhook
+
+# The admin's login refuses locked-out attempts with the same message as the back office's (the
+# django-axes backend behind both does the counting and the refusing).
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/backoffice/", permanent=False)),

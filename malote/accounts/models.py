@@ -7,6 +7,7 @@ import secrets
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 TOKEN_PREFIX = "mlt_"
 
@@ -39,7 +40,15 @@ class ApiToken(models.Model):
 
 
 class IdempotencyRecord(models.Model):
-    """The stored answer to a POST sent with an ``Idempotency-Key``, replayed on a repeat."""
+    """The stored answer to a POST sent with an ``Idempotency-Key``, replayed on a repeat.
+
+    ``status`` 0 means the request is still running. ``started_at`` is when the current attempt
+    began: it is the lease of a running attempt (a retry takes over a record still running past
+    the lease, its request being dead) and the start of the record's lifetime (past it the key is
+    new again and the row is pruned). ``attempt`` grows with every takeover; a takeover is a
+    conditional UPDATE on it, so of two retries only one wins, and a dead attempt that wakes up
+    cannot overwrite its successor's answer. See ``malote.accounts.idempotency``.
+    """
 
     principal = models.CharField(max_length=64)
     key = models.CharField(max_length=255)
@@ -49,6 +58,8 @@ class IdempotencyRecord(models.Model):
     status = models.PositiveSmallIntegerField()
     body = models.BinaryField()
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(default=timezone.now, db_index=True)
+    attempt = models.PositiveIntegerField(default=1)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["principal", "key"], name="idempotency_key_once")]

@@ -31,7 +31,7 @@ _SOURCES = {"body", "query", "path", "header", "cookie", "form", "file"}
 class ApiErrorCode(StrEnum):
     """The codes the API layer answers itself (handlers, middleware, routers)."""
 
-    # Requests the API cannot read (errors.py, middleware.py, orders.py)
+    # Requests the API cannot read (errors.py, middleware.py, bodies.py)
     MALFORMED_REQUEST = "malformed_request"
     MALFORMED_JSON = "malformed_json"
     BODY_NOT_OBJECT = "body_not_object"
@@ -85,6 +85,53 @@ API_ERROR_CODES: tuple[str, ...] = tuple(
 # A request that fails schema validation (422) carries pydantic's error type as its code
 # (``missing``, ``extra_forbidden``, ``string_too_long``…) where no Malote rule names it.
 PYDANTIC_ERROR_TYPES: tuple[str, ...] = get_args(ErrorType)
+
+
+# Rules the OpenAPI document cannot express: check digits and other content of a well-formed
+# CPF/CNPJ, CEP, NF-e key or XML, sums and comparisons across fields, what the database holds,
+# blanks-only and NUL inside text, a money number's decimals, an opaque cursor. A request the
+# document allows may still be refused with 422 and one of these codes; refused with any other
+# code, the document is wrong (malote/api/tests/test_contract.py; docs/security.md, "API input").
+RULES_BEYOND_SCHEMA: frozenset[str] = frozenset(
+    {
+        # Check digits and content (the document gives the form: pattern, length)
+        FiscalErrorCode.CPF_REPEATED_DIGITS,
+        FiscalErrorCode.CPF_CHECK_DIGIT,
+        FiscalErrorCode.CNPJ_FORBIDDEN_LETTER,
+        FiscalErrorCode.CNPJ_REPEATED_DIGITS,
+        FiscalErrorCode.CNPJ_CHECK_DIGIT,
+        FiscalErrorCode.CEP_ZERO,
+        FiscalErrorCode.NFE_KEY_CHECK_DIGIT,
+        FiscalErrorCode.NFE_KEY_UF,
+        FiscalErrorCode.NFE_KEY_MONTH,
+        FiscalErrorCode.NFE_KEY_MODEL,
+        FiscalErrorCode.NFE_KEY_EMISSION_TYPE,
+        FiscalErrorCode.NFE_KEY_NUMBER,
+        FiscalErrorCode.NFE_KEY_EMITTER,
+        FiscalErrorCode.TRACKING_CODE_FORMAT,
+        FiscalErrorCode.TRACKING_CODE_CHECK_DIGIT,
+        OrdersErrorCode.INVOICE_NUMBER_ZERO,
+        *(code for code in FiscalErrorCode if code.startswith("nfe_xml_")),
+        OrdersErrorCode.NFE_XML_TOTAL_MISMATCH,
+        OrdersErrorCode.NFE_XML_RECIPIENT_MISMATCH,
+        OrdersErrorCode.NFE_XML_NOT_AUTHORIZED,
+        # Across fields, or against the order and the configuration
+        OrdersErrorCode.TOTALS_MISMATCH,
+        OrdersErrorCode.LINE_DISCOUNT_EXCEEDS_VALUE,
+        OrdersErrorCode.UNKNOWN_CHANNEL,
+        OrdersErrorCode.DELIVERED_BEFORE_SHIPPED,
+        OrdersErrorCode.INVOICE_NUMBER_MISMATCH,
+        OrdersErrorCode.INVOICE_SERIES_MISMATCH,
+        OrdersErrorCode.INVOICE_ISSUED_AT_MISMATCH,
+        ApiErrorCode.INVALID_CURSOR,
+        # Text: NUL anywhere, or only blanks where text is required (stripped, then too short)
+        OrdersErrorCode.NUL_CHARACTER,
+        "string_too_short",
+        # A money number with more than 2 decimals (a JSON number has no decimal places to limit)
+        "decimal_max_places",
+        "decimal_max_digits",
+    }
+)
 
 
 def openapi_codes() -> list[str]:

@@ -11,27 +11,30 @@ Errors are ``{code, detail, field?}``: 404 ``issue_not_found``, 409 ``issue_clos
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import QuerySet
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
+from ninja import Path, Query, Router, Schema
 from pydantic import ConfigDict, Field
 
 from malote.api.auth import actor_for, require
-from malote.api.schemas import ErrorOut
+from malote.api.bodies import optional_body, request_body
+from malote.api.schemas import MAX_ID, MAX_OFFSET, error_responses
 from malote.core.errors import NotFound
 from malote.reconcile import repair, selectors
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.models import IntegrationIssue
 
 router = Router(tags=["issues"])
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(404)
+BODY_ERRORS = error_responses(404, 409, 413)
 VIEW = "orders.view_order"
 ACT = "orders.change_order_status"
 
 Kind = Literal["not_integrated", "divergent", "stuck", "unpaid"]
 State = Literal["open", "resolving", "resolved", "dismissed", "active"]
+IssueId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Action = Literal["reintegrate", "import", "cancel", "open_ticket", "push_again", "accept", "dismiss"]
 
 
@@ -133,9 +136,9 @@ def list_issues(
     kind: Kind | None = Query(None),  # noqa: B008
     state: State = Query("active"),  # noqa: B008
     channel: str | None = Query(None, max_length=50),
-    order_id: int | None = Query(None, ge=1),
+    order_id: int | None = Query(None, ge=1, le=MAX_ID),
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> list[dict[str, Any]]:
     """Active issues (open or resolving) by default, most recently seen first."""
     require(request, VIEW)
@@ -146,24 +149,24 @@ def list_issues(
 
 
 @router.get("/issues/{int:issue_id}", response={200: IssueDetailOut, **ERRORS}, summary="Read one issue")
-def get_issue(request: HttpRequest, issue_id: int) -> dict[str, Any]:
+def get_issue(request: HttpRequest, issue_id: IssueId) -> dict[str, Any]:
     require(request, VIEW)
     return detail_dict(_get(issue_id))
 
 
 @router.post(
     "/issues/{int:issue_id}/actions/{action}",
-    response={200: ActOut, **ERRORS},
+    response={200: ActOut, **BODY_ERRORS},
     summary="Act on an issue",
+    # The body is optional: without one (or with {}) the reason is empty.
+    openapi_extra={"requestBody": request_body(ActIn, required=False)},
 )
-def act_on_issue(
-    request: HttpRequest, issue_id: int, action: Action, payload: ActIn | None = None
-) -> dict[str, Any]:
+def act_on_issue(request: HttpRequest, issue_id: IssueId, action: Action) -> dict[str, Any]:
     """``dismiss`` needs a ``reason``; ``cancel`` cancels the order everywhere (reason
-    ``customer_gave_up``); ``reintegrate``/``open_ticket`` check the order and the payment first."""
+    ``customer_gave_up``); ``reintegrate``/``open_ticket`` check the order and the payment first.
+    The body ``{"reason": …}`` may be left out."""
     require(request, ACT)
     _get(issue_id)
-    result = repair.act(
-        issue_id, action, actor=actor_for(request), reason=(payload.reason if payload else "")
-    )
+    payload = optional_body(request, ActIn)
+    result = repair.act(issue_id, action, actor=actor_for(request), reason=payload.reason)
     return {"result": result, "issue": detail_dict(_get(issue_id))}

@@ -9,6 +9,7 @@ from pydantic.json_schema import models_json_schema
 
 from malote.api import errors
 from malote.api.auth import AUTH
+from malote.api.bodies import BODY_MODELS
 from malote.api.issues import router as issues_router
 from malote.api.orders import router as orders_router
 from malote.api.outbox import router as outbox_router
@@ -18,9 +19,10 @@ from malote.orders.lifecycle import TRANSITIONS
 
 class MaloteAPI(NinjaAPI):
     def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
-        """Add the transition input schemas, which the transition endpoints reference by name."""
+        """Add the schemas of the bodies the endpoints read themselves (transition inputs, issue
+        actions), which their ``requestBody`` references by name."""
         schema = super().get_openapi_schema(*args, **kwargs)
-        inputs = {t.input for t in TRANSITIONS.values()}
+        inputs = BODY_MODELS | {t.input for t in TRANSITIONS.values()}
         _, defs = models_json_schema(
             [(model, "validation") for model in sorted(inputs, key=lambda m: m.__name__)],
             ref_template="#/components/schemas/{model}",

@@ -5,15 +5,16 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from malote.accounts import idempotency
 from malote.accounts.models import IdempotencyRecord
+from malote.api.auth import authenticates
 from malote.api.errors import ApiErrorCode, error_body
 from malote.core.errors import CoreErrorCode
 
 API_PREFIX = "/api/"
-IN_PROGRESS = 0
+IN_PROGRESS = idempotency.IN_PROGRESS
 # Answers that say nothing about the request itself are not remembered: the client may retry.
 NOT_STORED = {401, 403, 413, 429}
 
@@ -29,9 +30,14 @@ def _principal(request: HttpRequest) -> str | None:
 class IdempotencyKeyMiddleware:
     """Replays the stored answer to a POST repeated with the same ``Idempotency-Key``.
 
-    The key is scoped to the caller (token or session). The same key with a different request is
-    refused with 422 ``idempotency_key_reused``; a repeat while the first is still running gets
-    409 ``idempotency_in_progress``. 5xx answers are not stored, so such a request can be retried.
+    The key is scoped to the caller (token or session), and honoured only for a caller the API's
+    authentication accepts right now: any other request goes straight to the routers, which answer
+    401 (or 403 for a failed CSRF check), so a revoked token never gets a stored answer. The same
+    key with a different request is refused with 422 ``idempotency_key_reused``; a repeat while the
+    first is still running gets 409 ``idempotency_in_progress``, until the first has held the key
+    longer than the lease (it died): then the repeat takes the key over and runs. A key is bound
+    for 24 hours; after that it is new again. 5xx answers are not stored, so such a request can be
+    retried. The rows are handled by ``malote.accounts.idempotency``.
     """
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
@@ -55,31 +61,22 @@ class IdempotencyKeyMiddleware:
             body = request.body
         except Exception:  # RequestDataTooBig and the like: let the view answer it.
             return self.get_response(request)
+        if not authenticates(request):  # read after the body: the CSRF check may read the form
+            return self.get_response(request)
         digest = hashlib.sha256(request.method.encode() + request.path.encode() + b"\n" + body).hexdigest()
-        try:
-            with transaction.atomic():
-                record = IdempotencyRecord.objects.create(
-                    principal=principal,
-                    key=key,
-                    method=request.method,
-                    path=request.path[:500],
-                    request_hash=digest,
-                    status=IN_PROGRESS,
-                    body=b"",
-                )
-        except IntegrityError:
-            return self._replay(principal, key, digest)
+        claim = idempotency.claim(
+            principal, key, method=request.method, path=request.path, request_hash=digest
+        )
+        if not claim.owned:
+            return self._replay(claim.record, digest)
         response = self.get_response(request)
         if response.status_code >= 500 or response.status_code in NOT_STORED or response.streaming:
-            record.delete()
+            idempotency.drop(claim)
             return response
-        IdempotencyRecord.objects.filter(pk=record.pk).update(
-            status=response.status_code, body=response.content
-        )
+        idempotency.store(claim, response.status_code, response.content)
         return response
 
-    def _replay(self, principal: str, key: str, digest: str) -> HttpResponse:
-        record = IdempotencyRecord.objects.filter(principal=principal, key=key).first()
+    def _replay(self, record: IdempotencyRecord | None, digest: str) -> HttpResponse:
         if record is None:  # deleted after a failure in between: ask for a retry
             return JsonResponse(
                 error_body(ApiErrorCode.IDEMPOTENCY_IN_PROGRESS, "Retry the request."), status=409

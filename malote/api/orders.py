@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
+import re
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Query, Router, Status
+from ninja import Path, Query, Router, Status
+from pydantic import WithJsonSchema
 
 from malote.api.auth import actor_for, require
+from malote.api.bodies import read_object, request_body
 from malote.api.errors import ApiErrorCode
-from malote.api.schemas import ErrorOut, EventOut, OrderOut, OrderPageOut, TransitionOut
+from malote.api.schemas import MAX_ID, EventOut, OrderOut, OrderPageOut, TransitionOut, error_responses
 from malote.api.streaming import streaming_response
 from malote.core.errors import InvalidInput, NotFound
 from malote.fiscal.errors import FiscalErrorCode
@@ -23,12 +25,16 @@ from malote.orders import actions, selectors, serializers
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Order
-from malote.orders.schemas import OrderIn
+from malote.orders.schemas import YEAR_1970_TO_2200, OrderIn
 from malote.orders.statuses import OrderStatus
 
 router = Router(tags=["orders"])
+OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(404)
+# A POST may also be refused for its size (413) or, repeated under an Idempotency-Key, while the
+# first is still running (409).
+BODY_ERRORS = error_responses(404, 409, 413)
 
 
 def _order_or_404(order_id: int) -> Order:
@@ -44,7 +50,7 @@ def _order_or_404(order_id: int) -> Order:
 
 
 @router.post(
-    "/orders", response={200: OrderOut, 201: OrderOut, **ERRORS}, summary="Create (or find) an order"
+    "/orders", response={200: OrderOut, 201: OrderOut, **BODY_ERRORS}, summary="Create (or find) an order"
 )
 def create_order(request: HttpRequest, payload: OrderIn) -> Status[dict[str, Any]]:
     """Create the canonical order. The same (channel, external_id) again answers 200 with the
@@ -76,14 +82,48 @@ def _after_cursor(qs: QuerySet[Order], cursor: str) -> QuerySet[Order]:
     return qs.filter(Q(placed_at__lt=placed_at) | Q(placed_at=placed_at, pk__lt=last_id))
 
 
+# The date filters: a date or a date-time in the years an order can be placed in (OrderIn: 1970 to
+# 2200), or empty for no filter. The OpenAPI document says so; the server refuses anything else
+# with 422 invalid_datetime.
+MOMENT_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "maxLength": 0},
+        {"type": "string", "format": "date", "pattern": YEAR_1970_TO_2200},
+        {"type": "string", "format": "date-time", "pattern": YEAR_1970_TO_2200},
+    ]
+}
+_YEAR_IN_RANGE = re.compile(YEAR_1970_TO_2200)
+# Query parameters as documented (a query parameter is never null, so no "or null").
+Moment = Annotated[str | None, WithJsonSchema(MOMENT_SCHEMA)]
+SearchText = Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": 200})]
+Cursor = Annotated[str | None, WithJsonSchema({"type": "string", "pattern": "^[A-Za-z0-9_=-]*$"})]
+
+
+def _filtered(
+    status: list[OrderStatus],
+    channel: list[str],
+    placed_from: str | None,
+    placed_to: str | None,
+    q: str | None,
+) -> QuerySet[Order]:
+    for field, value in (("placed_from", placed_from), ("placed_to", placed_to)):
+        if value and not _YEAR_IN_RANGE.match(value):
+            raise InvalidInput(
+                f"{value!r} is not a date or ISO 8601 date-time between 1970 and 2200.",
+                code=OrdersErrorCode.INVALID_DATETIME,
+                field=field,
+            )
+    return selectors.filtered_orders(status, channel, placed_from, placed_to, q)
+
+
 @router.get("/orders", response={200: OrderPageOut, **ERRORS}, summary="List and search orders")
 def list_orders(
     request: HttpRequest,
-    status: list[OrderStatus] | None = Query(None),  # noqa: B008
-    channel: list[str] | None = Query(None),  # noqa: B008
-    placed_from: str | None = Query(None, description="Date (YYYY-MM-DD) or ISO 8601 date-time"),
-    placed_to: str | None = Query(None, description="Date (whole day, inclusive) or ISO 8601 date-time"),
-    q: str | None = Query(
+    status: list[OrderStatus] = Query([]),  # noqa: B008
+    channel: list[str] = Query([]),  # noqa: B008
+    placed_from: Moment = Query(None, description="Date (YYYY-MM-DD) or ISO 8601 date-time"),  # noqa: B008
+    placed_to: Moment = Query(None, description="Date (whole day, inclusive) or ISO 8601 date-time"),  # noqa: B008
+    q: SearchText = Query(  # noqa: B008
         None,
         description="Contains-search: Malote number, external id (punctuation and shipment suffix ignored)",
     ),
@@ -94,12 +134,15 @@ def list_orders(
         " (sent to it at ship)",
     ),
     divergent: bool = Query(False, description="Only orders a linked system shows differently"),
-    cursor: str | None = Query(None, description="next_cursor of the previous page"),
+    cursor: Cursor = Query(  # noqa: B008
+        None,
+        description="next_cursor of the previous page (opaque: 422 invalid_cursor if not one from this API)",
+    ),
     limit: int = Query(50, ge=1, le=200),
 ) -> dict[str, Any]:
     """Newest first (placed_at, then id), keyset-paginated so pages never shift under inserts."""
     require(request, "orders.view_order")
-    qs = selectors.filtered_orders(status, channel, placed_from, placed_to, q)
+    qs = _filtered(status, channel, placed_from, placed_to, q)
     if invoice_xml_pending:
         qs = selectors.orders_awaiting_invoice_xml(qs)
     if invoice_held_for_shipment:
@@ -122,16 +165,16 @@ def list_orders(
 def export_orders(
     request: HttpRequest,
     format: Literal["csv", "json"] = Query("csv"),
-    status: list[OrderStatus] | None = Query(None),  # noqa: B008
-    channel: list[str] | None = Query(None),  # noqa: B008
-    placed_from: str | None = Query(None),
-    placed_to: str | None = Query(None),
-    q: str | None = Query(None),
+    status: list[OrderStatus] = Query([]),  # noqa: B008
+    channel: list[str] = Query([]),  # noqa: B008
+    placed_from: Moment = Query(None, description="Date (YYYY-MM-DD) or ISO 8601 date-time"),  # noqa: B008
+    placed_to: Moment = Query(None, description="Date (whole day, inclusive) or ISO 8601 date-time"),  # noqa: B008
+    q: SearchText = Query(None),  # noqa: B008
 ) -> StreamingHttpResponse:
     """Every order matching the list's filters, oldest first, as CSV or a JSON array; streamed
     row by row so memory stays flat however many orders there are."""
     require(request, "orders.export_order")
-    qs = selectors.filtered_orders(status, channel, placed_from, placed_to, q)
+    qs = _filtered(status, channel, placed_from, placed_to, q)
     return streaming_response(qs, format)
 
 
@@ -139,7 +182,7 @@ def export_orders(
 
 
 @router.get("/orders/{int:order_id}", response={200: OrderOut, **ERRORS}, summary="Read an order")
-def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
+def get_order(request: HttpRequest, order_id: OrderId) -> dict[str, Any]:
     require(request, "orders.view_order")
     return serializers.order_detail(_order_or_404(order_id), request.user)
 
@@ -147,7 +190,7 @@ def get_order(request: HttpRequest, order_id: int) -> dict[str, Any]:
 @router.get(
     "/orders/{int:order_id}/events", response={200: list[EventOut], **ERRORS}, summary="Order timeline"
 )
-def order_events(request: HttpRequest, order_id: int) -> list[dict[str, Any]]:
+def order_events(request: HttpRequest, order_id: OrderId) -> list[dict[str, Any]]:
     require(request, "orders.view_order")
     order = _order_or_404(order_id)
     return [serializers.event_dict(e) for e in order.events.order_by("id")]
@@ -158,41 +201,26 @@ def order_events(request: HttpRequest, order_id: int) -> list[dict[str, Any]]:
     response={200: list[TransitionOut], **ERRORS},
     summary="Transitions and whether this caller may run them now",
 )
-def order_transitions(request: HttpRequest, order_id: int) -> list[dict[str, Any]]:
+def order_transitions(request: HttpRequest, order_id: OrderId) -> list[dict[str, Any]]:
     require(request, "orders.view_order")
     return serializers.transitions_for(_order_or_404(order_id), request.user)
-
-
-def _read_body(request: HttpRequest) -> dict[str, Any]:
-    """The transition input: a JSON object; an empty body (or an empty form) means ``{}``."""
-    if not request.body.strip():
-        return {}
-    if request.content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        return {key: value for key, value in request.POST.items() if key != "csrfmiddlewaretoken"}
-    try:
-        data = json.loads(request.body)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurdly deep nesting
-        raise InvalidInput("The body is not valid JSON.", code=ApiErrorCode.MALFORMED_JSON) from None
-    if not isinstance(data, dict):
-        raise InvalidInput("The body must be a JSON object.", code=ApiErrorCode.BODY_NOT_OBJECT)
-    return data
 
 
 def _run(request: HttpRequest, order_id: int, transition: Transition) -> dict[str, Any]:
     _order_or_404(order_id)
     require(request, transition.permission)
-    actions.run_transition(order_id, transition.name, _read_body(request), actor=actor_for(request))
+    actions.run_transition(order_id, transition.name, read_object(request), actor=actor_for(request))
     return serializers.order_detail(_order_or_404(order_id), request.user)
 
 
 def _register_transition(transition: Transition) -> None:
-    def endpoint(request: HttpRequest, order_id: int) -> dict[str, Any]:
+    def endpoint(request: HttpRequest, order_id: OrderId) -> dict[str, Any]:
         return _run(request, order_id, transition)
 
     endpoint.__name__ = f"transition_{transition.name}"
     router.post(
         f"/orders/{{int:order_id}}/transitions/{transition.name}",
-        response={200: OrderOut, **ERRORS},
+        response={200: OrderOut, **BODY_ERRORS},
         summary=f"Run {transition.name}",
         description=(
             f"From {', '.join(sorted(transition.sources))} to {transition.target or 'the status before'}."
@@ -200,15 +228,11 @@ def _register_transition(transition: Transition) -> None:
             " with other data after it happened: 409 transition_conflict."
         ),
         operation_id=f"transition_{transition.name}",
+        # The body may be left out only where the input has no required field (it reads as {}).
         openapi_extra={
-            "requestBody": {
-                "required": False,
-                "content": {
-                    "application/json": {
-                        "schema": {"$ref": f"#/components/schemas/{transition.input.__name__}"}
-                    }
-                },
-            }
+            "requestBody": request_body(
+                transition.input, required=bool(transition.input.model_json_schema().get("required"))
+            )
         },
     )(endpoint)
 
@@ -218,6 +242,8 @@ for _transition in TRANSITIONS.values():
 
 
 XML_TYPES = ("application/xml", "text/xml")
+# Some text that is not only blanks (else 422 invoice_xml_missing).
+XML_TEXT = {"type": "string", "minLength": 1, "pattern": "\\S"}
 
 
 def _read_xml(request: HttpRequest) -> str:
@@ -229,7 +255,7 @@ def _read_xml(request: HttpRequest) -> str:
             raise InvalidInput(
                 "The XML is not UTF-8 text.", code=FiscalErrorCode.NFE_XML_MALFORMED, field="xml"
             ) from None
-    xml = _read_body(request).get("xml")
+    xml = read_object(request).get("xml")
     if not isinstance(xml, str) or not xml.strip():
         raise InvalidInput(
             "Send the NF-e XML (nfeProc).", code=OrdersErrorCode.INVOICE_XML_MISSING, field="xml"
@@ -239,7 +265,7 @@ def _read_xml(request: HttpRequest) -> str:
 
 @router.post(
     "/orders/{int:order_id}/invoice/xml",
-    response={200: OrderOut, **ERRORS},
+    response={200: OrderOut, **BODY_ERRORS},
     summary="Attach the NF-e XML to the order's invoice",
     description=(
         "For orders invoiced with the bare key whose channel takes the NF-e only as XML (Mercado Livre):"
@@ -252,11 +278,11 @@ def _read_xml(request: HttpRequest) -> str:
         "requestBody": {
             "required": True,
             "content": {
-                "application/xml": {"schema": {"type": "string"}},
+                "application/xml": {"schema": XML_TEXT},
                 "application/json": {
                     "schema": {
                         "type": "object",
-                        "properties": {"xml": {"type": "string"}},
+                        "properties": {"xml": XML_TEXT},
                         "required": ["xml"],
                     }
                 },
@@ -264,7 +290,7 @@ def _read_xml(request: HttpRequest) -> str:
         }
     },
 )
-def attach_invoice_xml(request: HttpRequest, order_id: int) -> dict[str, Any]:
+def attach_invoice_xml(request: HttpRequest, order_id: OrderId) -> dict[str, Any]:
     _order_or_404(order_id)
     require(request, TRANSITIONS["invoice"].permission)
     actions.attach_invoice_xml(order_id, _read_xml(request), actor=actor_for(request))
@@ -273,9 +299,9 @@ def attach_invoice_xml(request: HttpRequest, order_id: int) -> dict[str, Any]:
 
 @router.post(
     "/orders/{int:order_id}/transitions/{name}",
-    response={200: OrderOut, **ERRORS},
+    response={200: OrderOut, **BODY_ERRORS},
     summary="Run a transition by name",
     include_in_schema=False,
 )
-def run_named_transition(request: HttpRequest, order_id: int, name: str) -> dict[str, Any]:
+def run_named_transition(request: HttpRequest, order_id: OrderId, name: str) -> dict[str, Any]:
     return _run(request, order_id, actions.get_transition_or_404(name))

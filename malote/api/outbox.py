@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
-from ninja import Query, Router, Schema
-from pydantic import ConfigDict, Field
+from ninja import Path, Query, Router, Schema
+from pydantic import ConfigDict, Field, StrictBool
 
 from malote.api.auth import require
 from malote.api.errors import ApiErrorCode
-from malote.api.schemas import ErrorOut
+from malote.api.schemas import MAX_ID, Id, error_responses
 from malote.core.errors import NotFound
 from malote.sync import outbox
 from malote.sync.models import MessageState, OutboxMessage
 
 router = Router(tags=["outbox"])
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
+MessageId = Annotated[int, Path(ge=1, le=MAX_ID)]
+ERRORS = error_responses(404)
+BODY_ERRORS = error_responses(404, 409, 413)
 
 
 class MessageOut(Schema):
@@ -39,8 +41,9 @@ class MessageOut(Schema):
 class ReplayIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    ids: list[int] = Field(default_factory=list, max_length=10_000)
-    all: bool = False
+    ids: list[Id] = Field(default_factory=list, max_length=10_000)
+    # Strict: 0, 1 or "true" is not a yes or no.
+    all: StrictBool = False
     destination: str | None = Field(default=None, max_length=80)
 
 
@@ -71,7 +74,7 @@ def list_messages(
     request: HttpRequest,
     state: Literal["pending", "in_flight", "done", "dead"] = Query(MessageState.DEAD),
     destination: str | None = Query(None, max_length=80),
-    order_id: int | None = Query(None, ge=1),
+    order_id: int | None = Query(None, ge=1, le=MAX_ID),
     limit: int = Query(100, ge=1, le=1000),
 ) -> list[dict[str, Any]]:
     """Dead letters by default; newest last."""
@@ -85,16 +88,18 @@ def list_messages(
 
 
 @router.post(
-    "/outbox/{int:message_id}/retry", response={200: MessageOut, **ERRORS}, summary="Retry one message now"
+    "/outbox/{int:message_id}/retry",
+    response={200: MessageOut, **BODY_ERRORS},
+    summary="Retry one message now",
 )
-def retry_message(request: HttpRequest, message_id: int) -> dict[str, Any]:
+def retry_message(request: HttpRequest, message_id: MessageId) -> dict[str, Any]:
     require(request, "sync.change_outboxmessage")
     if not OutboxMessage.objects.filter(pk=message_id).exists():
         raise NotFound(f"No outbox message {message_id}.", code=ApiErrorCode.MESSAGE_NOT_FOUND)
     return _out(outbox.retry_now(message_id))
 
 
-@router.post("/outbox/replay", response={200: ReplayOut, **ERRORS}, summary="Replay dead letters")
+@router.post("/outbox/replay", response={200: ReplayOut, **BODY_ERRORS}, summary="Replay dead letters")
 def replay_messages(request: HttpRequest, payload: ReplayIn) -> dict[str, int]:
     """Given ids, or ``all`` (optionally for one destination): dead letters go back to pending."""
     require(request, "sync.change_outboxmessage")

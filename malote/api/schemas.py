@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Schema
-from pydantic import ConfigDict, Field, JsonValue
+from pydantic import BeforeValidator, ConfigDict, Field, JsonValue
 
 from malote.api.errors import openapi_codes
+from malote.orders.schemas import WholeNumber, json_integer
 
 # Every code the API can answer, as the enum of ErrorOut.code (malote/api/errors.py).
 ERROR_CODES: list[JsonValue] = [*openapi_codes()]
+
+# Bounds of every integer the API reads, so that no value reaches the database out of its range
+# (a bigint holds at most 2^63 - 1) and none answers 500: beyond them the answer is 422.
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 10_000_000
+MAX_QUANTITY = 100_000_000
+
+# An id in a body: a JSON integer (no bool, no numeric string) from 1 to MAX_ID.
+Id = Annotated[int, Field(ge=1, le=MAX_ID), BeforeValidator(json_integer)]
 
 
 class ErrorOut(Schema):
@@ -23,6 +33,13 @@ class ErrorOut(Schema):
     )
     detail: str
     field: str | None = None
+
+
+def error_responses(*statuses: int) -> dict[int, Any]:
+    """``response=`` entries for the given error statuses, plus 400 (a body or query the API cannot
+    parse), 401 (no valid token), 403 (the role lacks the permission) and 422 (schema validation),
+    which every operation can answer."""
+    return dict.fromkeys(sorted({400, 401, 403, 422, *statuses}), ErrorOut)
 
 
 class LineOut(Schema):
@@ -187,7 +204,8 @@ class StockIn(Schema):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    physical: int = Field(ge=0, le=100_000_000)
+    # false, true or "5" is not a quantity (pydantic's lax mode would read them as 0, 1 and 5).
+    physical: WholeNumber = Field(ge=0, le=MAX_QUANTITY)
     reason: Literal["adjustment", "inventory_count"] = "adjustment"
     note: str = Field(default="", max_length=255)
     name: str | None = Field(default=None, max_length=200)

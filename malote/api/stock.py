@@ -10,14 +10,15 @@ from ninja import Query, Router
 
 from malote.api.auth import actor_for, require
 from malote.api.errors import ApiErrorCode
-from malote.api.schemas import ErrorOut, StockIn, StockMovementOut, StockOut
+from malote.api.schemas import MAX_OFFSET, StockIn, StockMovementOut, StockOut, error_responses
 from malote.core.errors import NotFound
 from malote.orders import actions as order_actions
 from malote.stock import actions
 from malote.stock.models import StockItem, StockMovement
 
 router = Router(tags=["stock"])
-ERRORS: dict[int, Any] = {401: ErrorOut, 403: ErrorOut, 404: ErrorOut, 422: ErrorOut}
+ERRORS = error_responses(404)
+BODY_ERRORS = error_responses(404, 413)
 
 
 def _check_sku(sku: str) -> None:
@@ -44,7 +45,7 @@ def list_stock(
     low: bool = Query(False, description="Only items whose available stock is at or below their threshold"),
     sku: str | None = Query(None, max_length=60, description="SKU contains"),
     limit: int = Query(200, ge=1, le=1000),
-    offset: int = Query(0, ge=0, le=10_000_000),
+    offset: int = Query(0, ge=0, le=MAX_OFFSET),
 ) -> list[dict[str, Any]]:
     require(request, "stock.view_stockitem")
     qs = StockItem.objects.order_by("sku")
@@ -66,7 +67,7 @@ def get_stock(request: HttpRequest, sku: str) -> dict[str, Any]:
     return _out(item)
 
 
-@router.put("/stock/{sku}", response={200: StockOut, **ERRORS}, summary="Set the physical quantity")
+@router.put("/stock/{sku}", response={200: StockOut, **BODY_ERRORS}, summary="Set the physical quantity")
 def put_stock(request: HttpRequest, sku: str, payload: StockIn) -> dict[str, Any]:
     """Sets physical stock (creating the SKU if new) and records the movement with its reason.
     Orders waiting in ``out_of_stock`` for this SKU move on to ``preparing`` as far as it allows."""

@@ -1,36 +1,55 @@
-"""Back-office forms: the throttled login and the orders list filter."""
+"""Back-office forms: the login forms (back office and Django admin) and the orders list filter."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
+from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from malote.backoffice import throttle
+from malote.accounts import login_protection
 from malote.backoffice.errors import BackofficeErrorCode
 from malote.orders.statuses import OrderStatus, PaymentMethod
 
-THROTTLED_MESSAGE = _(
-    "Muitas tentativas de acesso sem sucesso para este usuário. Aguarde 15 minutos e tente novamente."
-)
+
+def locked_out_message() -> str:
+    minutes = max(1, round(settings.AXES_COOLOFF_TIME.total_seconds() / 60))
+    return ngettext(
+        "Muitas tentativas de acesso sem sucesso para este usuário. Aguarde %(minutes)d minuto e "
+        "tente novamente.",
+        "Muitas tentativas de acesso sem sucesso para este usuário. Aguarde %(minutes)d minutos e "
+        "tente novamente.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
+class LockoutAwareLoginMixin:
+    """Refuses, with the lockout message, a login whose (normalised username, address) is locked
+    out — before the password is looked at. django-axes counts the failures and its backend refuses
+    locked-out attempts on every login path (docs/security.md); this only says why."""
+
+    request: Any
+    cleaned_data: dict[str, Any]
+
     def clean(self) -> dict[str, Any]:
-        username = str(self.data.get("username", ""))
-        ip = throttle.client_ip(self.request)
-        if throttle.is_blocked(username, ip):
-            raise ValidationError(THROTTLED_MESSAGE, code=BackofficeErrorCode.THROTTLED)
-        try:
-            cleaned = super().clean()
-        except ValidationError:
-            throttle.record_failure(username, ip)
-            raise
-        throttle.reset(username, ip)
+        username = self.cleaned_data.get("username")
+        if username and self.request is not None and login_protection.is_locked_out(self.request, username):
+            raise ValidationError(locked_out_message(), code=BackofficeErrorCode.THROTTLED)
+        cleaned: dict[str, Any] = super().clean()  # type: ignore[misc]
         return cleaned
+
+
+class ThrottledAuthenticationForm(LockoutAwareLoginMixin, AuthenticationForm):
+    """The back office's login."""
+
+
+class ThrottledAdminAuthenticationForm(LockoutAwareLoginMixin, AdminAuthenticationForm):
+    """The Django admin's login (``admin.site.login_form``): the same protection."""
 
 
 SORTS: dict[str, tuple[str, ...]] = {

@@ -7,18 +7,25 @@ through it, so a restarted worker, or another one, starts from the refreshed tok
 Audit: who (the actor), when and which credential *names* changed go to the ``malote.audit``
 logger, and, when the actor is a user, to Django's admin log (the channel's history). Credential
 values never reach either, nor the channel's ``options``, nor any exception message.
+
+Credentials are stored encrypted (``malote.channels.credentials``). Stored credentials that no
+configured key decrypts are never merged into nor copied: these functions raise
+``CredentialsUnreadable`` (``credentials_unreadable``) instead of carrying on as if there were none.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.admin.models import CHANGE, LogEntry
 from django.db import transaction
 from django.utils import timezone
 
+from malote.channels.credentials import UNREADABLE_DETAIL, is_readable
+from malote.channels.errors import CredentialsUnreadable
 from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.core.errors import InvalidInput, NotFound
@@ -31,14 +38,16 @@ def update_credentials(channel_id: int, changes: Mapping[str, Any], *, actor: Ac
 
     A key set to ``None`` is removed; every other key is set to its value; keys not named keep
     theirs. Nothing is written (and nothing audited) when no value changes. Runs in its own short
-    transaction (or the caller's), never around a remote call: callers make the call first."""
+    transaction (or the caller's), never around a remote call: callers make the call first.
+    Raises ``CredentialsUnreadable`` when the stored credentials cannot be decrypted (a merge would
+    silently drop them)."""
     if not isinstance(changes, Mapping) or not all(isinstance(k, str) and k for k in changes):
         raise InvalidInput("Credential changes must be an object with non-empty names.", field="credentials")
     with transaction.atomic():
         channel = Channel.objects.select_for_update().filter(pk=channel_id).first()
         if channel is None:
             raise NotFound(f"No channel with id {channel_id}.")
-        current = dict(channel.credentials or {})
+        current = _readable(channel.credentials)
         merged = dict(current)
         for name, value in changes.items():
             if value is None:
@@ -75,14 +84,22 @@ def _audit(channel: Channel, names: list[str], actor: Actor) -> None:
     )
 
 
+def _readable(credentials: Any) -> dict[str, Any]:
+    """A copy of decrypted credentials; ``CredentialsUnreadable`` when they could not be decrypted."""
+    if not is_readable(credentials):
+        raise CredentialsUnreadable(UNREADABLE_DETAIL)
+    return dict(credentials or {})
+
+
 def stored_credentials(channel: Any) -> dict[str, Any]:
     """The channel's credentials as stored now (another worker may have refreshed a token since
-    ``channel`` was read); a channel object that is not a saved ``Channel`` answers its own."""
+    ``channel`` was read); a channel object that is not a saved ``Channel`` answers its own.
+    Raises ``CredentialsUnreadable`` when the stored ones cannot be decrypted."""
     if isinstance(channel, Channel) and channel.pk is not None:
-        stored = Channel.objects.filter(pk=channel.pk).values_list("credentials", flat=True).first()
-        if isinstance(stored, dict):
-            return dict(stored)
-    return dict(getattr(channel, "credentials", None) or {})
+        found = Channel.objects.filter(pk=channel.pk).values_list("credentials", flat=True)
+        if found:
+            return _readable(found[0])
+    return _readable(getattr(channel, "credentials", None))
 
 
 def store_refreshed_credentials(channel: Any, changes: Mapping[str, Any]) -> None:
@@ -92,5 +109,43 @@ def store_refreshed_credentials(channel: Any, changes: Mapping[str, Any]) -> Non
         saved = update_credentials(channel.pk, changes, actor=Actor.channel(channel.code))
         channel.credentials = saved.credentials
         return
-    merged = {**(getattr(channel, "credentials", None) or {}), **changes}
+    merged = {**_readable(getattr(channel, "credentials", None)), **changes}
     channel.credentials = {name: value for name, value in merged.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """What ``reencrypt_credentials`` did: the channels whose credentials were re-encrypted (or,
+    checking only, that read fine) and those no configured key decrypts (left untouched)."""
+
+    done: list[str]
+    unreadable: list[str]
+
+
+def reencrypt_credentials(*, check_only: bool = False) -> KeyRotation:
+    """Re-encrypt every channel's credentials under the first configured key (key rotation: the
+    other keys need only decrypt). Each row is locked, re-read and rewritten in its own short
+    transaction, so a token refresh running meanwhile is neither lost nor blocked for long; plain
+    rows left from before encryption are encrypted too. ``check_only`` writes nothing."""
+    done: list[str] = []
+    unreadable: list[str] = []
+    for pk, code in Channel.objects.order_by("pk").values_list("pk", "code"):
+        with transaction.atomic():
+            found = Channel.objects.select_for_update().filter(pk=pk).values_list("credentials", flat=True)
+            if not found:
+                continue  # deleted meanwhile
+            if not is_readable(found[0]):
+                unreadable.append(code)
+                continue
+            if not check_only:
+                Channel.objects.filter(pk=pk).update(credentials=found[0])
+            done.append(code)
+    if not check_only:
+        log.info(
+            "system: credentials re-encrypted under the first key: %d channel(s), %d unreadable (%s) at %s",
+            len(done),
+            len(unreadable),
+            ", ".join(unreadable) or "none",
+            timezone.now().isoformat(),
+        )
+    return KeyRotation(done, unreadable)

@@ -6,7 +6,8 @@ source, poll interval. The whole-channel booleans (``invoice_needs_xml``,
 ``invoice_waits_for_shipment``, ``delivery_from_channel``) apply to every order; the per-order
 refinements (by sub-channel or shipping method) are policy options with per-kind defaults
 (``malote.channels.status_maps.POLICY_PRESETS``), read through ``Channel.policy``. Credentials
-are stored here but never logged or returned by the API.
+are stored here encrypted (``malote.channels.credentials``; docs/security.md) and are never
+logged, shown or returned by the API.
 
 An ``OrderLink`` is ``divergent`` when the system reported a status Malote cannot reach (or went
 back to an earlier one): ``divergence`` records what it said and what Malote expects there, the
@@ -25,6 +26,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from malote.channels.credentials import EncryptedJSONField
 from malote.channels.status_maps import policy_default
 
 # Sales placed shortly before a channel's go-live are still live (see ``Channel.is_history``).
@@ -59,7 +61,9 @@ class Channel(models.Model):
     )
     enabled = models.BooleanField(default=True)
     base_url = models.URLField(max_length=300, blank=True, help_text=_("API base URL (sandbox or real)."))
-    credentials = models.JSONField(default=dict, blank=True, help_text=_("Never shown after saving."))
+    # A dict to every caller; a Fernet token in the column (a token no key decrypts reads as
+    # ``UnreadableCredentials``, whose values raise ``credentials_unreadable``).
+    credentials = EncryptedJSONField(default=dict, blank=True, help_text=_("Never shown after saving."))
     options = models.JSONField(default=dict, blank=True, help_text=_("Connector-specific settings."))
     import_policy = models.CharField(max_length=20, choices=ImportPolicy.choices, default=ImportPolicy.ALL)
     # {"out": {canonical status: remote status}, "in": {remote status: canonical status}}; a missing

@@ -25,6 +25,9 @@ class ConnectorErrorCode(StrEnum):
     WEBHOOK_NOT_RECOGNIZED = "webhook_not_recognized"
     WEBHOOK_NOT_OURS = "webhook_not_ours"
     WEBHOOK_ORIGIN_MISMATCH = "webhook_origin_mismatch"
+    # Inbound: the body cannot be read safely (``payload.load_json``; answered 400).
+    WEBHOOK_BODY_NOT_JSON = "webhook_body_not_json"
+    WEBHOOK_BODY_TOO_DEEP = "webhook_body_too_deep"
     # Outbound: a 2xx answer that is not what a JSON API sends (a proxy or maintenance page).
     ANSWER_NOT_JSON = "answer_not_json"
     ANSWER_NOT_OBJECT = "answer_not_object"

@@ -16,6 +16,7 @@ from django.utils import timezone
 from malote.connectors import signing
 from malote.connectors.base import Capability, Connector, InboundChange
 from malote.connectors.http import JsonHttp
+from malote.connectors.payload import load_json
 from malote.connectors.registry import register
 from malote.orders.statuses import OrderStatus
 
@@ -92,7 +93,7 @@ class WebhookConnector(Connector):
         signing.verify(self.credential("secret"), headers.get(signing.HEADER), body)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
-        data = json.loads(body)
+        data = load_json(body)
         if not isinstance(data, dict) or not data.get("id"):
             raise ValueError("a webhook event needs an id")
         order = data.get("order") if isinstance(data.get("order"), dict) else None

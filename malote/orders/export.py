@@ -2,6 +2,9 @@
 
 Rows are read with a chunked iterator and written one by one, so memory does not grow with the
 number of orders. Invoice and tracking data come from correlated subqueries, not per-row queries.
+
+CSV cells are neutralised against formula injection (``neutralise``): a shopper's name such as
+``=HYPERLINK(...)`` reaches the spreadsheet as text. The JSON export carries values unchanged.
 """
 
 from __future__ import annotations
@@ -9,8 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -67,6 +73,22 @@ def _rows(qs: QuerySet[Order]) -> Iterator[dict[str, Any]]:
         yield {c: row[c] for c in COLUMNS}
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, CSV injection).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# Inside a text cell, a separator followed by a trigger starts a formula cell in a spreadsheet that
+# splits on that separator: Excel in pt-BR splits a ".csv" on ";", ignoring the comma quoting.
+_TRIGGER_AFTER_SEPARATOR = re.compile(r"([,;\t\r\n]\s*)(?=[=+\-@])")
+
+
+def neutralise(cell: str) -> str:
+    """``cell`` safe to open in a spreadsheet: prefixed with ``'`` (shown, never evaluated) when it
+    starts with a formula trigger, also after leading whitespace; and with ``'`` before a trigger
+    that follows a separator inside it. Any other text comes out unchanged."""
+    if cell.startswith(FORMULA_TRIGGERS) or cell.lstrip().startswith(FORMULA_TRIGGERS):
+        cell = "'" + cell
+    return _TRIGGER_AFTER_SEPARATOR.sub(r"\1'", cell)
+
+
 def _text(value: Any) -> str:
     if value is None:
         return ""
@@ -75,12 +97,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _cell(value: Any) -> str:
+    """A CSV cell. Numbers Malote computed (Decimal, int: totals, a discount of ``-10.00``) and
+    dates are written as they are; every text value, which may come from a shopper, a channel or
+    an operator, is neutralised."""
+    if isinstance(value, (Decimal, int)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return _text(value)
+    return neutralise(_text(value))
+
+
 def _csv(qs: QuerySet[Order]) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(COLUMNS)
     for index, row in enumerate(_rows(qs)):
-        writer.writerow([_text(row[c]) for c in COLUMNS])
+        writer.writerow([_cell(row[c]) for c in COLUMNS])
         if index % 200 == 199:
             yield buffer.getvalue()
             buffer.seek(0)

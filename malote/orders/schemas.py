@@ -14,7 +14,15 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from django.utils import timezone
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from malote import fiscal
@@ -34,6 +42,31 @@ def _coded(func: Callable[[str], Any]) -> Callable[[str], Any]:
     return validate
 
 
+def _no_timestamp(value: Any) -> Any:
+    # pydantic would read a number (or a numeric string) as a Unix timestamp and a bool as 0 or 1;
+    # every caller sends ISO 8601 text, so those are refused as the wrong type. Other text goes on
+    # to pydantic's parser and its own codes.
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.match(value)):
+        return value
+    raise PydanticCustomError("datetime_type", "Send an ISO 8601 date-time (YYYY-MM-DDTHH:MM:SS±HH:MM).")
+
+
+def json_integer(value: Any) -> Any:
+    # A whole number as JSON Schema counts one (5 or 5.0); never a bool or a numeric string, which
+    # pydantic would otherwise read as 1/0 and 5.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        raise PydanticCustomError("int_from_float", "Send a whole number, without a fractional part.")
+    raise PydanticCustomError("int_type", "Send a whole number (a JSON integer).")
+
+
+# An integer field that refuses true, false and "5" (OpenAPI "type": "integer").
+WholeNumber = Annotated[int, BeforeValidator(json_integer)]
+
+
 def _aware(value: datetime) -> datetime:
     # Naive times are read in the shop's zone (America/Sao_Paulo), as Brazilian systems send them.
     try:
@@ -50,7 +83,27 @@ def _aware(value: datetime) -> datetime:
     return aware
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Text that is a number, which pydantic would read as a Unix timestamp (_no_timestamp).
+_NUMBER = re.compile(r"\s*[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?\s*$")
+# The OpenAPI form of the rules below: a date-time between 1970 and 2200 (_aware), a CPF or CNPJ as
+# the mask allows it (its check digits are checked by the server), a CEP, a UF, a money string.
+YEAR_1970_TO_2200 = r"^(19[7-9][0-9]|20[0-9]{2}|21[0-9]{2}|2200)-"
+DOCUMENT_PATTERN = (
+    r"^\s*([0-9]{3}\.?[0-9]{3}\.?[0-9]{3}-?[0-9]{2}"
+    r"|[0-9A-Za-z]{2}\.?[0-9A-Za-z]{3}\.?[0-9A-Za-z]{3}/?[0-9A-Za-z]{4}-?[0-9]{2})\s*$"
+)
+CEP_PATTERN = r"^\s*[0-9]{5}-?[0-9]{3}\s*$"
+# Any letter case, as fiscal.normalize_uf upper-cases: "sp" is SP.
+UF_PATTERN = (
+    r"^\s*(" + "|".join("".join(f"[{c}{c.lower()}]" for c in uf) for uf in sorted(fiscal.UF_CODES)) + r")\s*$"
+)
+MONEY_TEXT_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+# Empty, or one @ between non-blank parts and a dot after it.
+EMAIL_PATTERN = r"^$|^[^@\s]+@[^@\s]+\.[^@\s]+$"
+# 44 positions, blanks anywhere ignored: 6 digits, the emitter (12 of 0-9/A-Z) and 26 digits.
+NFE_KEY_PATTERN = r"^\s*([0-9]\s*){6}([0-9A-Za-z]\s*){12}([0-9]\s*){26}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def _email(value: str) -> str:
@@ -63,8 +116,25 @@ def _document(value: str) -> str:
     return str(_coded(fiscal.parse_tax_document)(value).number)
 
 
-Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, examples=["49.90"])]
-AwareDatetime = Annotated[datetime, AfterValidator(_aware)]
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2, examples=["49.90"]),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "maximum": 9_999_999_999.99},
+                {"type": "string", "pattern": MONEY_TEXT_PATTERN},
+            ],
+            "examples": ["49.90"],
+        }
+    ),
+]
+AwareDatetime = Annotated[
+    datetime,
+    BeforeValidator(_no_timestamp),
+    AfterValidator(_aware),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": YEAR_1970_TO_2200}),
+]
 Text = Annotated[str, Field(max_length=200)]
 
 
@@ -84,10 +154,18 @@ class Strict(BaseModel):
 
 class CustomerIn(Strict):
     name: str = Field(min_length=1, max_length=200)
-    email: Annotated[str, Field(max_length=254), AfterValidator(_email)] = ""
+    email: Annotated[
+        str, Field(max_length=254, json_schema_extra={"pattern": EMAIL_PATTERN}), AfterValidator(_email)
+    ] = ""
     phone: str = Field(default="", max_length=30)
     document: Annotated[
-        str, Field(max_length=30, description="CPF or CNPJ, masked or not"), AfterValidator(_document)
+        str,
+        Field(
+            max_length=30,
+            description="CPF or CNPJ, masked or not",
+            json_schema_extra={"pattern": DOCUMENT_PATTERN},
+        ),
+        AfterValidator(_document),
     ]
 
 
@@ -97,8 +175,8 @@ class AddressIn(Strict):
     complement: str = Field(default="", max_length=100)
     district: str = Field(default="", max_length=100)
     city: str = Field(min_length=1, max_length=100)
-    state: str = Field(max_length=2, description="UF")
-    postal_code: str = Field(max_length=10, description="CEP")
+    state: str = Field(max_length=2, description="UF", json_schema_extra={"pattern": UF_PATTERN})
+    postal_code: str = Field(max_length=10, description="CEP", json_schema_extra={"pattern": CEP_PATTERN})
     country: str = Field(default="BR", min_length=2, max_length=2)
 
     @field_validator("state")
@@ -115,7 +193,10 @@ class AddressIn(Strict):
 class ItemIn(Strict):
     sku: str = Field(min_length=1, max_length=60)
     name: str = Field(min_length=1, max_length=200)
-    quantity: int = Field(description="Units; must be positive")
+    quantity: WholeNumber = Field(
+        description="Units; must be positive",
+        json_schema_extra={"minimum": 1, "maximum": 1_000_000},
+    )
     unit_price: Money
     discount: Money = Decimal("0.00")
 
@@ -142,7 +223,7 @@ class PaymentIn(Strict):
     method: PaymentMethod
     gateway: str = Field(default="", max_length=40)
     transaction_id: str = Field(default="", max_length=100)
-    installments: int = Field(default=1, ge=1, le=48)
+    installments: WholeNumber = Field(default=1, ge=1, le=48)
     due_date: date | None = Field(default=None, description="Boleto due date")
     expires_at: AwareDatetime | None = Field(default=None, description="Pix expiry")
 
@@ -237,7 +318,14 @@ class ApprovePaymentIn(Strict):
 
 
 class InvoiceIn(Strict):
-    key: Annotated[str, Field(max_length=60, description="NF-e access key, 44 positions")]
+    key: Annotated[
+        str,
+        Field(
+            max_length=60,
+            description="NF-e access key, 44 positions",
+            json_schema_extra={"pattern": NFE_KEY_PATTERN},
+        ),
+    ]
     number: str = Field(max_length=9, pattern=r"^[0-9]{1,9}$", description="nNF")
     series: str = Field(max_length=3, pattern=r"^[0-9]{1,3}$", description="série")
     issued_at: AwareDatetime

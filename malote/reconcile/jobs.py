@@ -29,6 +29,8 @@ GLOBAL_SCHEDULES = {
     "reconcile:divergent": ("reconcile.divergent", 900),
     "reconcile:tickets": ("reconcile.tickets", 900),
     "reconcile:stalled": ("reconcile.stalled", 900),
+    # Payments that arrived before their order, applied once it exists (malote.relay.intake).
+    "relay:awaiting": ("relay.awaiting", 120),
 }
 
 

@@ -1,4 +1,8 @@
-"""Channels in the Django admin. Credentials are write-only: typed in, never shown again."""
+"""Channels in the Django admin. Credentials are write-only: typed in, never shown again.
+
+The change form shows which credential names are stored (or that no configured key decrypts them),
+never a value; a JSON object typed into "New credentials" replaces them all. No changelist lookup
+may filter on them (the encrypted column would otherwise become a guessing oracle)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,8 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from malote.channels.credentials import is_readable
+from malote.channels.errors import ChannelsErrorCode
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.channels.status_maps import policy_options
 from malote.core.actors import Actor
@@ -18,12 +24,23 @@ from malote.relay.divergence import resolve_divergence
 from malote.relay.polling import sync_poll_schedule
 
 
+class WriteOnlyTextarea(forms.Textarea):
+    """A textarea that never renders a value: a form refused for another field does not echo the
+    credentials typed into it (they must be typed again)."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
 class ChannelForm(forms.ModelForm):
     base_url = forms.URLField(required=False, max_length=300, assume_scheme="https")
     new_credentials = forms.CharField(
         required=False,
-        widget=forms.Textarea(attrs={"rows": 3}),
-        help_text="JSON object; replaces the stored credentials. Leave empty to keep them.",
+        widget=WriteOnlyTextarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text=(
+            "JSON object; replaces all the stored credentials (they are never shown). Leave empty to"
+            " keep them."
+        ),
     )
 
     class Meta:
@@ -53,7 +70,24 @@ class ChannelAdmin(admin.ModelAdmin):
     list_display = ("code", "name", "role", "kind", "enabled", "import_policy")
     list_filter = ("role", "kind", "enabled")
     search_fields = ("code", "name")
-    readonly_fields = ("policies",)
+    readonly_fields = ("stored_credentials", "policies")
+
+    @admin.display(description="Stored credentials")
+    def stored_credentials(self, obj: Channel) -> str:
+        """The names of the stored credentials, never their values."""
+        if obj.pk is None:
+            return "-"
+        if not is_readable(obj.credentials):
+            return (
+                f"Unreadable ({ChannelsErrorCode.CREDENTIALS_UNREADABLE}): no configured key decrypts"
+                " them. Restore the key, or enter new credentials to replace them."
+            )
+        return ", ".join(sorted(obj.credentials)) or "None"
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest) -> bool:
+        if lookup.split("__", 1)[0] == "credentials":
+            return False
+        return super().lookup_allowed(lookup, value, request)
 
     @admin.display(description="Policies (options, with the kind's defaults)")
     def policies(self, obj: Channel) -> str:

@@ -20,9 +20,12 @@ class RelayConfig(AppConfig):
         from malote.sync.schedules import register_job
 
         on_order_change(routing.route_order_change)
+        on_order_change(intake.queue_awaiting)
         on_stock_change(routing.route_stock_change)
         register_handler("channel", deliver_to_channel)
         register_handler(intake.NOTIFICATION_PREFIX, intake.read_notification)
+        register_handler(intake.REPLAY_PREFIX, intake.reapply_awaiting)
+        register_job("relay.awaiting", intake.replay_awaiting)
         register_job("channel.poll", polling.poll_channel)
         post_save.connect(
             routing.push_stock_after_channel_saved, sender=Channel, dispatch_uid="malote_relay_channel_stock"

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from django.utils import timezone
 
+from malote.channels.errors import CredentialsUnreadable
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.connectors.base import Connector, Unsupported
 from malote.connectors.registry import connector_for
@@ -59,6 +60,10 @@ def deliver_to_channel(message: OutboxMessage) -> None:
         return  # the system has no such operation: nothing to tell it
     except LookupError as exc:
         raise DeliveryError(str(exc), retryable=False) from exc
+    except CredentialsUnreadable as exc:
+        # The key was lost or replaced: retried with backoff until an operator restores it or
+        # enters the credentials again.
+        raise DeliveryError(f"{exc.code}: {exc.detail}", retryable=True) from exc
     except DeliveryError as exc:
         if message.order_id is not None and exc.counts_as_attempt:
             # Only a failed call marks the link; a deferral by Malote's own rate limit made none.

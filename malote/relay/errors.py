@@ -14,6 +14,8 @@ class RelayErrorCode(StrEnum):
     UNKNOWN_CHANNEL = "unknown_channel"
     MALFORMED_WEBHOOK = "malformed_webhook"
     UPSTREAM_UNAVAILABLE = "upstream_unavailable"
+    WEBHOOK_TOO_LARGE = "webhook_too_large"
+    WEBHOOK_QUERY_INVALID = "webhook_query_invalid"
     # Resolving a divergent order link (divergence.py)
     UNKNOWN_RESOLUTION = "unknown_resolution"
     LINK_NOT_FOUND = "link_not_found"

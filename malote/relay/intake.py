@@ -27,9 +27,11 @@ the order was paid under is a stale attempt, not a cancellation (result ``stale_
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from datetime import datetime, timedelta
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from pydantic import ValidationError
@@ -40,13 +42,14 @@ from malote.connectors.registry import connector_for
 from malote.core.actors import Actor
 from malote.orders import actions
 from malote.orders.advance import advance
+from malote.orders.changes import OrderChange
 from malote.orders.models import Order, Payment
 from malote.orders.schemas import OrderIn
 from malote.orders.statuses import OrderStatus, PaymentStatus
 from malote.relay import divergence as link_actions
 from malote.sync import inbox, outbox
 from malote.sync.errors import DeliveryError
-from malote.sync.models import InboxEvent, OutboxMessage
+from malote.sync.models import InboxEvent, OutboxMessage, Schedule
 
 PAID = frozenset({OrderStatus.PAID})
 S = OrderStatus
@@ -161,6 +164,8 @@ def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> 
     actor = Actor.channel(channel.code)
     order = find_order(channel, change)
     if order is None:
+        if channel.role == ChannelRole.GATEWAY:
+            return _await_order(channel, change, event)
         if not (channel.is_sales and change.order):
             return inbox.Applied("unknown_order", detail=f"{channel.code} order {change.external_id}")
         if channel.import_policy == ImportPolicy.PAID_ONLY and change.status not in PAID:
@@ -216,6 +221,88 @@ def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> 
         order.refresh_from_db()
         return _diverge(order, channel, change, event, result)
     return inbox.Applied(result, order.pk)
+
+
+def _await_order(channel: Channel, change: InboundChange, event: InboxEvent) -> inbox.Applied:
+    """A payment about an order Malote does not have yet (its own webhook was late or lost): kept,
+    and applied when the order arrives (``replay_awaiting``), never dropped — else a paid order
+    would wait for a payment already made, and be canceled as unpaid."""
+    key = (change.reference or change.transaction_id or change.external_id)[:100]
+    InboxEvent.objects.filter(pk=event.pk).update(awaiting=key)
+    return inbox.Applied(inbox.AWAITING_ORDER, detail=f"{channel.code}: no order {key} yet")
+
+
+# --- payments that arrived before their order ----------------------------------------------------
+REPLAY_PREFIX = "awaiting"
+AWAITING_DAYS = 30
+
+
+def awaiting_keys(order: Order) -> set[str]:
+    """The references a waiting payment may name this order by."""
+    keys = {order.number or "", order.external_id}
+    keys |= set(order.payments.exclude(transaction_id="").values_list("transaction_id", flat=True))
+    return {key for key in keys if key}
+
+
+def queue_awaiting(change: OrderChange) -> None:
+    """Order listener: a new order that payments were waiting for gets them applied (one outbox
+    message each, after this transaction commits: the listener may only write rows)."""
+    if change.transition != "created":
+        return
+    waiting = InboxEvent.objects.filter(
+        result=inbox.AWAITING_ORDER, awaiting__in=awaiting_keys(change.order)
+    ).values_list("pk", "source")
+    for event_pk, source in waiting:
+        outbox.enqueue(
+            f"{REPLAY_PREFIX}:{source}",
+            "inbox.reapply",
+            {"event": event_pk},
+            order_id=change.order.pk,
+            key=f"inbox:{event_pk}",
+        )
+
+
+def reapply_awaiting(message: OutboxMessage) -> None:
+    """The outbox handler of ``awaiting:<gateway>``: apply the waiting event now."""
+    reapply_event(int(message.payload.get("event") or 0))
+
+
+def reapply_event(event_pk: int) -> str | None:
+    """Parse the stored body again (no remote call) and apply the change the event stands for."""
+    event = InboxEvent.objects.filter(pk=event_pk, result=inbox.AWAITING_ORDER).first()
+    if event is None:
+        return None
+    channel = Channel.objects.filter(code=event.source).first()
+    if channel is None:
+        return None
+    with connector_for(channel) as connector:
+        try:
+            changes = connector.parse_webhook(event.headers, event.body.encode())
+        except (ValueError, KeyError, TypeError):
+            return None
+    mine = [change for change in changes if change.event_id[:200] == event.event_id] or changes[:1]
+    if not mine:
+        return None
+    applied = inbox.reapply(event.pk, lambda stored: apply_change(channel, mine[0], stored))
+    return applied.result if applied is not None else None
+
+
+def replay_awaiting(schedule: Schedule, now: datetime) -> str:
+    """Schedule job: waiting payments whose order exists now (created by a path that raced the
+    listener) are applied; older than ``AWAITING_DAYS`` they are left as they are."""
+    since = now - timedelta(days=AWAITING_DAYS)
+    waiting = InboxEvent.objects.filter(result=inbox.AWAITING_ORDER, received_at__gte=since).values_list(
+        "pk", "awaiting"
+    )
+    counts: Counter[str] = Counter()
+    for event_pk, key in waiting.iterator(chunk_size=500):
+        exists = (
+            Order.objects.filter(Q(number=key) | Q(external_id=key)).exists()
+            or Payment.objects.filter(transaction_id=key).exists()
+        )
+        if exists:
+            counts[str(reapply_event(event_pk))] += 1
+    return ", ".join(f"{word} {n}" for word, n in sorted(counts.items())) or "nothing to do"
 
 
 def _placed_at(change: InboundChange) -> datetime | None:

@@ -96,6 +96,35 @@ def store(
     return Received(event.pk, RECEIVED)
 
 
+# --- applied again once what it needed arrived --------------------------------------------------
+# A change about an order Malote does not have yet (a payment notification that beat the order's
+# own webhook) is kept with result ``AWAITING_ORDER`` and the reference it names; when the order
+# arrives, ``reapply`` applies it once more.
+
+AWAITING_ORDER = "awaiting_order"
+
+
+def reapply(event_pk: int, apply: Apply) -> Applied | None:
+    """Apply a waiting event again, once, in one transaction; ``None`` when it no longer waits
+    (another worker applied it). Still without its order, it keeps waiting."""
+    with transaction.atomic():
+        event = InboxEvent.objects.select_for_update().filter(pk=event_pk, result=AWAITING_ORDER).first()
+        if event is None:
+            return None
+        try:
+            with transaction.atomic():
+                applied = apply(event)
+        except MaloteError as exc:
+            applied = Applied(f"refused:{exc.code}", detail=exc.detail)
+        InboxEvent.objects.filter(pk=event.pk).update(
+            processed_at=timezone.now(),
+            result=applied.result[:40],
+            detail=applied.detail[:4000],
+            order_id=applied.order_id,
+        )
+    return applied
+
+
 def settle(event_pk: int, applied: Applied) -> bool:
     """Record the outcome of a stored event once; ``False`` when it was already settled."""
     updated = InboxEvent.objects.filter(pk=event_pk, processed_at__isnull=True).update(

@@ -78,10 +78,18 @@ class InboxEvent(models.Model):
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.SET_NULL, related_name="inbox_events"
     )
+    # A payment that arrived before its order: the reference it names (the order's number or its id
+    # in the sales channel, or the transaction id), so the order's arrival can apply it (``reapply``).
+    awaiting = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]
         constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="inbox_once_per_source")]
+        indexes = [
+            models.Index(
+                fields=["awaiting"], name="inbox_awaiting", condition=models.Q(result="awaiting_order")
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.source} {self.event_id}"

@@ -41,8 +41,6 @@ SOAK_OPTIONS: dict[str, Any] = {
     "integration_grace_minutes": 0.5,
     "divergence_grace_minutes": 0.5,
 }
-#: Sales channels whose stock Malote pushes (their fakes keep a stock per SKU).
-STOCK_CHANNELS = ("loja", "skyhub", "mercadolivre")
 #: Global schedules run more often than in production.
 SCHEDULE_INTERVALS = {"reconcile:divergent": 30, "reconcile:unpaid": 60, "reconcile:tickets": 60}
 
@@ -80,10 +78,8 @@ class Harness:
         channels = configure_sandbox_channels(self.fakes)
         self.go_live_at = go_live_at
         for channel in channels:
-            options = {**(channel.options or {}), **SOAK_OPTIONS}
-            if channel.code in STOCK_CHANNELS:
-                options["push_stock"] = True
-            channel.options = options
+            # Stock pushes, repairs and the rest keep the product's defaults: the soak judges them.
+            channel.options = {**(channel.options or {}), **SOAK_OPTIONS}
             channel.go_live_at = go_live_at
             channel.save()  # re-syncs the channel's reconciliation schedule
         for name, interval in SCHEDULE_INTERVALS.items():

@@ -204,11 +204,18 @@ def judge(
         )
     )
     not_converged: list[dict[str, Any]] = []
+    final_words: Counter[tuple[str, str, str]] = Counter()
     for key, sale in sale_keys.items():
         rows = by_sale.get(key, [])
         if not rows:
             continue
         row = rows[0]
+        final_words[("malote", sale.expected_status, row["status"])] += 1
+        if (sale_word := remote_sales[sale.kind].get(sale.ref)) is not None:
+            final_words[(codes[sale.kind], sale.expected_status, sale_word)] += 1
+        for erp in ("tiny", "bling"):
+            for erp_word in erp_by_sale[erp].get(key) or []:
+                final_words[(codes[erp], sale.expected_status, erp_word)] += 1
         disagree: dict[str, Any] = {}
         if not sale.contested and row["status"] != sale.expected_status:
             disagree["malote"] = {"is": row["status"], "expected": sale.expected_status}
@@ -263,6 +270,12 @@ def judge(
             "duplicated": duplicated,
             "statuses_not_converged": not_converged,
             "statuses_not_converged_unflagged": [n for n in not_converged if not n["flagged"]],
+            # Every system's last word per sale, by the sale's expected final status (canceled or
+            # delivered): what each system shows at the end of the day.
+            "final_words": [
+                {"system": system, "expected": expected, "word": word, "sales": n}
+                for (system, expected, word), n in sorted(final_words.items())
+            ],
             # Orders placed before go-live that Malote took in anyway, and which ERPs got them.
             "history_imported": [
                 {

@@ -1,5 +1,6 @@
 """A short soak (≈ 90 s of wall time): a few sales on every channel, a dropped ERP creation and a
-couple of 503s, then the oracle. Asserts no sale lost, none duplicated and no false alarm.
+couple of 503s, over the shop's history seeded before the go-live, then the oracle. Asserts no
+sale lost, none duplicated, no false alarm and the history untouched.
 
 No harmful automatic action either. The full run is ``malote soak`` (a benchmark: it prints JSON).
 """
@@ -59,3 +60,7 @@ def test_short_soak_loses_nothing_duplicates_nothing_and_raises_no_false_alarm(t
     assert summary["duplicated"] == 0, report["orders"]["duplicated"]
     assert summary["issues_fp"] == 0, report["issues"]["false_positives"]
     assert summary["harmful_actions"] == 0, report["issues"]["actions"]
+    # The shop's history (a previous integration's, dated before the go-live) stays as it was.
+    assert report["history"]["records"] >= 30
+    assert summary["history_records_touched"] == 0, report["history"]
+    assert summary["history_orders_imported"] == 0, report["orders"]["history_imported"]

@@ -17,6 +17,7 @@ from django.test import Client
 from malote.api.errors import API_ERROR_CODES, PYDANTIC_ERROR_TYPES, RECONCILE_API_CODES, ApiErrorCode
 from malote.api.tests.helpers import ORDERS, assert_error
 from malote.backoffice.errors import BackofficeErrorCode
+from malote.channels.errors import ChannelsErrorCode
 from malote.conftest import ApiClient
 from malote.connectors.errors import ConnectorErrorCode
 from malote.core.errors import CoreErrorCode
@@ -49,6 +50,7 @@ ALL_ENUMS: list[type[StrEnum]] = [
     *WHOLE_ENUMS,
     *PARTS,
     BackofficeErrorCode,
+    ChannelsErrorCode,
     ConnectorErrorCode,
 ]
 # Codes that exist but that the API never answers: webhooks, the back office, reconciliation's

@@ -14,6 +14,7 @@ from django.test import Client
 
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.schemas import ORDER_EXAMPLE, OrderIn
+from malote_dev.testing.fiscal import SAMPLE_NFE_KEY
 
 OPENAPI = "/api/v1/openapi.json"
 
@@ -107,7 +108,7 @@ def test_order_create_schema_and_its_example(document: dict[str, Any]) -> None:
     assert validator.is_valid(example)
     assert not validator.is_valid({**example, "unknown": 1})
     assert not validator.is_valid({k: v for k, v in example.items() if k != "items"})
-    assert set(post["responses"]) == {"200", "201", "401", "403", "404", "409", "422"}
+    assert set(post["responses"]) == {"200", "201", "400", "401", "403", "404", "409", "413", "422"}
     for status in ("200", "201"):
         assert post["responses"][status]["content"]["application/json"]["schema"]["$ref"].endswith(
             "/OrderOut"
@@ -141,8 +142,8 @@ def test_every_transition_endpoint_is_documented_with_its_input(document: dict[s
         ("NoInput", {}, {"anything": 1}),
         (
             "InvoiceIn",
+            {"key": SAMPLE_NFE_KEY, "number": "1", "series": "1", "issued_at": "2026-11-20T10:00:00Z"},
             {"key": "x", "number": "1", "series": "1", "issued_at": "2026-11-20T10:00:00Z"},
-            {"key": "x"},
         ),
     ],
 )

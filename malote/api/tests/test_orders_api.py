@@ -188,7 +188,7 @@ def _with_item(**fields: Any) -> dict[str, Any]:
         (order_data(total="100.00"), "total", "totals_mismatch"),
         (_without(order_data(), "customer"), "customer", "missing"),
         (_without(order_data(), "placed_at"), "placed_at", "missing"),
-        (_with_item(quantity="two"), "items.0.quantity", "int_parsing"),
+        (_with_item(quantity="two"), "items.0.quantity", "int_type"),
         (_with_item(quantity=0), "items.0.quantity", "quantity_not_positive"),
         (_with_item(unit_price="-1.00"), "items.0.unit_price", "greater_than_equal"),
         (_with_item(discount="500.00"), "items.0.discount", "line_discount_exceeds_value"),

@@ -69,7 +69,7 @@ def test_put_creates_a_new_sku_with_a_name(api: ApiClient, db: None) -> None:
     [
         ({"physical": -1}, "physical", "greater_than_equal"),
         ({"physical": 100_000_001}, "physical", "less_than_equal"),
-        ({"physical": "many"}, "physical", "int_parsing"),
+        ({"physical": "many"}, "physical", "int_type"),
         ({"physical": 1.5}, "physical", "int_from_float"),
         ({}, "physical", "missing"),
         ({"physical": 5, "reason": "theft"}, "reason", "literal_error"),

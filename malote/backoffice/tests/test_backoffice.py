@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 
-from malote.backoffice import throttle
 from malote.orders.models import Order
 from malote_dev.testing.orders import bring_to
 
@@ -123,7 +123,7 @@ def test_login_is_throttled_after_failures_but_not_for_another_user(
 ) -> None:
     user_with_role("viewer")
     user_with_role("operator")
-    for _ in range(throttle.MAX_FAILURES):
+    for _ in range(settings.AXES_FAILURE_LIMIT):
         response = client.post("/backoffice/login/", {"username": "viewer-user", "password": "wrong"})
         assert response.status_code == 200
         assert "Muitas tentativas" not in response.content.decode()
@@ -142,11 +142,11 @@ def test_successful_login_resets_the_failure_count(
     client: Client, user_with_role: Callable[[str], Any]
 ) -> None:
     user_with_role("viewer")
-    for _ in range(throttle.MAX_FAILURES - 1):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         client.post("/backoffice/login/", {"username": "viewer-user", "password": "wrong"})
     assert client.post("/backoffice/login/", {"username": "viewer-user", "password": "x"}).status_code == 302
     client.post("/backoffice/logout/")
-    for _ in range(throttle.MAX_FAILURES - 1):
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         client.post("/backoffice/login/", {"username": "viewer-user", "password": "wrong"})
     assert client.post("/backoffice/login/", {"username": "viewer-user", "password": "x"}).status_code == 302
 

@@ -156,7 +156,8 @@ def _open_form(page: Any, transition: str) -> Any:
 def test_operator_finds_invoices_and_ships_an_order(page_as: Any, server: dict[str, Any]) -> None:
     page = page_as("operator")
     page.fill("input[name=q]", "704319102")
-    page.wait_for_function("document.querySelectorAll('#order-table tbody tr').length === 1")
+    # A function, not an expression: Playwright evals expressions, which the CSP forbids.
+    page.wait_for_function("() => document.querySelectorAll('#order-table tbody tr').length === 1")
     _shot(page, "orders-list.png")
     page.click("#order-table tbody tr a")
     page.wait_for_selector("#processar")

@@ -6,9 +6,10 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
+
+from malote.connectors.payload import load_json
 
 # The eight fields of the payments-webhook HMAC, in order.
 HMAC_FIELDS = (
@@ -75,8 +76,9 @@ def payment_method(adyen_method: str) -> str | None:
 
 
 def notification_items(body: bytes) -> list[dict[str, Any]]:
-    """The NotificationRequestItems of a webhook body; ValueError when it is not one."""
-    envelope = json.loads(body)
+    """The NotificationRequestItems of a webhook body; ValueError when it is not one
+    (``UnreadableBody`` when it is not even JSON that can be read safely)."""
+    envelope = load_json(body)
     wrappers = envelope.get("notificationItems") if isinstance(envelope, dict) else None
     if not isinstance(wrappers, list) or not wrappers:
         raise ValueError("an Adyen webhook needs notificationItems")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from malote.connectors.bling.mapping import (
     shipment_facts,
 )
 from malote.connectors.errors import ConnectorErrorCode
+from malote.connectors.payload import load_json
 from malote.connectors.registry import register
 from malote.connectors.values import (
     decimal_or_zero,
@@ -322,7 +322,7 @@ class BlingConnector(Connector):
             )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
-        envelope = json.loads(body)
+        envelope = load_json(body)
         if not isinstance(envelope, dict):
             raise ValueError("a Bling webhook is a JSON object")
         event, data = str(envelope.get("event") or ""), envelope.get("data")

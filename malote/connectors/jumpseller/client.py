@@ -1,28 +1,47 @@
 """Jumpseller's API v1: JSON under ``base_url`` with HTTP Basic ``login:authtoken``.
 
-A 429 without ``Retry-After`` waits until the store's ban reset header says.
+A 429 without ``Retry-After`` waits until the store's ban reset header says. Calls take a token
+from the channel's shared bucket first (``DEFAULT_RATE_LIMITS``: the vendor's published limit).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from django.utils import timezone
 
-from malote.connectors.http import JsonHttp, decode_json
+from malote.connectors.http import JsonHttp, RateLimits, decode_json
 from malote.connectors.jumpseller.mapping import parse_time
 from malote.sync.errors import DeliveryError, retry_after_seconds
 
 RESET_HEADER = "Jumpseller-BannedByRateLimit-Reset"
+#: Every call counts against one store's budget.
+CALLS = "calls"
+#: Jumpseller's published limit is 20 requests per second and 800 per minute per store and IP:
+#: 800/min sustained (13.3/s) with a burst of 13 keeps under both.
+DEFAULT_RATE_LIMITS: Mapping[str, float] = {CALLS: 800 / 60}
 
 
 class JumpsellerClient(JsonHttp):
     """A store's API; errors name the channel (``label``)."""
 
-    def __init__(self, http: httpx.Client, base_url: str, *, label: str, login: str, authtoken: str) -> None:
-        super().__init__(http, base_url, label=label, auth=(login, authtoken))
+    def __init__(
+        self,
+        http: httpx.Client,
+        base_url: str,
+        *,
+        label: str,
+        login: str,
+        authtoken: str,
+        rate_limits: RateLimits | None = None,
+    ) -> None:
+        super().__init__(http, base_url, label=label, auth=(login, authtoken), rate_limits=rate_limits)
+
+    def rate_class(self, method: str, path: str) -> str | None:
+        return CALLS
 
     def check(self, response: httpx.Response, *, what: str) -> httpx.Response:
         try:

@@ -29,7 +29,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.errors import ConnectorErrorCode
-from malote.connectors.jumpseller.client import JumpsellerClient
+from malote.connectors.jumpseller.client import DEFAULT_RATE_LIMITS, JumpsellerClient
 from malote.connectors.jumpseller.mapping import (
     CARRIER_NAMES,
     DEFAULT_INVOICE_URL,
@@ -44,6 +44,7 @@ from malote.connectors.jumpseller.mapping import (
     remote_status,
     sha256_hex,
 )
+from malote.connectors.payload import load_json
 from malote.connectors.registry import register
 from malote.connectors.values import header_value, text_of
 from malote.fiscal.tracking import carrier_key
@@ -52,12 +53,12 @@ from malote.sync.errors import DeliveryError
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "Jumpseller-Hmac-Sha256"
-EVENT_HEADER = "Jumpseller-Event"
 
 
 @register
 class JumpsellerConnector(Connector):
     kind = "jumpseller"
+    default_rate_limits = DEFAULT_RATE_LIMITS
     capabilities = frozenset(
         {
             Capability.RECEIVE_WEBHOOKS,
@@ -92,6 +93,7 @@ class JumpsellerConnector(Connector):
             label=self.channel.code,
             login=self.credential("login"),
             authtoken=self.credential("authtoken"),
+            rate_limits=self.rate_limits,
         )
 
     # --- inbound --------------------------------------------------------------------------------
@@ -115,7 +117,7 @@ class JumpsellerConnector(Connector):
             )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
-        data = json.loads(body)
+        data = load_json(body)
         if not isinstance(data, dict):
             raise ValueError("a Jumpseller hook is a JSON object")
         order = data.get("order")
@@ -123,8 +125,9 @@ class JumpsellerConnector(Connector):
             return []  # product_* / customer_* hooks: nothing Malote takes in from them
         if not isinstance(order, dict) or order.get("id") is None:
             raise ValueError("an order hook needs order.id")
-        event = header_value(headers, EVENT_HEADER) or "order"
-        return [self._change(order, event_id=f"{event}:{sha256_hex(body)}")]
+        # The key comes from the signed body alone: the Jumpseller-Event header is not signed, so
+        # a key including it would let one captured body be replayed under every event name.
+        return [self._change(order, event_id=f"hook:{sha256_hex(body)}")]
 
     def _change(self, order: dict[str, Any], *, event_id: str) -> InboundChange:
         remote = remote_status(order)

@@ -48,6 +48,7 @@ from malote.connectors.mercadolivre.mapping import (
     remote_status,
     stock_change,
 )
+from malote.connectors.payload import load_json
 from malote.connectors.registry import register
 from malote.connectors.values import money, text_of
 from malote.sync.errors import DeliveryError, check_response
@@ -104,13 +105,9 @@ class MercadoLivreConnector(Connector):
     # --- inbound --------------------------------------------------------------------------------
 
     def verify_webhook(self, headers: Mapping[str, str], body: bytes, query: Mapping[str, str]) -> None:
-        """ML signs nothing: accept only notifications for this app and this seller."""
-        try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            raise WebhookRejected(
-                "Not a Mercado Livre notification.", code=ConnectorErrorCode.WEBHOOK_NOT_RECOGNIZED
-            ) from None
+        """ML signs nothing: accept only notifications for this app and this seller. The body has to
+        be read for that, so it is read safely (``UnreadableBody``: answered 400) before anything."""
+        data = load_json(body)
         if not isinstance(data, dict):
             raise WebhookRejected(
                 "Not a Mercado Livre notification.",
@@ -135,7 +132,7 @@ class MercadoLivreConnector(Connector):
     def notification(self, headers: Mapping[str, str], body: bytes) -> Notification | None:
         """The notification's ``_id`` (ML re-sends a notification with the same one) and resource;
         ``None`` for topics and resources Malote does not follow. No remote call."""
-        data = json.loads(body)
+        data = load_json(body)
         if not isinstance(data, dict) or not text_of(data.get("resource")) or not text_of(data.get("topic")):
             raise ValueError("an ML notification needs resource and topic")
         topic, resource = text_of(data["topic"]), text_of(data["resource"])
@@ -156,7 +153,7 @@ class MercadoLivreConnector(Connector):
         return Notification(id=hashlib.sha256(state.encode()).hexdigest()[:32], subject=subject)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
-        data = json.loads(body)
+        data = load_json(body)
         if not isinstance(data, dict) or not text_of(data.get("resource")) or not text_of(data.get("topic")):
             raise ValueError("an ML notification needs resource and topic")
         topic, resource = text_of(data["topic"]), text_of(data["resource"])

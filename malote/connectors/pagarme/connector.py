@@ -8,7 +8,6 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
-import json
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
@@ -34,6 +33,7 @@ from malote.connectors.pagarme.mapping import (
     PAYMENT_METHODS,
     SETTLED,
 )
+from malote.connectors.payload import load_json
 from malote.connectors.registry import register
 from malote.connectors.values import header_value, minor_to_decimal
 from malote.sync.errors import DeliveryError
@@ -133,7 +133,7 @@ class PagarmeConnector(Connector):
     # --- inbound: events -----------------------------------------------------------------------
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
-        event = json.loads(body)
+        event = load_json(body)
         if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
             raise ValueError("a Pagar.me webhook needs id and type")
         data = event.get("data")

@@ -364,7 +364,7 @@ def test_a_bad_signature_is_refused_and_stored_nowhere(
         del item["additionalData"]["hmacSignature"]
     body = b"{not json" if how == "not-json" else json.dumps(envelope).encode()
     response = _post(body, record.headers)
-    expected = 422 if how == "not-json" else 401
+    expected = 400 if how == "not-json" else 401
     assert response.status_code == expected, response.content
     assert not InboxEvent.objects.exists()
     order.refresh_from_db()
@@ -506,8 +506,59 @@ def test_a_stale_refusal_never_cancels_the_order_its_retry_paid(
 def test_gateways_never_import_orders(fake: Fake, adyen: Channel, control: Callable[..., Any]) -> None:
     control("payments", {"merchantReference": "SOMEONE-ELSES-ORDER"})
     assert _deliver(_hook(fake, "AUTHORISATION")).content == b"[accepted]"
-    assert InboxEvent.objects.get().result == "unknown_order"
+    event = InboxEvent.objects.get()
+    assert (event.result, event.awaiting) == ("awaiting_order", "SOMEONE-ELSES-ORDER")
     assert not Order.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_payment_that_beat_its_order_is_applied_when_the_order_arrives(
+    fake: Fake,
+    adyen: Channel,
+    make_order: Callable[..., Order],
+    card_order: Callable[..., Order],
+    control: Callable[..., Any],
+) -> None:
+    external_id = f"02-{time.monotonic_ns() % 10**9:09d}"
+    control("payments", {"merchantReference": external_id, "amount": 11480})
+    # The store's order webhook is late: Adyen's authorisation comes first and waits.
+    assert _deliver(_hook(fake, "AUTHORISATION")).content == b"[accepted]"
+    assert InboxEvent.objects.get(source="adyen").result == "awaiting_order"
+    payment = {"method": "credit_card", "gateway": "adyen", "installments": 1}
+    order = make_order(external_id=external_id, payment=payment)
+    drain()
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert InboxEvent.objects.get(source="adyen").result == "applied"
+    # Forbidden: an order that is not the one named stays as it was.
+    other = card_order()
+    drain()
+    other.refresh_from_db()
+    assert other.status == "pending_payment"
+
+
+@pytest.mark.django_db
+def test_the_schedule_applies_a_waiting_payment_the_orders_arrival_missed(
+    fake: Fake, adyen: Channel, make_order: Callable[..., Order], control: Callable[..., Any]
+) -> None:
+    from django.utils import timezone
+
+    from malote.relay.intake import replay_awaiting
+    from malote.sync.models import Schedule
+
+    external_id = f"02-{time.monotonic_ns() % 10**9:09d}"
+    control("payments", {"merchantReference": external_id, "amount": 11480})
+    _deliver(_hook(fake, "AUTHORISATION"))
+    schedule, _ = Schedule.objects.get_or_create(name="relay:awaiting", defaults={"job": "relay.awaiting"})
+    assert replay_awaiting(schedule, timezone.now()) == "nothing to do"  # no such order yet
+    payment = {"method": "credit_card", "gateway": "adyen", "installments": 1}
+    order = make_order(external_id=external_id, payment=payment)
+    # The order was committed while the payment was still being stored: its listener saw nothing.
+    OutboxMessage.objects.filter(destination__startswith="awaiting:").delete()
+    assert replay_awaiting(schedule, timezone.now()) == "applied 1"
+    order.refresh_from_db()
+    assert order.status == "paid"
+    assert replay_awaiting(schedule, timezone.now()) == "nothing to do"
 
 
 # ----------------------------------------------------------------- cancelling the payment

@@ -174,7 +174,8 @@ def test_gateways_never_import_orders(
 ) -> None:
     charge_id = checkout("SOMEONE-ELSES-ORDER")["charge_id"]
     control(f"charges/{charge_id}/pay")
-    assert _results(_deliver(_hook(fake, "charge.paid"))) == ["unknown_order"]
+    # Kept, waiting for an order with that reference (never an import: a gateway has no order).
+    assert _results(_deliver(_hook(fake, "charge.paid"))) == ["awaiting_order"]
     assert not Order.objects.exists()
 
 

@@ -23,6 +23,7 @@ from malote.connectors.base import (
     WebhookRejected,
 )
 from malote.connectors.errors import ConnectorErrorCode
+from malote.connectors.payload import load_json
 from malote.connectors.registry import register
 from malote.connectors.tiny.client import (
     DUPLICATE,
@@ -238,7 +239,7 @@ class TinyConnector(Connector):
             )
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[InboundChange]:
-        data = json.loads(body)
+        data = load_json(body)
         dados = data.get("dados") if isinstance(data, dict) else None
         if not isinstance(dados, dict):
             raise ValueError("a Tiny webhook needs dados")

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def admin_client() -> Client:
-    get_user_model().objects.create_superuser("root", "root@example.com", "pw")
+    root = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     client = Client()
-    client.login(username="root", password="pw")
+    # force_login: Client.login() calls authenticate() without a request, which django-axes refuses.
+    client.force_login(root)
     return client
 
 

@@ -20,13 +20,15 @@ Two kinds of channel:
 Bling is a second ERP next to Tiny: every order goes to both; Tiny issues the NF-e (Bling's
 ``generate_nfe_on`` is not set), Bling only keeps a copy that follows the order's status.
 Everything is idempotent: running the command again leaves the same channels, users and orders
-(plus a fresh API token, printed each time).
+(plus a fresh API token, printed each time). The demo users' passwords are random, new on every
+run and printed with the token: an install never has a password anyone else knows.
 """
 
 from __future__ import annotations
 
 import importlib
 import random
+import secrets
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -92,7 +94,11 @@ JOURNEYS: list[list[str]] = [
     ["cancel"],
     ["approve_payment", "cancel"],
 ]
-DEMO_PASSWORD = "malote-demo"
+
+
+def demo_password() -> str:
+    """A fresh random password for a demo user (16 URL-safe characters, 96 bits)."""
+    return secrets.token_urlsafe(12)
 
 
 class Command(BaseCommand):
@@ -104,8 +110,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         sync_roles()
-        operator = self._user("operador", OPERATOR)
-        self._user("admin", ADMIN, superuser=True)
+        operator, operator_password = self._user("operador", OPERATOR)
+        _, admin_password = self._user("admin", ADMIN, superuser=True)
         _, token = ApiToken.issue(operator, "demo")
         for code, name, role in HISTORY_CHANNELS:
             Channel.objects.get_or_create(code=code, defaults={"name": name, "role": role, "kind": "manual"})
@@ -125,22 +131,26 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 "\nMalote demo ready\n"
-                f"  operator login: operador / {DEMO_PASSWORD}\n"
-                f"  admin login:    admin / {DEMO_PASSWORD}  (Django admin at /admin/)\n"
+                f"  operator login: operador / {operator_password}\n"
+                f"  admin login:    admin / {admin_password}  (Django admin at /admin/)\n"
                 f"  API token:      {token}\n"
                 "  try: curl -H 'Authorization: Bearer <token>' http://127.0.0.1:8000/api/v1/orders\n"
             )
         )
 
-    def _user(self, username: str, role: str, *, superuser: bool = False) -> Any:
+    def _user(self, username: str, role: str, *, superuser: bool = False) -> tuple[Any, str]:
+        """The demo user, created if missing, with a new random password (returned to be printed:
+        only its hash is stored, so it cannot be shown again later)."""
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()
         if user is None:
-            user = user_model.objects.create_user(username=username, password=DEMO_PASSWORD)
+            user = user_model(username=username)
+        password = demo_password()
+        user.set_password(password)
         user.is_superuser = superuser
         user.save()
         assign_role(user, role)
-        return user
+        return user, password
 
     def _catalogue(self) -> None:
         for sku, name, _price, qty in CATALOGUE:

@@ -108,6 +108,8 @@ class Command(BaseCommand):
                 ("web", self._spawn(
                     "gunicorn", "malote.wsgi:application", "--bind", f"{options['host']}:{options['port']}",
                     "--workers", "2", "--threads", "4", "--access-logfile", "-", "--graceful-timeout", "10",
+                    # The access log without query strings (webhook tokens, searches).
+                    "--config", "python:malote.gunicorn_config",
                 )),
                 ("worker", self._spawn(sys.executable, "-m", "malote.cli", "worker", "--threads", "4")),
             ]  # fmt: skip

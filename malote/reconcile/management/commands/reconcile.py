@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from malote.channels.models import Channel
 from malote.core.actors import Actor
+from malote.orders.export import neutralise
 from malote.reconcile import divergent, integration, selectors, stuck, unpaid
 from malote.reconcile.calendar import BRASILIA
 from malote.reconcile.errors import ReconcileErrorCode
@@ -48,6 +49,10 @@ COLUMNS = [
     "action",
     "why",
 ]
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else neutralise(str(value))
 
 
 def parse_since(text: str) -> datetime:
@@ -228,5 +233,6 @@ class Command(BaseCommand):
             writer = csv.DictWriter(handle, fieldnames=COLUMNS, extrasaction="ignore")
             writer.writeheader()
             for row in rows:
-                writer.writerow({column: row.get(column, "") for column in COLUMNS})
+                # External references and details come from other systems: no formula reaches a sheet.
+                writer.writerow({column: _cell(row.get(column)) for column in COLUMNS})
         return path
