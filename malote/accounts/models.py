@@ -8,6 +8,7 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 TOKEN_PREFIX = "mlt_"
 
@@ -19,7 +20,9 @@ def hash_token(raw: str) -> str:
 class ApiToken(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     name = models.CharField(max_length=100, default="default")
-    prefix = models.CharField(max_length=12, help_text="First characters, to recognise a token in lists.")
+    prefix = models.CharField(
+        max_length=12, help_text=_("Primeiros caracteres, para reconhecer o token nas listas.")
+    )
     key_hash = models.CharField(max_length=64, unique=True)
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)

@@ -2,6 +2,9 @@
 status map, enable/disable, "sincronizar agora"). A channel with an active ``channel_stalled`` issue
 shows it on both: the causes, what to do, and a link to the issue in the Integrações inbox.
 
+Every channel option is a field of the configuration form, generated from its spec
+(``malote.channels.option_specs``) with its help text; viewers see the same options read-only.
+
 Viewers see everything read-only; operators may also ask for a sync; administrators change the
 configuration. Credentials are never rendered back.
 """
@@ -16,14 +19,13 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from malote.backoffice import manage_actions, manage_selectors
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.manage_forms import ChannelConfigForm, StatusMapForm
-from malote.channels import status_maps
 from malote.channels.models import Channel
+from malote.channels.option_specs import GROUP_LABELS
 from malote.core.errors import MaloteError
 
 VIEW = "channels.view_channel"
@@ -50,20 +52,23 @@ def channel_list(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/channels/list.html", {"health": health})
 
 
-POLICY_LABELS = {
-    "invoice_after_shipment_marketplaces": gettext_lazy("NF-e só depois do envio, para estes sub-canais"),
-    "invoice_at_once_shipping_methods": gettext_lazy("NF-e na hora, para estas formas de envio (exceção)"),
-    "invoice_needs_xml_marketplaces": gettext_lazy("NF-e só como XML, para estes sub-canais"),
-    "delivery_from_channel_methods": gettext_lazy("Entrega informada pelo canal, para estas formas de envio"),
-    "detect_regressions": gettext_lazy("Tratar status que volta atrás como divergência"),
-}
-
-
 def _policies(channel: Channel) -> list[dict[str, Any]]:
-    """The channel's rule options (docs/channel-rules.md): value, kind default, whether overridden."""
+    """Every option that applies to the channel (docs/channel-rules.md, "Every option"): value,
+    default, whether the channel sets it, with its label and help text (the read-only view)."""
     return [
-        {"name": name, "label": POLICY_LABELS.get(name, name), **entry}
-        for name, entry in status_maps.policy_options(channel).items()
+        {
+            "name": row.name,
+            "label": row.spec.label,
+            "help": row.help_html,
+            "is_flag": row.is_flag,
+            "group": GROUP_LABELS[row.spec.group],
+            "value": row.value,
+            "default": row.default,
+            "value_text": row.value_text,
+            "default_text": row.default_text,
+            "overridden": row.overridden,
+        }
+        for row in manage_selectors.option_rows(channel)
     ]
 
 

@@ -22,5 +22,10 @@ class BackofficeErrorCode(StrEnum):
     INVALID_JSON = "invalid_json"
     NOT_AN_OBJECT = "not_an_object"
     DUPLICATE_REMOTE_STATUS = "duplicate_remote_status"
+    # A channel option's value that its spec refuses (malote.channels.option_specs): a list item, a
+    # placeholder, a mapping value, a key the "avançado" JSON repeats from a field
+    INVALID_OPTION = "invalid_option"
     USERNAME_TAKEN = "username_taken"
     THROTTLED = "throttled"
+    # Transition forms (transition_forms.py): a listed service of another carrier than the one chosen
+    SHIPPING_SERVICE_MISMATCH = "shipping_service_mismatch"

@@ -2,8 +2,9 @@
 a divergent link (push Malote's state again, accept the channel's, or dismiss with a reason).
 
 Both go through the command functions (``orders.actions.attach_invoice_xml``,
-``channels.actions.resolve_divergence``) with the logged-in user as the actor; refusals come back
-with the same codes as the API.
+``relay.divergence.resolve_divergence``) with the logged-in user as the actor; refusals come back
+with the same codes as the API. A resolved divergence settles its integration issue in the same
+transaction (``reconcile.divergent.settle``), so the inbox reflects it at once.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -23,6 +26,7 @@ from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders import actions
 from malote.orders.errors import OrdersErrorCode
+from malote.reconcile import divergent
 from malote.relay import divergence as channel_actions
 
 logger = logging.getLogger("malote.backoffice")
@@ -82,11 +86,18 @@ def resolve_link(request: HttpRequest, link_id: int) -> HttpResponse:
     if action == "dismiss" and not reason:
         messages.error(request, _("Informe o motivo para descartar a divergência (reason_required)."))
         return _back(link.order_id, "integracao")
+    actor = Actor.user(request.user)
     try:
-        channel_actions.resolve_divergence(link.pk, action, actor=Actor.user(request.user), reason=reason)
+        with transaction.atomic():
+            resolved = channel_actions.resolve_divergence(link.pk, action, actor=actor, reason=reason)
+            # The issue follows at once: the inbox stops recommending what was just decided.
+            divergent.settle(link.order_id, resolved.channel, action, actor=actor, reason=reason)
     except MaloteError as exc:
         _refused(request, exc)
     else:
         logger.info("divergence on link %s resolved (%s) by %s", link.pk, action, request.user.get_username())
         messages.success(request, _("Divergência resolvida."))
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
     return _back(link.order_id, "integracao")

@@ -1,4 +1,5 @@
-"""Back-office pages of integration issues (the "Integrações" inbox), under ``/backoffice/integracoes/``."""
+"""Back-office pages of integration issues, under ``/backoffice/integracoes/``: each issue's page and
+its actions. The old "Integrações" list redirects to the one inbox (``backoffice:inbox``)."""
 
 from django.urls import path
 
@@ -7,7 +8,7 @@ from malote.backoffice import issues_views as views
 app_name = "reconcile"
 
 urlpatterns = [
-    path("", views.inbox, name="inbox"),
+    path("", views.old_integrations_inbox, name="inbox"),
     path("acoes/", views.bulk_act, name="bulk-act"),
     path("<int:issue_id>/", views.issue_detail, name="issue"),
     path("<int:issue_id>/acao/", views.issue_act, name="act"),

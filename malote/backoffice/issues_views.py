@@ -1,17 +1,23 @@
-"""The back office's "Integrações" inbox: active integration issues grouped by kind and channel,
-with what each side showed, the recommended action and one-click actions (POST + CSRF); bulk
-actions only where they are safe to repeat (``push_again``, ``reintegrate`` — which re-checks the
-order and the payment first — and ``dismiss`` with one reason for all).
+"""The back office's one inbox ("Pendências", ``/backoffice/pendencias/``): everything that needs a
+person — integration issues of every kind, dead letters, orders out of stock, NF-e holds and order
+links in error — grouped by kind and channel, with what each side shows, the recommended action
+first and one-click actions (POST + CSRF). Bulk actions only where they are safe to repeat
+(``push_again``, ``reintegrate`` — which re-checks the order and the payment first — and
+``dismiss`` with one reason for all). The old "Exceções" and "Integrações" pages redirect here
+with the equivalent filter. See ``malote.backoffice.inbox_items`` for the items.
 
-Viewing needs ``orders.view_order``; acting ``orders.change_order_status``.
+Viewing needs ``orders.view_order`` (dead letters also ``sync.view_outboxmessage``); acting on
+issues ``orders.change_order_status``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,54 +25,28 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from malote.backoffice import evidence as ev
+from malote.backoffice import inbox_items, timeline
 from malote.backoffice.access import backoffice_view
+from malote.backoffice.inbox_items import BULK_SAFE, ISSUE_KINDS, STATES, failure_text
+from malote.channels.models import Channel
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.reconcile import repair, selectors
-from malote.reconcile.errors import ReconcileErrorCode
-from malote.reconcile.models import IssueAction, IssueEvent, IssueKind, IssueState
+from malote.reconcile.models import IssueEvent
 
 VIEW = "orders.view_order"
 ACT = "orders.change_order_status"
-BULK_SAFE = (IssueAction.PUSH_AGAIN, IssueAction.REINTEGRATE, IssueAction.DISMISS)
-# Actions offered per kind (the recommended one first in the page).
-ACTIONS_BY_KIND: dict[str, tuple[str, ...]] = {
-    IssueKind.NOT_INTEGRATED: (IssueAction.REINTEGRATE, IssueAction.OPEN_TICKET, IssueAction.IMPORT,
-                               IssueAction.CANCEL, IssueAction.DISMISS),
-    IssueKind.DIVERGENT: (IssueAction.PUSH_AGAIN, IssueAction.ACCEPT, IssueAction.DISMISS),
-    IssueKind.STUCK: (IssueAction.DISMISS,),
-    IssueKind.UNPAID: (IssueAction.CANCEL, IssueAction.DISMISS),
-}  # fmt: skip
-ACTION_LABELS = dict(IssueAction.choices)
 # Outcomes of ``repair.act`` that mean the action did not happen: shown in red, in words.
-FAILED_OUTCOMES = {
-    ReconcileErrorCode.IMPORT_FAILED,
-    ReconcileErrorCode.NEEDS_PERSON,
-    ReconcileErrorCode.GATEWAY_UNREACHABLE,
-    ReconcileErrorCode.CHANNEL_UNREACHABLE,
-    ReconcileErrorCode.UNREACHABLE,
-    ReconcileErrorCode.ERP_DOES_NOT_WANT,
-    ReconcileErrorCode.PAYMENT_NOT_CONFIRMED,
-}
-
-
-def failure_text(outcome: str, why: str = "") -> str:
-    """An action that did not happen, in words (pt-BR), with the reason the issue's history gives."""
-    texts = {
-        ReconcileErrorCode.IMPORT_FAILED: _("A importação do pedido falhou."),
-        ReconcileErrorCode.NEEDS_PERSON: _(
-            "Não foi possível fazer isso automaticamente: é preciso uma pessoa."
-        ),
-        ReconcileErrorCode.GATEWAY_UNREACHABLE: _("O gateway de pagamento não respondeu; nada foi feito."),
-        ReconcileErrorCode.CHANNEL_UNREACHABLE: _("O canal não respondeu; nada foi feito."),
-        ReconcileErrorCode.UNREACHABLE: _("Um sistema não respondeu; nada foi feito."),
-        ReconcileErrorCode.ERP_DOES_NOT_WANT: _("O pedido não foi reenviado: o ERP não recebe este status."),
-        ReconcileErrorCode.PAYMENT_NOT_CONFIRMED: _("O pedido não foi reenviado: pagamento não confirmado."),
+FAILED_OUTCOMES = frozenset(
+    {
+        *ev.FAILED_STEPS,
+        "needs_person",
+        "gateway_unreachable",
+        "channel_unreachable",
+        "unreachable",
     }
-    text = str(texts.get(ReconcileErrorCode(outcome), _("A ação falhou.")))
-    if why:
-        text = _("%(text)s Motivo: %(why)s") % {"text": text, "why": why}
-    return f"{text} ({outcome})"
+)
 
 
 def _last_reason(issue_id: int) -> str:
@@ -76,52 +56,92 @@ def _last_reason(issue_id: int) -> str:
     return (event or "")[:300]
 
 
-def _actions_for(issue: Any) -> list[dict[str, str]]:
-    offered = list(ACTIONS_BY_KIND.get(issue.kind, (IssueAction.DISMISS,)))
-    if issue.order_id is None:
-        offered = [a for a in offered if a in (IssueAction.IMPORT, IssueAction.DISMISS)]
-    elif IssueAction.IMPORT in offered:
-        offered.remove(IssueAction.IMPORT)
-    if issue.recommended_action in offered:
-        offered.remove(issue.recommended_action)
-        offered.insert(0, issue.recommended_action)
-    return [{"code": a, "label": str(ACTION_LABELS[a])} for a in offered]
+def _channel(value: str) -> Channel | None:
+    """The channel a filter names — by its name as people see it ("Tiny ERP", any case) or its code."""
+    value = value.strip()
+    if not value:
+        return None
+    return Channel.objects.filter(Q(name__iexact=value) | Q(code=value)).order_by("id").first()
+
+
+def inbox_url(**query: Any) -> str:
+    """The inbox with a filter (``kind`` may be a list)."""
+    pairs = [
+        (key, v)
+        for key, value in query.items()
+        for v in (value if isinstance(value, list | tuple) else [value])
+        if v
+    ]
+    return reverse("backoffice:inbox") + (f"?{urlencode(pairs)}" if pairs else "")
 
 
 @backoffice_view(VIEW)
 def inbox(request: HttpRequest) -> HttpResponse:
-    kind = request.GET.get("kind") or None
-    channel = request.GET.get("channel") or None
+    known = dict(inbox_items.kind_choices())
+    kinds = [k for k in request.GET.getlist("kind") if k in known]
     state = request.GET.get("state") or "active"
-    if kind not in (None, *IssueKind.values):
-        kind = None
-    if state not in ("active", *IssueState.values):
+    if state not in dict(STATES):
         state = "active"
-    issues = list(selectors.filtered(kind=kind, state=state, channel=channel)[:500])
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    for issue in issues:
-        key = (issue.kind, issue.channel.code)
-        group = groups.setdefault(
-            key,
-            {
-                "kind": issue.kind,
-                "kind_label": issue.get_kind_display(),
-                "channel": issue.channel,
-                "issues": [],
-            },
+    typed = request.GET.get("channel", "")
+    channel = _channel(typed)
+    channels = list(Channel.objects.order_by("name"))
+    names = ev.ChannelNames(channels)
+    user = request.user
+    if typed.strip() and channel is None:
+        items: list[dict[str, Any]] = []
+    else:
+        items = inbox_items.collect(
+            kinds=kinds,
+            state=state,
+            channel=channel,
+            names=names,
+            can_see_messages=user.has_perm("sync.view_outboxmessage"),
+            can_act=user.has_perm(ACT),
+            can_process=user.has_perm(ACT),
+            can_retry=user.has_perm("sync.change_outboxmessage"),
         )
-        group["issues"].append({"issue": issue, "actions": _actions_for(issue)})
+    counts = Counter(item["kind"] for item in items)
     context = {
-        "groups": list(groups.values()),
-        "counts": selectors.counts_by_kind(),
-        "kinds": IssueKind.choices,
-        "states": [("active", _("Ativos")), *IssueState.choices],
-        "selected": {"kind": kind or "", "channel": channel or "", "state": state},
-        "can_act": request.user.has_perm(ACT),
-        "bulk_actions": [{"code": a, "label": str(ACTION_LABELS[a])} for a in BULK_SAFE],
-        "total": len(issues),
+        "groups": inbox_items.grouped(items),
+        "kinds": [
+            {"code": code, "label": label, "count": counts.get(code, 0)} for code, label in known.items()
+        ],
+        "states": [(code, str(label)) for code, label in STATES],
+        "channels": channels,
+        "selected": {
+            "kinds": kinds,
+            "kind": kinds[0] if len(kinds) == 1 else "",
+            "channel": channel.code if channel else "",
+            "channel_typed": typed,
+            "state": state,
+        },
+        "total": len(items),
     }
     return render(request, "reconcile/inbox.html", context)
+
+
+@backoffice_view(VIEW)
+def old_integrations_inbox(request: HttpRequest) -> HttpResponse:
+    """``/backoffice/integracoes/`` (the "Integrações" page): the inbox, issues only, same filter."""
+    kind = request.GET.get("kind", "")
+    return HttpResponseRedirect(
+        inbox_url(
+            kind=[kind] if kind in ISSUE_KINDS else list(ISSUE_KINDS),
+            channel=request.GET.get("channel", ""),
+            state=request.GET.get("state", ""),
+        )
+    )
+
+
+def _history_note(issue: Any, event: IssueEvent, names: ev.ChannelNames) -> str:
+    """A history note in the user's language where its text is known: the finding (the issue's own
+    text), the help-desk group, or a fixed sentence of the catalog; else as stored."""
+    if event.action == "opened" and event.note == issue.detail:
+        return ev.issue_text(issue, names)
+    group = (event.data or {}).get("group")
+    if event.action == "open_ticket" and group:
+        return _("Chamado solicitado ao grupo %(group)s.") % {"group": group}
+    return _(event.note) if event.note else ""
 
 
 @backoffice_view(VIEW)
@@ -129,37 +149,54 @@ def issue_detail(request: HttpRequest, issue_id: int) -> HttpResponse:
     issue = selectors.issues().filter(pk=issue_id).first()
     if issue is None:
         raise Http404(_("Problema de integração não encontrado."))
+    names = ev.ChannelNames([issue.channel])
+    history = [
+        {
+            "event": e,
+            **ev.history_text(e),
+            "actor": timeline.actor_text(e.actor_kind, e.actor_label, names),
+            "note": _history_note(issue, e, names),
+        }
+        for e in issue.history.all()
+    ]
     context = {
         "issue": issue,
-        "history": list(issue.history.all()),
-        "actions": _actions_for(issue) if issue.is_active else [],
-        "can_act": request.user.has_perm(ACT),
+        "text": ev.issue_text(issue, names),
+        "table": ev.evidence_table(issue, names),
+        "history": history,
+        "state_label": ev.state_label(issue.state),
+        "recommended": str(ev.ACTION_LABELS.get(issue.recommended_action, "")),
+        "actions": inbox_items.issue_actions(issue) if request.user.has_perm(ACT) else [],
+        "back": inbox_url(kind=[issue.kind]),
     }
     return render(request, "reconcile/issue_detail.html", context)
 
 
 def _back(request: HttpRequest) -> HttpResponseRedirect:
     target = request.POST.get("next") or ""
-    if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-        target = reverse("reconcile:inbox")
-    return HttpResponseRedirect(target or reverse("reconcile:inbox"))
+    if not target or not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        target = reverse("backoffice:inbox")
+    return HttpResponseRedirect(target)
 
 
 @require_POST
 @backoffice_view(ACT)
 def issue_act(request: HttpRequest, issue_id: int) -> HttpResponse:
     action = request.POST.get("action", "")
+    label = str(ev.ACTION_LABELS.get(action, action))
     try:
         result = repair.act(
             issue_id, action, actor=Actor.user(request.user), reason=request.POST.get("reason", "")
         )
     except MaloteError as exc:
-        messages.error(request, f"{exc.detail} ({exc.code})")
+        messages.error(
+            request, _("%(action)s: não foi feito. %(detail)s") % {"action": label, "detail": exc.detail}
+        )
     else:
         if result in FAILED_OUTCOMES:
             messages.error(request, failure_text(result, _last_reason(issue_id)))
         else:
-            messages.success(request, _("Feito: %(result)s.") % {"result": result})
+            messages.success(request, ev.outcome_text(result))
     return _back(request)
 
 
@@ -171,16 +208,24 @@ def bulk_act(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("Esta ação não pode ser feita em lote."))
         return _back(request)
     ids = [int(value) for value in request.POST.getlist("issue") if value.isdigit()][:500]
-    results: Counter[str] = Counter()
+    done = failed = 0
     for issue_id in ids:
         try:
-            results[
-                repair.act(
-                    issue_id, action, actor=Actor.user(request.user), reason=request.POST.get("reason", "")
-                )
-            ] += 1
-        except MaloteError as exc:
-            results[exc.code] += 1
-    summary = ", ".join(f"{key}: {value}" for key, value in sorted(results.items())) or _("nada selecionado")
-    messages.info(request, _("Ação em lote: %(summary)s.") % {"summary": summary})
+            result = repair.act(
+                issue_id, action, actor=Actor.user(request.user), reason=request.POST.get("reason", "")
+            )
+        except MaloteError:
+            failed += 1
+        else:
+            failed += result in FAILED_OUTCOMES
+            done += result not in FAILED_OUTCOMES
+    if not ids:
+        messages.error(request, _("Nada selecionado."))
+    else:
+        summary = _("%(action)s: %(done)s feito(s), %(failed)s não feito(s).") % {
+            "action": ev.ACTION_LABELS[action],
+            "done": done,
+            "failed": failed,
+        }
+        (messages.error if failed else messages.success)(request, summary)
     return _back(request)

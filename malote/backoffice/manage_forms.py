@@ -3,12 +3,22 @@
 Channel credentials are write-only: their inputs are password fields that never render a value; an
 empty one keeps the stored credential, a typed one replaces it, and "substituir credenciais" (a
 JSON object) replaces the whole set.
+
+Channel options are one field per option that applies to the channel (``malote.channels.option_specs``):
+a checkbox, a number with its bounds, a select, one item per line, or a JSON object. Each field shows
+the channel's value, else the default. Saving stores an option the channel already set, or one whose
+value differs from the default; an emptied number, optional text or JSON object goes back to the
+default (the key is removed). Keys no field covers (unknown or of another connector) stay editable
+as JSON in "avançado" (``options_json``).
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import string
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -19,7 +29,9 @@ from django.utils.translation import gettext_lazy as _
 from malote.accounts.roles import ROLES
 from malote.backoffice.errors import BackofficeErrorCode
 from malote.backoffice.manage_actions import CONFIG_FIELDS
-from malote.channels.models import Channel
+from malote.backoffice.manage_selectors import option_help_html, option_specs_of, option_text
+from malote.channels.models import Channel, ChannelRole
+from malote.channels.option_specs import GROUP_LABELS, OptionSpec, OptionType, ValueType
 from malote.connectors.registry import kinds, provider
 from malote.orders.statuses import OrderStatus
 from malote.stock.errors import StockErrorCode
@@ -33,6 +45,8 @@ ROLE_LABELS = {
 }
 ROLE_CHOICES = [(role, ROLE_LABELS[role]) for role in ROLES]
 CREDENTIAL_PREFIX = "credential__"
+OPTION_PREFIX = "opt__"
+STATUS_LABELS = dict(OrderStatus.choices)
 # Remote statuses that map to no canonical status (e.g. Hybris NOT_INTEGRATED) go in this row.
 UNMAPPED = "__none__"
 
@@ -60,15 +74,177 @@ def _json_object(raw: str, *, example: str) -> dict[str, Any] | None:
     return value
 
 
+def _invalid(message: Any) -> forms.ValidationError:
+    return forms.ValidationError(message, code=BackofficeErrorCode.INVALID_OPTION)
+
+
+def _as_bool(value: Any) -> bool:
+    # As routing reads push_stock: "false", "off", "no" and 0 are false.
+    return str(value).strip().lower() not in {"false", "off", "no", "0", "", "none"}
+
+
+def _parse_date(text: str) -> date:
+    for parse in (lambda t: datetime.strptime(t, "%d/%m/%Y").date(), date.fromisoformat):
+        try:
+            return parse(text)
+        except ValueError:
+            continue
+    raise _invalid(_("Data inválida: %(value)s (use dd/mm/aaaa).") % {"value": text})
+
+
+class LinesField(forms.CharField):
+    """One item per line; the cleaned value is a list (empty lines dropped)."""
+
+    def __init__(self, *, item: OptionType, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3}))
+        super().__init__(required=False, max_length=5000, **kwargs)
+        self.item = item
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            if self.item == OptionType.DATE_LIST:
+                value = [_date_text(v) for v in value]
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def clean(self, value: Any) -> list[Any]:
+        text = super().clean(value) or ""
+        items: list[Any] = []
+        for line in (part.strip() for part in text.splitlines()):
+            if not line:
+                continue
+            if self.item == OptionType.INT_LIST:
+                try:
+                    items.append(int(line))
+                except ValueError:
+                    raise _invalid(_("Número inteiro inválido: %(value)s.") % {"value": line}) from None
+            elif self.item == OptionType.DATE_LIST:
+                items.append(_parse_date(line).isoformat())
+            else:
+                items.append(line)
+        return items
+
+
+def _date_text(value: Any) -> str:
+    try:
+        return date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    except ValueError:
+        return str(value)
+
+
+class MappingField(forms.CharField):
+    """A JSON object whose values are of ``value_type``; empty is ``None`` (the default applies)."""
+
+    def __init__(self, *, value_type: ValueType, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "class": "mono"}))
+        super().__init__(required=False, max_length=20000, **kwargs)
+        self.value_type = value_type
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return json.dumps(value, indent=2, ensure_ascii=False) if value else ""
+        return value
+
+    def clean(self, value: Any) -> dict[str, Any] | None:
+        text = super().clean(value) or ""
+        found = _json_object(text, example='{"pix": "PIX"}')
+        if found is None:
+            return None
+        for key, item in found.items():
+            if not key.strip():
+                raise _invalid(_("As chaves não podem ser vazias."))
+            if not self._fits(item):
+                shown = json.dumps(item, ensure_ascii=False)
+                raise _invalid(
+                    _("Valor inválido para %(key)s: %(value)s (%(expected)s).")
+                    % {"key": key, "value": shown, "expected": self._expected()}
+                )
+        return found
+
+    def _fits(self, item: Any) -> bool:
+        if self.value_type == ValueType.INT:
+            return isinstance(item, int) and not isinstance(item, bool)
+        if self.value_type == ValueType.RATE:
+            number = isinstance(item, int | float) and not isinstance(item, bool)
+            return item is None or (number and item >= 0)
+        return isinstance(item, str)
+
+    def _expected(self) -> str:
+        if self.value_type == ValueType.INT:
+            return str(_("esperado um número inteiro"))
+        if self.value_type == ValueType.RATE:
+            return str(_("esperado um número maior ou igual a zero, ou null"))
+        return str(_("esperado um texto entre aspas"))
+
+
+def option_field(spec: OptionSpec, kind: str) -> forms.Field:
+    """The form field of one option: typed, bounded, labelled, with the help text and the default."""
+    default = spec.default_for(kind)
+    common: dict[str, Any] = {"label": spec.label, "help_text": spec.help, "required": False}
+    if spec.type == OptionType.BOOL:
+        return forms.BooleanField(**common)
+    # Values and defaults are data (vendor words, templates, names), never translated.
+    placeholder = {"placeholder": "" if default is None else str(default), "translate": "no"}
+    if spec.type == OptionType.INT:
+        return forms.IntegerField(
+            **common,
+            min_value=None if spec.minimum is None else int(spec.minimum),
+            max_value=None if spec.maximum is None else int(spec.maximum),
+            widget=forms.NumberInput(attrs=placeholder),
+        )
+    if spec.type == OptionType.NUMBER:
+        return forms.DecimalField(
+            **common,
+            min_value=None if spec.minimum is None else Decimal(str(spec.minimum)),
+            max_value=None if spec.maximum is None else Decimal(str(spec.maximum)),
+            widget=forms.NumberInput(attrs={**placeholder, "step": "any"}),
+        )
+    if spec.type == OptionType.CHOICE:
+        empty = [("", _("(nenhum)"))] if spec.nullable else []
+        # A choice that is one of Malote's statuses reads as the status's name.
+        choices = [(value, STATUS_LABELS.get(value, label)) for value, label in spec.choices]
+        # Choices named by plain strings are the vendor's own words (Tiny's "pedido"): not prose.
+        words = all(isinstance(label, str) for _value, label in choices)
+        return forms.ChoiceField(
+            **common,
+            choices=[*empty, *choices],
+            widget=forms.Select(attrs={"translate": "no"} if words else {}),
+        )
+    if spec.type in (OptionType.LIST, OptionType.INT_LIST, OptionType.DATE_LIST):
+        return LinesField(item=spec.type, label=spec.label, help_text=spec.help)
+    if spec.type == OptionType.MAPPING:
+        return MappingField(value_type=spec.value_type, label=spec.label, help_text=spec.help)
+    return forms.CharField(**common, max_length=500, widget=forms.TextInput(attrs=placeholder))
+
+
+def _check_placeholders(spec: OptionSpec, text: str) -> None:
+    try:
+        used = {name for _literal, name, _spec, _conv in string.Formatter().parse(text) if name is not None}
+    except ValueError:
+        raise _invalid(_("Chaves { } desemparelhadas.")) from None
+    unknown = sorted(used - spec.placeholders)
+    if unknown:
+        raise _invalid(
+            _("Campo desconhecido: %(unknown)s. Campos possíveis: %(known)s.")
+            % {
+                "unknown": ", ".join("{" + name + "}" for name in unknown),
+                "known": ", ".join("{" + name + "}" for name in sorted(spec.placeholders)),
+            }
+        )
+
+
 class ChannelConfigForm(forms.ModelForm):
     base_url = forms.URLField(
         label=_("URL base da API"), required=False, max_length=300, assume_scheme="https"
     )
     options_json = forms.CharField(
-        label=_("Opções (JSON)"),
+        label=_("Avançado: outras opções (JSON)"),
         required=False,
-        widget=forms.Textarea(attrs={"rows": 5, "class": "mono"}),
-        help_text=_("Configurações específicas do conector, como objeto JSON."),
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+        help_text=_(
+            "Opções sem campo próprio acima (desconhecidas ou de outro conector), como objeto JSON. "
+            "São guardadas como estão."
+        ),
     )
     replace_credentials = forms.CharField(
         label=_("Substituir credenciais (JSON)"),
@@ -110,10 +286,23 @@ class ChannelConfigForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         channel = instance
         self.fields["kind"] = forms.ChoiceField(
-            label=_("Conector"), choices=[(k, k) for k in sorted({*kinds(), channel.kind})]
+            label=_("Conector"),
+            choices=[(k, k) for k in sorted({*kinds(), channel.kind})],
+            # Connector kinds are codes (``tiny``, ``mercadolivre``), the same in every language.
+            widget=forms.Select(attrs={"translate": "no"}),
         )
-        if not self.is_bound:
-            self.initial["options_json"] = json.dumps(channel.options or {}, indent=2, ensure_ascii=False)
+        own = channel.options or {}
+        self.option_specs = option_specs_of(channel)
+        self._own_options = dict(own)
+        self._kind = channel.kind
+        for spec in self.option_specs:
+            name = OPTION_PREFIX + spec.name
+            self.fields[name] = option_field(spec, channel.kind)
+            value = own.get(spec.name, spec.default_for(channel.kind))
+            self.initial[name] = _as_bool(value) if spec.type == OptionType.BOOL else value
+        covered = {spec.name for spec in self.option_specs}
+        others = {key: value for key, value in own.items() if key not in covered}
+        self.initial["options_json"] = json.dumps(others, indent=2, ensure_ascii=False) if others else ""
         for name in sorted(channel.credentials or {}):
             self.fields[CREDENTIAL_PREFIX + name] = forms.CharField(
                 label=name,
@@ -141,16 +330,74 @@ class ChannelConfigForm(forms.ModelForm):
         return [
             self[name]
             for name in self.fields
-            if not name.startswith(CREDENTIAL_PREFIX) and name != "replace_credentials"
+            if not name.startswith((CREDENTIAL_PREFIX, OPTION_PREFIX))
+            and name not in ("replace_credentials", "options_json")
         ]
+
+    def option_groups(self) -> list[dict[str, Any]]:
+        """The option fields by group, in the specs' order:
+        ``[{"label", "fields": [{"spec", "field", "help", "default", "is_flag"}]}]`` (``help`` as HTML,
+        ``default`` as text)."""
+        groups: dict[str, dict[str, Any]] = {}
+        for spec in self.option_specs:
+            group = groups.setdefault(spec.group, {"label": GROUP_LABELS[spec.group], "fields": []})
+            group["fields"].append(
+                {
+                    "spec": spec,
+                    "field": self[OPTION_PREFIX + spec.name],
+                    "help": option_help_html(spec),
+                    "default": option_text(spec.default_for(self._kind)),
+                    "is_flag": spec.type == OptionType.BOOL,
+                }
+            )
+        return list(groups.values())
 
     def credential_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in self.fields if name.startswith(CREDENTIAL_PREFIX)]
 
     def clean_options_json(self) -> dict[str, Any]:
-        return (
-            _json_object(self.cleaned_data.get("options_json", ""), example='{"timeout_seconds": 10}') or {}
-        )
+        found = _json_object(self.cleaned_data.get("options_json", ""), example='{"minha_opcao": 1}') or {}
+        repeated = sorted(set(found) & {spec.name for spec in self.option_specs})
+        if repeated:
+            raise _invalid(
+                _("Estas opções têm campo próprio no formulário; altere-as lá: %(names)s.")
+                % {"names": ", ".join(repeated)}
+            )
+        return found
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        for spec in self.option_specs:
+            name = OPTION_PREFIX + spec.name
+            if name not in cleaned:
+                continue  # the field's own validation failed
+            value = cleaned[name]
+            try:
+                if spec.placeholders and isinstance(value, str):
+                    _check_placeholders(spec, value)
+                if spec.name == "helpdesk_channel" and value:
+                    self._check_helpdesk(value)
+            except forms.ValidationError as exc:
+                self.add_error(name, exc)
+        return cleaned
+
+    @staticmethod
+    def _check_helpdesk(code: str) -> None:
+        if not Channel.objects.filter(code=code, role=ChannelRole.HELPDESK).exists():
+            raise _invalid(_("Não há canal de help desk com o código %(code)s.") % {"code": code})
+
+    def options(self) -> dict[str, Any]:
+        """The channel's options after this form: the "avançado" keys, then each option field whose
+        value the channel already set or that differs from the default (an empty optional value
+        removes the key, so the default applies)."""
+        result = dict(self.cleaned_data["options_json"])
+        for spec in self.option_specs:
+            value = _stored_value(spec, self.cleaned_data[OPTION_PREFIX + spec.name])
+            if value is None:
+                continue
+            if spec.name in self._own_options or value != spec.default_for(self._kind):
+                result[spec.name] = value
+        return result
 
     def clean_replace_credentials(self) -> dict[str, Any] | None:
         return _json_object(self.cleaned_data.get("replace_credentials", ""), example='{"token": "…"}')
@@ -159,7 +406,7 @@ class ChannelConfigForm(forms.ModelForm):
         """The cleaned configuration fields (options included), for ``save_channel_config``."""
         cleaned = {name: self.cleaned_data[name] for name in self.fields if name in CONFIG_FIELDS}
         cleaned["base_url"] = cleaned.get("base_url") or ""
-        cleaned["options"] = self.cleaned_data["options_json"]
+        cleaned["options"] = self.options()
         return cleaned
 
     def credential_updates(self) -> dict[str, str]:
@@ -168,6 +415,17 @@ class ChannelConfigForm(forms.ModelForm):
             for name, value in self.cleaned_data.items()
             if name.startswith(CREDENTIAL_PREFIX) and value
         }
+
+
+def _stored_value(spec: OptionSpec, value: Any) -> Any:
+    """The JSON value to store for a cleaned field; ``None``: nothing to store (the default applies)."""
+    if spec.type == OptionType.BOOL:
+        return bool(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if spec.type in (OptionType.TEXT, OptionType.CHOICE) and value == "":
+        return None if spec.nullable or spec.type == OptionType.CHOICE else ""
+    return value
 
 
 class StatusMapForm(forms.Form):
@@ -198,7 +456,11 @@ class StatusMapForm(forms.Form):
                 max_length=1000,
                 initial=remote_in,
                 widget=forms.TextInput(
-                    attrs={"placeholder": default_remote_in, "aria-label": _("Entrada: %(s)s") % {"s": label}}
+                    attrs={
+                        "placeholder": default_remote_in,
+                        "aria-label": _("Entrada: %(s)s") % {"s": label},
+                        "translate": "no",  # the system's own status words
+                    }
                 ),
             )
             self.fields[f"in__{code}"] = in_field
@@ -212,6 +474,7 @@ class StatusMapForm(forms.Form):
                         attrs={
                             "placeholder": default_out.get(code, ""),
                             "aria-label": _("Saída: %(s)s") % {"s": label},
+                            "translate": "no",
                         }
                     ),
                 )

@@ -10,6 +10,7 @@ generous for pending ones (their ``next_attempt_at`` is the failure time plus th
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,11 +19,16 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, Max, Min, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from malote.accounts.models import ApiToken
 from malote.accounts.roles import ROLES
+from malote.channels import option_specs
 from malote.channels.models import Channel, LinkState, OrderLink
+from malote.channels.option_specs import OptionSpec, OptionType
+from malote.connectors.registry import provider
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueKind
@@ -287,6 +293,77 @@ def recent_failures(channel: Channel, limit: int = 10) -> list[OutboxMessage]:
         )
         .order_by("-next_attempt_at", "-id")[:limit]
     )
+
+
+def option_specs_of(channel: Channel) -> list[OptionSpec]:
+    """The options that apply to the channel (its role, kind and connector's capabilities)."""
+    cls = provider(channel.kind)
+    capabilities = [str(c) for c in cls.capabilities] if cls is not None else []
+    return option_specs.applicable(channel.role, channel.kind, capabilities)
+
+
+@dataclass(frozen=True)
+class OptionRow:
+    """One option as the channel page shows it read-only: its value, its default, whether set."""
+
+    spec: OptionSpec
+    value: Any
+    default: Any
+    overridden: bool
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def help_html(self) -> SafeString:
+        return option_help_html(self.spec)
+
+    @property
+    def is_flag(self) -> bool:
+        return self.spec.type == OptionType.BOOL
+
+    @property
+    def value_text(self) -> str:
+        return option_text(self.value)
+
+    @property
+    def default_text(self) -> str:
+        return option_text(self.default)
+
+
+def option_help_html(spec: OptionSpec) -> SafeString:
+    """The spec's help text with its `backticked` codes (fields, JSON, vendor words) as ``<code>``:
+    codes are shown as codes, never as prose of either language."""
+    parts = str(spec.help).split("`")
+    # Safe to mark: every part is escaped.
+    return mark_safe(
+        "".join(
+            escape(part) if i % 2 == 0 else f"<code>{escape(part)}</code>" for i, part in enumerate(parts)
+        )
+    )
+
+
+def option_text(value: Any) -> str:
+    """An option's value as the channel page shows it: sim/não, items joined, JSON for objects."""
+    if value is True or value is False:
+        return str(_("sim") if value else _("não"))
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(item) for item in value)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def option_rows(channel: Channel) -> list[OptionRow]:
+    own = channel.options or {}
+    rows = []
+    for spec in option_specs_of(channel):
+        default = spec.default_for(channel.kind)
+        rows.append(OptionRow(spec, own.get(spec.name, default), default, spec.name in own))
+    return rows
 
 
 def problem_links(channel: Channel, limit: int = 10) -> list[OrderLink]:

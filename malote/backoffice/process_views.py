@@ -21,7 +21,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from malote.backoffice import results
 from malote.backoffice.access import backoffice_view
-from malote.backoffice.transition_forms import attach_error, build_form, payload
+from malote.backoffice.stock_missing import missing_stock
+from malote.backoffice.transition_forms import attach_error, build_form, clean, payload
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders import actions
@@ -64,24 +65,29 @@ def process_transition(request: HttpRequest, order_id: int, name: str) -> HttpRe
         raise Http404(_("Pedido não encontrado."))
     status = 200
     if request.method == "POST":
-        form = build_form(transition, request.POST)
-        before = results.snapshot_before(order)
-        try:
-            result = actions.run_transition(
-                order.pk, transition.name, payload(form), actor=Actor.user(request.user)
-            )
-        except MaloteError as exc:
-            attach_error(form, exc)
-            status = 422 if exc.status == 422 else 409
+        # Every error of the submit at once: the form is checked whole before the command runs.
+        form = build_form(transition, order, request.POST)
+        sent = payload(clean(form, order))
+        if form.has_errors:
+            status = 422
         else:
-            results.remember(request, result.order, transition, before, applied=result.applied)
-            return _done(request, _order_url(order.pk, "resultado"))
+            before = results.snapshot_before(order)
+            try:
+                result = actions.run_transition(
+                    order.pk, transition.name, sent, actor=Actor.user(request.user)
+                )
+            except MaloteError as exc:
+                attach_error(form, exc, order, sent)
+                status = 422 if exc.status == 422 else 409
+            else:
+                results.remember(request, result.order, transition, before, applied=result.applied)
+                return _done(request, _order_url(order.pk, "resultado"))
     else:
-        form = build_form(transition)
+        form = build_form(transition, order)
         blocked = transition.blocking_reason(order)
         if blocked:
             form.errors.append({"code": OrdersErrorCode.TRANSITION_NOT_ALLOWED, "detail": blocked})
-    context = {"order": order, "form": form, "action": request.path}
+    context = {"order": order, "form": form, "action": request.path, "missing_stock": missing_stock(order)}
     template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
     return render(request, template or "backoffice/transition_page.html", context, status=status)
 

@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
+from malote.backoffice.evidence import ChannelNames
 from malote.backoffice.forms import DEFAULT_SORT, SORTS
 from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
@@ -150,12 +151,13 @@ def with_problem_flag(qs: QuerySet[Order]) -> QuerySet[Order]:
     return qs.annotate(has_problem=bad_link | dead | issue)
 
 
-def integration_panel(order: Order) -> list[dict[str, Any]]:
+def integration_panel(order: Order, names: ChannelNames | None = None) -> list[dict[str, Any]]:
     """Per connected system: the order's link there and its outbox messages (newest first).
 
     Messages to a system the order has no link with (e-mail, a channel not linked yet) get a group
-    of their own, so nothing waiting or failed is hidden.
+    of their own, titled with the system's name, so nothing waiting or failed is hidden.
     """
+    names = names or ChannelNames([order.channel])
     links = list(OrderLink.objects.filter(order=order).select_related("channel"))
     messages = list(
         OutboxMessage.objects.filter(order=order)
@@ -169,7 +171,7 @@ def integration_panel(order: Order) -> list[dict[str, Any]]:
     for message in messages:
         group = groups.setdefault(
             message.destination,
-            {"title": _destination_title(message.destination), "link": None, "messages": []},
+            {"title": _destination_title(message.destination, names), "link": None, "messages": []},
         )
         group["messages"].append(message)
     return list(groups.values())
@@ -183,10 +185,12 @@ def panel_has_problem(panel: list[dict[str, Any]]) -> bool:
     )
 
 
-def _destination_title(destination: str) -> str:
+def _destination_title(destination: str, names: ChannelNames) -> str:
+    """A message's destination as people know it: "E-mail ao cliente" or the channel's name."""
     if destination.startswith("email:"):
         return _("E-mail ao cliente")
-    return destination
+    prefix, _sep, code = destination.partition(":")
+    return names.name(code) if prefix in ("channel", "helpdesk") and code else _("Outro destino")
 
 
 def order_stock_movements(order: Order) -> list[StockMovement]:

@@ -1,4 +1,4 @@
-"""Back-office pages: login, the orders list (with HTMX table refresh and CSV export), the order."""
+"""Back-office pages: login, the orders list (with HTMX table refresh and billing exports), the order."""
 
 from __future__ import annotations
 
@@ -8,17 +8,18 @@ from django.contrib.auth import views as auth_views
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from malote import fiscal
-from malote.backoffice import results, selectors
+from malote.backoffice import results, selectors, timeline
 from malote.backoffice.access import backoffice_view
+from malote.backoffice.evidence import ChannelNames
 from malote.backoffice.forms import DEFAULT_SORT, OrderFilterForm, ThrottledAuthenticationForm
 from malote.backoffice.process_views import transitions_context
 from malote.core.errors import InvalidInput
-from malote.orders.export import export_orders
+from malote.orders.billing_export import billing_export
 from malote.orders.serializers import format_document, invoice_dict
-from malote.orders.statuses import OrderStatus
 
 PAGE_SIZE = 50
 
@@ -75,13 +76,17 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 
 @backoffice_view("orders.export_order")
-def order_export(request: HttpRequest) -> StreamingHttpResponse:
+def order_export(request: HttpRequest, fmt: str = "csv") -> StreamingHttpResponse:
+    """The list's current filter exported for billing (``malote.orders.billing_export``) in the
+    user's language: CSV or XLSX (``fmt``, from the URL), one row per order or, with
+    ``rows=lines``, per order line."""
     form = _filter_form(request)
     try:
         qs = selectors.orders_for(_cleaned(form))
     except InvalidInput:
         qs = selectors.orders_for({})
-    export = export_orders(qs, "csv")
+    per_line = request.GET.get("rows") == "lines"
+    export = billing_export(qs, fmt, language=get_language(), per_line=per_line)
     response = StreamingHttpResponse(export.chunks, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     return response
@@ -94,15 +99,18 @@ def _address_lines(address: dict[str, Any]) -> list[str]:
     if address.get("complement"):
         street = f"{street} — {address['complement']}"
     city = " / ".join(str(address[k]) for k in ("city", "state") if address.get(k))
-    lines = [street, str(address.get("district", "")), city, str(address.get("postal_code", ""))]
+    postal_code = str(address.get("postal_code", ""))
+    cep = _("CEP %(cep)s") % {"cep": _cep(postal_code)} if postal_code else ""
+    lines = [street, str(address.get("district", "")), city, cep]
     return [line for line in lines if line]
 
 
-def _status_label(code: str) -> str:
+def _cep(value: str) -> str:
+    """``01001-000`` whatever way the channel sent it; a value that is no CEP is shown unchanged."""
     try:
-        return str(OrderStatus(code).label)
-    except ValueError:
-        return code
+        return fiscal.format_cep(value)
+    except fiscal.FiscalError:
+        return value
 
 
 @backoffice_view()
@@ -114,22 +122,15 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         {"shipment": s, "link": s.tracking_url or fiscal.tracking_url(s.carrier, s.tracking_code) or ""}
         for s in order.shipments.all()
     ]
-    events = [
-        {
-            "event": e,
-            "from_label": _status_label(e.from_status) if e.from_status else "",
-            "to_label": _status_label(e.to_status) if e.to_status else "",
-        }
-        for e in order.events.all()
-    ]
-    integration = selectors.integration_panel(order)
+    names = ChannelNames([order.channel])
+    integration = selectors.integration_panel(order, names)
     context = {
         "order": order,
         "lines": list(order.lines.all()),
         "payments": list(order.payments.all()),
         "invoices": [invoice_dict(i) for i in order.invoices.all()],
         "shipments": shipments,
-        "events": events,
+        "events": timeline.entries(order, order.events.all(), names),
         "document": format_document(order.customer_document),
         "billing": _address_lines(order.billing_address),
         "shipping": _address_lines(order.shipping_address),

@@ -56,21 +56,25 @@ class Channel(models.Model):
     code = models.SlugField(max_length=50, unique=True)
     name = models.CharField(max_length=120)
     role = models.CharField(max_length=20, choices=ChannelRole.choices)
-    kind = models.CharField(
-        max_length=40, default="manual", help_text=_("Which connector drives this channel.")
-    )
+    kind = models.CharField(max_length=40, default="manual", help_text=_("Conector que atende este canal."))
     enabled = models.BooleanField(default=True)
-    base_url = models.URLField(max_length=300, blank=True, help_text=_("API base URL (sandbox or real)."))
+    base_url = models.URLField(
+        max_length=300, blank=True, help_text=_("URL base da API (sandbox ou produção).")
+    )
     # A dict to every caller; a Fernet token in the column (a token no key decrypts reads as
     # ``UnreadableCredentials``, whose values raise ``credentials_unreadable``).
-    credentials = EncryptedJSONField(default=dict, blank=True, help_text=_("Never shown after saving."))
-    options = models.JSONField(default=dict, blank=True, help_text=_("Connector-specific settings."))
+    credentials = EncryptedJSONField(
+        default=dict, blank=True, help_text=_("Nunca exibidas depois de salvas.")
+    )
+    options = models.JSONField(
+        default=dict, blank=True, help_text=_("Configurações específicas do conector.")
+    )
     import_policy = models.CharField(max_length=20, choices=ImportPolicy.choices, default=ImportPolicy.ALL)
     # {"out": {canonical status: remote status}, "in": {remote status: canonical status}}; a missing
     # direction or entry falls back to the connector's default map.
     status_map = models.JSONField(default=dict, blank=True)
     invoice_needs_xml = models.BooleanField(
-        default=False, help_text=_("The channel accepts the NF-e only as the authorized XML.")
+        default=False, help_text=_("O canal aceita a NF-e apenas como o XML autorizado.")
     )
     invoice_waits_for_shipment = models.BooleanField(default=False)
     delivery_from_channel = models.BooleanField(default=False)
@@ -156,13 +160,15 @@ class OrderLink(models.Model):
     order = models.ForeignKey("orders.Order", on_delete=models.CASCADE, related_name="links")
     channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="links")
     external_id = models.CharField(max_length=100, blank=True)
-    remote_status = models.CharField(max_length=60, blank=True, help_text=_("Last status seen there."))
+    remote_status = models.CharField(
+        max_length=60, blank=True, help_text=_("Último status visto no sistema.")
+    )
     # When the system took that status: the change's own time when it carries one, else its arrival.
     remote_status_at = models.DateTimeField(null=True, blank=True)
     # The canonical reading of ``remote_status`` (empty when the status map has no word for it).
     remote_canonical_status = models.CharField(max_length=20, blank=True)
     expected_status = models.CharField(
-        max_length=60, blank=True, help_text=_("Last canonical status Malote sent.")
+        max_length=60, blank=True, help_text=_("Último status canônico enviado pelo Malote.")
     )
     state = models.CharField(max_length=10, choices=LinkState.choices, default=LinkState.PENDING)
     # While ``state`` is divergent: {"remote_status", "remote_canonical_status", "malote_status",

@@ -18,13 +18,15 @@ class EmailTemplate(models.Model):
 
     status = models.CharField(max_length=20, choices=CustomerStatus.choices, unique=True)
     subject = models.CharField(max_length=255)
-    body = models.TextField(help_text=_("Django template text, sent as plain text."))
-    enabled = models.BooleanField(default=True, help_text=_("Disabled: no e-mail is sent for this status."))
+    body = models.TextField(help_text=_("Template do Django, enviado como texto simples."))
+    enabled = models.BooleanField(
+        default=True, help_text=_("Desativado: nenhum e-mail é enviado neste status.")
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["id"]
-        verbose_name = _("e-mail template")
+        verbose_name = _("modelo de e-mail")
 
     def __str__(self) -> str:
         return str(CustomerStatus(self.status).label)
@@ -44,7 +46,7 @@ class SentEmail(models.Model):
 
     class Meta:
         ordering = ["id"]
-        verbose_name = _("sent e-mail")
+        verbose_name = _("e-mail enviado")
         constraints = [models.UniqueConstraint(fields=["order", "status"], name="sent_email_once_per_status")]
 
     def __str__(self) -> str:

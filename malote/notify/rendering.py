@@ -15,22 +15,26 @@ from typing import Any
 
 from django.conf import settings
 from django.template import Context, Engine, Template
+from django.utils.translation import gettext_lazy
 
 from malote.fiscal import format_nfe_key
 from malote.notify.defaults import EmailText
-from malote.notify.formatting import format_money
+from malote.notify.formatting import format_money, order_reference, store_number
 from malote.notify.statuses import CustomerStatus
 from malote.orders.models import Invoice, Order, Shipment
 
 # Shown to operators next to the template fields (admin); keep in step with build_context().
-CONTEXT_HELP = (
-    "Variables: number, customer_name, first_name, customer_email, status, status_label, placed_at, "
+CONTEXT_HELP = gettext_lazy(
+    "Variáveis: order_reference (o número da loja com o do Malote: 10016 (M0000070)), store_number "
+    "(o número do pedido na loja, com o marketplace quando houver), number (o do Malote), "
+    "marketplace, customer_name, first_name, customer_email, status, status_label, placed_at, "
     "store_name, lines (sku, name, quantity, unit_price, discount, total), subtotal, shipping_price, "
-    "discount, has_discount, tax, total (money already formatted as R$ 1.234,56), shipping_method, "
-    "payment (method_label, amount, due_date) and payment_method_label, invoice (number, series, key, "
+    "discount, has_discount, tax, total (valores já formatados como R$ 1.234,56), shipping_method, "
+    "payment (method_label, amount, due_date) e payment_method_label, invoice (number, series, key, "
     "key_formatted, issued_at), shipment (carrier, carrier_label, method, tracking_code, tracking_url, "
-    "shipped_at, delivered_at), tracking_code, tracking_url, cancel_reason, cancel_reason_label, and the "
-    'order itself. Filters: the Django built-ins (e.g. date:"d/m/Y") and brl for other amounts.'
+    "shipped_at, delivered_at), tracking_code, tracking_url, cancel_reason, cancel_reason_label, e o "
+    'próprio pedido (order). Filtros: os do Django (ex.: date:"d/m/Y H:i", na hora local) e brl '
+    "para outros valores."
 )
 
 
@@ -142,6 +146,9 @@ def build_context(order: Order, status: str) -> dict[str, Any]:
     return {
         "order": order,
         "number": order.number,
+        "store_number": store_number(order),
+        "order_reference": order_reference(order),
+        "marketplace": order.marketplace,
         "customer_name": order.customer_name,
         "first_name": order.customer_name.split()[0] if order.customer_name.split() else "",
         "customer_email": order.customer_email,

@@ -3,6 +3,10 @@
 Rows are read with a chunked iterator and written one by one, so memory does not grow with the
 number of orders. Invoice and tracking data come from correlated subqueries, not per-row queries.
 
+This is the machine export (the API's, stable column codes, ISO times in UTC, dot decimals); the
+back office's exports for people are ``malote.orders.billing_export``, which shares the row query
+and ``neutralise``.
+
 CSV cells are neutralised against formula injection (``neutralise``): a shopper's name such as
 ``=HYPERLINK(...)`` reaches the spreadsheet as text. The JSON export carries values unchanged.
 """
@@ -52,20 +56,26 @@ COLUMNS = [
 ]
 
 
-def _rows(qs: QuerySet[Order]) -> Iterator[dict[str, Any]]:
+def with_last_invoice_and_shipment(qs: QuerySet[Order]) -> QuerySet[Order]:
+    """``qs`` annotated with its latest invoice's ``invoice_key``, ``invoice_number``,
+    ``invoice_series``, ``invoice_issued_at`` and latest shipment's ``carrier`` and
+    ``tracking_code`` (``None`` when there is none), as correlated subqueries: one query in all."""
     last_invoice = Invoice.objects.filter(order=OuterRef("pk")).order_by("-id")
     last_shipment = Shipment.objects.filter(order=OuterRef("pk")).order_by("-id")
+    return qs.annotate(
+        invoice_key=Subquery(last_invoice.values("key")[:1]),
+        invoice_number=Subquery(last_invoice.values("number")[:1]),
+        invoice_series=Subquery(last_invoice.values("series")[:1]),
+        invoice_issued_at=Subquery(last_invoice.values("issued_at")[:1]),
+        carrier=Subquery(last_shipment.values("carrier")[:1]),
+        tracking_code=Subquery(last_shipment.values("tracking_code")[:1]),
+    )
+
+
+def _rows(qs: QuerySet[Order]) -> Iterator[dict[str, Any]]:
     rows = (
-        qs.order_by("placed_at", "id")
-        .annotate(
-            channel_code=F("channel__code"),
-            invoice_key=Subquery(last_invoice.values("key")[:1]),
-            invoice_number=Subquery(last_invoice.values("number")[:1]),
-            invoice_series=Subquery(last_invoice.values("series")[:1]),
-            invoice_issued_at=Subquery(last_invoice.values("issued_at")[:1]),
-            carrier=Subquery(last_shipment.values("carrier")[:1]),
-            tracking_code=Subquery(last_shipment.values("tracking_code")[:1]),
-        )
+        with_last_invoice_and_shipment(qs.order_by("placed_at", "id"))
+        .annotate(channel_code=F("channel__code"))
         .values(*[c if c != "channel" else "channel_code" for c in COLUMNS])
     )
     for row in rows.iterator(chunk_size=CHUNK):

@@ -46,7 +46,7 @@ class Order(models.Model):
     customer_name = models.CharField(max_length=200)
     customer_email = models.CharField(max_length=254, blank=True)
     customer_phone = models.CharField(max_length=30, blank=True)
-    customer_document = models.CharField(max_length=14, blank=True, help_text=_("CPF or CNPJ, unmasked."))
+    customer_document = models.CharField(max_length=14, blank=True, help_text=_("CPF ou CNPJ, sem máscara."))
     billing_address = models.JSONField(default=dict)
     shipping_address = models.JSONField(default=dict)
     shipping_method = models.CharField(max_length=100, blank=True)

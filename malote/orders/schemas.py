@@ -373,6 +373,11 @@ class DeliverIn(Strict):
 class CancelIn(Strict):
     reason: CancelReason
     note: str = Field(default="", max_length=2000)
+    # What the operator said will happen to the order's authorized NF-e: canceled at SEFAZ (event
+    # 110111, within 24 h of authorization) or undone by a return NF-e. Recorded on the timeline.
+    nfe_action: Literal["cancel_nfe", "return_nfe"] | None = Field(
+        default=None, description="For an invoiced order: cancel_nfe (event 110111) or return_nfe"
+    )
 
 
 class ReopenIn(Strict):

@@ -19,7 +19,7 @@ from malote.core import fastsql
 from malote.core.errors import InvalidInput
 from malote.orders import search
 from malote.orders.errors import OrdersErrorCode
-from malote.orders.models import Invoice, Order
+from malote.orders.models import Invoice, Order, Shipment
 from malote.orders.statuses import OrderStatus
 from malote.stock import actions as stock_actions
 
@@ -202,18 +202,42 @@ def stock_shortages(order: Order) -> list[str]:
 
 
 def search_orders(qs: QuerySet[Order], query: str) -> QuerySet[Order]:
-    """Contains-search (see ``malote.orders.search``); an empty query returns ``qs`` unchanged."""
+    """Contains-search (see ``malote.orders.search``), plus the order of the NF-e whose whole
+    access key, or of the shipment whose tracking code, the query spells; an empty query returns
+    ``qs`` unchanged."""
     variants = search.query_variants(query)
     if not variants:
         return qs
     if connection.vendor == "sqlite" and all(len(v) >= search.MIN_INDEXED_LENGTH for v in variants):
         # FTS5 trigram index: a quoted phrase matches any substring; variants are [a-z0-9 ] only.
         match = " OR ".join(f'"{v}"' for v in variants)
-        return qs.filter(id__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match]))
-    condition = Q()
-    for variant in variants:
-        condition |= Q(search_key__contains=variant)
+        condition = Q(id__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match]))
+    else:
+        condition = Q()
+        for variant in variants:
+            condition |= Q(search_key__contains=variant)
+    found = _orders_of_documents(query)
+    if found:
+        condition |= Q(id__in=found)
     return qs.filter(condition)
+
+
+def _orders_of_documents(query: str) -> list[int]:
+    """Ids of the orders whose NF-e key or tracking code ``query`` spells: one query of exact
+    lookups on indexed columns (none when the query looks like neither). Resolved to ids first: PostgreSQL
+    cannot combine an ``IN (subquery)`` with the trigram index in one OR and would scan every
+    order; ``id IN (1, 2)`` is one more index it can OR."""
+    key = search.nfe_key(query)
+    codes = search.tracking_codes(query)
+    lookups: list[QuerySet[Any]] = []
+    if codes:
+        lookups.append(Shipment.objects.filter(tracking_code__in=codes).order_by().values_list("order_id"))
+    if key is not None:
+        lookups.append(Invoice.objects.filter(key=key).order_by().values_list("order_id"))
+    if not lookups:
+        return []
+    ids = lookups[0].union(*lookups[1:]) if len(lookups) > 1 else lookups[0]
+    return sorted({order_id for (order_id,) in ids})
 
 
 def filter_orders(

@@ -10,7 +10,9 @@ the expected one (Jumpseller shows a shipped order's shipment word). A disagreem
 ``divergence_grace_minutes`` (60; option of the linked channel; only orders or links that changed in
 the last ``divergence_window_days``, 30, are looked at) — counted from the later of the
 order's last status change, the remote status's time and the last push — opens a ``divergent``
-issue with both values, recommending ``push_again``. It clears by itself once they agree.
+issue with both values, recommending ``push_again``. It clears by itself once they agree; a
+resolution of the divergent link made elsewhere (the order page) reaches the issue at once through
+``settle``, so the inbox never recommends re-sending a status the operator has just accepted.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.connectors.base import Connector
@@ -29,7 +32,7 @@ from malote.connectors.registry import provider
 from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.reconcile import actions
-from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueAction, IssueKind
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueAction, IssueKind, IssueState
 from malote.reconcile.options import option
 
 ROLES = (ChannelRole.STOREFRONT, ChannelRole.MARKETPLACE, ChannelRole.ERP)
@@ -168,6 +171,34 @@ def detect(
         if (issue.order_id, issue.channel_id) not in seen and _agrees_now(issue):
             counts["cleared"] += actions.clear(issue, actor=actor, note="Os status voltaram a coincidir.")
     return counts
+
+
+# A divergent link's resolution (``malote.relay.divergence.RESOLUTIONS``) → what it does to the issue.
+SETTLED_BY = {"push_again": IssueAction.PUSH_AGAIN, "accept_remote": IssueAction.ACCEPT, "dismiss": "dismiss"}
+
+
+def settle(order_id: int, channel: Channel, resolution: str, *, actor: Actor, reason: str = "") -> bool:
+    """The link's divergence was resolved outside the issue (the order page, the admin): the active
+    ``divergent`` issue of (order, channel) follows at once instead of at the next schedule run —
+    ``accept_remote`` resolves it, ``dismiss`` dismisses it, ``push_again`` moves it to resolving
+    (it clears when the statuses agree). Returns whether an issue changed."""
+    issue = IntegrationIssue.objects.filter(
+        kind=IssueKind.DIVERGENT, order_id=order_id, channel=channel, state__in=ACTIVE_STATES
+    ).first()
+    action = SETTLED_BY.get(resolution)
+    if issue is None or action is None:
+        return False
+    if action == "dismiss":
+        actions.dismiss(
+            issue.pk, actor=actor, reason=reason or gettext_noop("Divergência descartada no pedido.")
+        )
+    elif action == IssueAction.ACCEPT:
+        actions.resolve(
+            issue.pk, actor=actor, note=reason or "Status do outro sistema aceito.", action=IssueAction.ACCEPT
+        )
+    elif issue.state != IssueState.RESOLVING:
+        actions.start_resolving(issue.pk, IssueAction.PUSH_AGAIN, actor=actor, note="Status reenviado.")
+    return True
 
 
 def _agrees_now(issue: IntegrationIssue) -> bool:

@@ -39,7 +39,8 @@ DEFAULTS: dict[str, Any] = {
     "repair_by_helpdesk": False,
     "helpdesk_channel": "",
     "helpdesk_group": "Financeiro E-Commerce Integração de Pedidos",
-    "helpdesk_template": "Favor corrigir o problema de integração no pedido {number}",
+    # {store_number}: the store's order number (10016, "Magalu 123456"); {number}: Malote's
+    "helpdesk_template": "Favor corrigir o problema de integração no pedido {store_number} (Malote {number})",
     "ticket_done_statuses": ["solved", "closed"],
 }
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, OuterRef, QuerySet, Subquery
 
-from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueKind
+from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueEvent, IssueKind
 
 
 def issues() -> QuerySet[IntegrationIssue]:
@@ -32,6 +32,24 @@ def filtered(
     if order_id:
         qs = qs.filter(order_id=order_id)
     return qs.order_by("-last_seen", "-id")
+
+
+def with_last_step(qs: QuerySet[IntegrationIssue]) -> QuerySet[IntegrationIssue]:
+    """Each issue with its latest history step (``last_step``, ``last_note``) in the same query:
+    what the inbox shows in red when it is a failed step."""
+    latest = IssueEvent.objects.filter(issue=OuterRef("pk")).order_by("-id")
+    return qs.annotate(
+        last_step=Subquery(latest.values("action")[:1]), last_note=Subquery(latest.values("note")[:1])
+    )
+
+
+def active_pairs(order_ids: list[int]) -> set[tuple[int, int]]:
+    """(order id, channel id) of the active issues of these orders: a link problem an issue
+    already covers is shown once, as the issue."""
+    rows = IntegrationIssue.objects.filter(order_id__in=order_ids, state__in=ACTIVE_STATES).values_list(
+        "order_id", "channel_id"
+    )
+    return {(order_id, channel_id) for order_id, channel_id in rows if order_id is not None}
 
 
 def active_counts() -> list[dict[str, Any]]:

@@ -3,9 +3,12 @@ paralela/WF pela Zendesk").
 
 The outbox handler of ``helpdesk:<channel>`` destinations opens the ticket through the help-desk
 channel's connector ``create_ticket`` — subject from a template ("Favor corrigir o
-problema de integração no pedido XXXX"; option ``helpdesk_template`` of the ERP channel, with
-``{number}`` and ``{external_id}``), to the group the message names, with the order's summary as a
-PDF attachment — and records the ticket on the issue. The idempotency key is per order
+problema de integração no pedido 10016 (Malote M0000070)"; option ``helpdesk_template`` of the ERP
+channel, with ``{store_number}``, ``{number}``, ``{external_id}`` and ``{marketplace}``), to the group
+the message names, with the order's summary as a PDF attachment — and records the ticket on the
+issue. Subject, body and PDF name the store's order number (what the customer and the finance team
+know) next to Malote's, money as ``R$ 1.234,56`` and times as ``dd/mm/aaaa hh:mm`` local, in the
+installation's language (``LANGUAGE_CODE``, pt-BR by default). The idempotency key is per order
 (``malote-integracao-<number>``): a retried message, or a second request for the same order, gets
 the same ticket back instead of a second one.
 
@@ -23,7 +26,8 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
+from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext as _
 from fpdf import FPDF
 
@@ -31,40 +35,66 @@ from malote.channels.models import Channel
 from malote.connectors.base import Attachment, Unsupported
 from malote.connectors.registry import connector_for
 from malote.core.actors import Actor
+from malote.notify.formatting import format_datetime, format_money, store_number
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.reconcile import actions
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue, IssueState
-from malote.reconcile.options import option
+from malote.reconcile.options import DEFAULTS, option
 from malote.sync.errors import DeliveryError
 from malote.sync.models import OutboxMessage
 
-DEFAULT_TEMPLATE = "Favor corrigir o problema de integração no pedido {number}"
+DEFAULT_TEMPLATE = str(DEFAULTS["helpdesk_template"])
 
 
 def idempotency_key(order: Order) -> str:
     return f"malote-integracao-{order.number}"
 
 
+def template_fields(order: Order) -> dict[str, str]:
+    """What ``helpdesk_template`` may name (docs/channel-rules.md)."""
+    return {
+        "number": str(order.number),
+        "external_id": order.external_id,
+        "store_number": store_number(order) or str(order.number),
+        "marketplace": order.marketplace,
+    }
+
+
 def subject(issue: IntegrationIssue, order: Order) -> str:
+    """The channel's template filled in; a template naming an unknown field (or broken) falls back to
+    the default rather than leaving the ticket unopened."""
     template = str(option(issue.channel, "helpdesk_template") or DEFAULT_TEMPLATE)
-    return template.format(number=order.number, external_id=order.external_id)
+    fields = template_fields(order)
+    try:
+        return template.format_map(fields)
+    except (KeyError, IndexError, ValueError):
+        return DEFAULT_TEMPLATE.format_map(fields)
+
+
+def _money(order: Order, value: Any) -> str:
+    return format_money(value, order.currency)
+
+
+def _sold_in(order: Order) -> str:
+    """``10016 (Loja Jumpseller)``: the store's number and the channel the sale came from."""
+    return f"{store_number(order) or '—'} ({order.channel.name})"
 
 
 def body(issue: IntegrationIssue, order: Order) -> str:
     lines = [
         subject(issue, order) + ".",
         "",
-        f"Pedido Malote: {order.number}",
-        f"Pedido no canal {order.channel.name}: {order.external_id}",
-        f"Status: {OrderStatus(order.status).label}",
-        f"Cliente: {order.customer_name} <{order.customer_email}>",
-        f"Total: R$ {order.total:.2f}",
-        f"Sistema sem o pedido: {issue.channel.name}",
-        f"Detectado em: {timezone.localtime(issue.first_seen):%d/%m/%Y %H:%M}",
+        _("Pedido na loja: %(store)s") % {"store": _sold_in(order)},
+        _("Pedido no Malote: %(number)s") % {"number": order.number},
+        _("Status: %(status)s") % {"status": OrderStatus(order.status).label},
+        _("Cliente: %(name)s <%(email)s>") % {"name": order.customer_name, "email": order.customer_email},
+        _("Total: %(total)s") % {"total": _money(order, order.total)},
+        _("Sistema sem o pedido: %(system)s") % {"system": issue.channel.name},
+        _("Detectado em: %(at)s") % {"at": format_datetime(issue.first_seen)},
         "",
-        "Resumo do pedido em anexo (PDF).",
+        _("Resumo do pedido em anexo (PDF)."),
     ]
     return "\n".join(lines)
 
@@ -74,27 +104,47 @@ def _latin1(text: str) -> str:
     return text.encode("latin-1", "replace").decode("latin-1")
 
 
+def _payment_text(order: Order) -> str:
+    payment = order.payments.order_by("-id").first()
+    if payment is None:
+        return "-"
+    parts = [str(payment.get_method_display()), payment.gateway, payment.transaction_id]
+    return " ".join(part for part in parts if part)
+
+
 def order_pdf(order: Order, issue: IntegrationIssue | None = None) -> bytes:
     """A one-page summary of the order (attached to the ticket as a "print" of the order)."""
     pdf = FPDF(format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     pdf.set_font("Helvetica", "B", 14)
-    pdf.cell(0, 10, _latin1(f"Pedido {order.number}"), new_x="LMARGIN", new_y="NEXT")
+    title = _("Pedido %(store)s (Malote %(number)s)") % {
+        "store": store_number(order) or order.number,
+        "number": order.number,
+    }
+    pdf.cell(0, 10, _latin1(title), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=10)
-    payment = order.payments.order_by("-id").first()
     rows = [
-        ("Canal", f"{order.channel.name} - pedido {order.external_id}"),
-        ("Feito em", f"{timezone.localtime(order.placed_at):%d/%m/%Y %H:%M}"),
-        ("Status", str(OrderStatus(order.status).label)),
-        ("Cliente", f"{order.customer_name} ({order.customer_document})"),
-        ("E-mail", order.customer_email),
-        ("Pagamento", f"{payment.method} {payment.gateway} {payment.transaction_id}" if payment else "-"),
-        ("Frete", f"{order.shipping_method} R$ {order.shipping_price:.2f}"),
-        ("Total", f"R$ {order.total:.2f}"),
+        (_("Pedido na loja"), _sold_in(order)),
+        (_("Pedido no Malote"), str(order.number)),
+        (_("Feito em"), format_datetime(order.placed_at)),
+        (_("Status"), str(OrderStatus(order.status).label)),
+        (_("Cliente"), f"{order.customer_name} ({order.customer_document})"),
+        (_("E-mail"), order.customer_email),
+        (_("Pagamento"), _payment_text(order)),
+        (_("Frete"), f"{order.shipping_method} {_money(order, order.shipping_price)}".strip()),
     ]
+    if order.discount:
+        rows.append((_("Desconto"), _money(order, order.discount)))
+    rows.append((_("Total"), _money(order, order.total)))
     if issue is not None:
-        rows.append(("Problema", f"{issue.get_kind_display()} em {issue.channel.name}"))
+        rows.append(
+            (
+                _("Problema"),
+                _("%(kind)s em %(system)s")
+                % {"kind": issue.get_kind_display(), "system": issue.channel.name},
+            )
+        )
     for label, value in rows:
         pdf.set_font("Helvetica", "B", 10)
         pdf.cell(35, 7, _latin1(label))
@@ -102,15 +152,15 @@ def order_pdf(order: Order, issue: IntegrationIssue | None = None) -> bytes:
         pdf.cell(0, 7, _latin1(str(value)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font("Helvetica", "B", 10)
-    for title, width in (("SKU", 40), ("Produto", 90), ("Qtd", 15), ("Valor", 0)):
-        pdf.cell(width, 7, title, border="B")
+    for heading, width in ((_("SKU"), 40), (_("Produto"), 90), (_("Qtd"), 15), (_("Valor"), 0)):
+        pdf.cell(width, 7, _latin1(heading), border="B")
     pdf.ln()
     pdf.set_font("Helvetica", size=10)
     for line in order.lines.all():
         pdf.cell(40, 7, _latin1(line.sku))
         pdf.cell(90, 7, _latin1(line.name[:50]))
         pdf.cell(15, 7, str(line.quantity))
-        pdf.cell(0, 7, f"R$ {line.total:.2f}", new_x="LMARGIN", new_y="NEXT")
+        pdf.cell(0, 7, _latin1(_money(order, line.total)), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
 
 
@@ -128,14 +178,16 @@ def deliver_ticket(message: OutboxMessage) -> None:
     )
     if issue is None or order is None:
         raise DeliveryError("The issue or its order no longer exists.", retryable=False)
+    with translation.override(settings.LANGUAGE_CODE):
+        title, text, pdf = subject(issue, order), body(issue, order), order_pdf(order, issue)
     try:
         with connector_for(desk) as connector:
             ticket = connector.create_ticket(
-                subject=subject(issue, order),
-                body=body(issue, order),
+                subject=title,
+                body=text,
                 group=str(message.payload.get("group") or option(issue.channel, "helpdesk_group")),
                 requester_email="",
-                attachments=(Attachment(f"pedido-{order.number}.pdf", order_pdf(order, issue)),),
+                attachments=(Attachment(f"pedido-{order.number}.pdf", pdf),),
                 idempotency_key=idempotency_key(order),
             )
     except Unsupported as exc:

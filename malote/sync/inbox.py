@@ -54,18 +54,25 @@ def receive(
                 )
         except IntegrityError:
             return Received(None, "duplicate", duplicate=True)
-        try:
-            with transaction.atomic():
-                applied = apply(event)
-        except MaloteError as exc:
-            applied = Applied(f"refused:{exc.code}", detail=exc.detail)
-        InboxEvent.objects.filter(pk=event.pk).update(
-            processed_at=timezone.now(),
-            result=applied.result[:40],
-            detail=applied.detail[:4000],
-            order_id=applied.order_id,
-        )
+        applied = _apply_and_record(event, apply)
     return Received(event.pk, applied.result, detail=applied.detail)
+
+
+def _apply_and_record(event: InboxEvent, apply: Apply) -> Applied:
+    """Run the effect in a savepoint (a coded refusal is the event's result) and record the outcome;
+    call inside the transaction that holds the event."""
+    try:
+        with transaction.atomic():
+            applied = apply(event)
+    except MaloteError as exc:
+        applied = Applied(f"refused:{exc.code}", detail=exc.detail)
+    InboxEvent.objects.filter(pk=event.pk).update(
+        processed_at=timezone.now(),
+        result=applied.result[:40],
+        detail=applied.detail[:4000],
+        order_id=applied.order_id,
+    )
+    return applied
 
 
 # --- received now, applied later --------------------------------------------------------------
@@ -111,17 +118,7 @@ def reapply(event_pk: int, apply: Apply) -> Applied | None:
         event = InboxEvent.objects.select_for_update().filter(pk=event_pk, result=AWAITING_ORDER).first()
         if event is None:
             return None
-        try:
-            with transaction.atomic():
-                applied = apply(event)
-        except MaloteError as exc:
-            applied = Applied(f"refused:{exc.code}", detail=exc.detail)
-        InboxEvent.objects.filter(pk=event.pk).update(
-            processed_at=timezone.now(),
-            result=applied.result[:40],
-            detail=applied.detail[:4000],
-            order_id=applied.order_id,
-        )
+        applied = _apply_and_record(event, apply)
     return applied
 
 

@@ -19,17 +19,19 @@ class MessageState(models.TextChoices):
     PENDING = "pending", _("Pendente")
     IN_FLIGHT = "in_flight", _("Em envio")
     DONE = "done", _("Entregue")
-    DEAD = "dead", _("Falhou (dead letter)")
+    DEAD = "dead", _("Falha definitiva")
 
 
 class OutboxMessage(models.Model):
-    destination = models.CharField(max_length=80, help_text=_("Handler and target, e.g. channel:tiny"))
+    destination = models.CharField(
+        max_length=80, help_text=_("Destino da mensagem, por exemplo channel:tiny")
+    )
     # Ordering key inside a destination: "order:<id>" for order messages, "sku:<sku>" for stock.
     key = models.CharField(max_length=100)
     order = models.ForeignKey(
         "orders.Order", null=True, blank=True, on_delete=models.CASCADE, related_name="outbox_messages"
     )
-    seq = models.PositiveIntegerField(default=0, help_text=_("Per-order sequence number"))
+    seq = models.PositiveIntegerField(default=0, help_text=_("Número de sequência por pedido"))
     kind = models.CharField(max_length=60)
     payload = models.JSONField(default=dict)
     idempotency_key = models.CharField(max_length=120, unique=True)
@@ -88,7 +90,7 @@ class InboxEvent(models.Model):
         indexes = [
             models.Index(
                 fields=["awaiting"], name="inbox_awaiting", condition=models.Q(result="awaiting_order")
-            )
+            ),
         ]
 
     def __str__(self) -> str:
@@ -99,7 +101,7 @@ class Schedule(models.Model):
     """A periodic job (poll a channel, push stock, reconcile…) run once per slot across workers."""
 
     name = models.CharField(max_length=100, unique=True)
-    job = models.CharField(max_length=60, help_text=_("Registered job name"))
+    job = models.CharField(max_length=60, help_text=_("Nome da tarefa registrada"))
     channel = models.ForeignKey(
         "channels.Channel", null=True, blank=True, on_delete=models.CASCADE, related_name="schedules"
     )
@@ -142,7 +144,7 @@ class RateBucket(models.Model):
     """A token bucket shared by every worker and poll (``malote.sync.rate_buckets.take``): at most
     ``burst`` tokens, refilled continuously at the caller's rate since ``refilled_at``."""
 
-    key = models.CharField(max_length=120, unique=True, help_text=_("e.g. rate:skyhub:orders_get"))
+    key = models.CharField(max_length=120, unique=True, help_text=_("por exemplo rate:skyhub:orders_get"))
     tokens = models.FloatField()
     refilled_at = models.DateTimeField()
 

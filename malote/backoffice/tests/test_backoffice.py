@@ -260,7 +260,7 @@ def test_csv_export_streams_the_current_filter(operator: Client, three_orders: l
     assert response.streaming
     assert response["Content-Type"].startswith("text/csv")
     lines = _body(response).strip().splitlines()
-    assert lines[0].startswith("number,channel,external_id")
+    assert lines[0].startswith("\ufeffPedido;Pedido na loja;Canal")  # the billing export, pt-BR
     assert len(lines) == 2
     assert str(three_orders[1].number) in lines[1]
     everything = operator.get("/backoffice/orders/export.csv")

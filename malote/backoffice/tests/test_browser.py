@@ -181,8 +181,8 @@ def test_operator_finds_invoices_and_ships_an_order(page_as: Any, server: dict[s
     assert "Nota fiscal" in page.locator("#resultado").inner_text()
 
     form = _open_form(page, "ship")
-    form.locator("input[name=carrier]").fill("correios")
-    form.locator("input[name=method]").fill("SEDEX")
+    form.locator("select[name=carrier]").select_option("correios")
+    form.locator("select[name=method]").select_option("SEDEX")
     form.locator("input[name=tracking_code]").fill("AA123456785BR")
     form.locator("button[type=submit]").click()
     _wait_or_show(page, "#resultado [data-status=shipped]")

@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet
 from django.test import Client
 
 from malote.backoffice.tests import pages
+from malote.backoffice.tests.channel_form import unchanged_post
 from malote.backoffice.tests.pages import ROLES, html
 from malote.channels.models import Channel, ChannelRole
 from malote.core import vault
@@ -40,13 +41,7 @@ def store(settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cha
 
 
 def _config(channel: Channel, **overrides: Any) -> dict[str, Any]:
-    data = {
-        "name": channel.name, "kind": channel.kind, "base_url": channel.base_url,
-        "import_policy": channel.import_policy, "poll_interval_seconds": channel.poll_interval_seconds,
-        "options_json": json.dumps(channel.options), "replace_credentials": "",
-    }  # fmt: skip
-    data.update(overrides)
-    return data
+    return unchanged_post(channel, **overrides)
 
 
 def test_the_channel_pages_answer_for_every_role(client_as: Callable[[str], Client], store: Channel) -> None:

@@ -14,6 +14,7 @@ from django.test import Client
 from django.utils import timezone
 
 from malote.backoffice.tests import pages
+from malote.backoffice.tests.channel_form import unchanged_post
 from malote.backoffice.tests.pages import ROLES, html
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.core.actors import Actor
@@ -63,19 +64,7 @@ def _url(channel: Channel, suffix: str = "") -> str:
 
 
 def _config(channel: Channel, **overrides: Any) -> dict[str, Any]:
-    data = {
-        "name": channel.name,
-        "kind": channel.kind,
-        "base_url": channel.base_url,
-        "import_policy": channel.import_policy,
-        "poll_interval_seconds": channel.poll_interval_seconds,
-        "options_json": json.dumps(channel.options),
-        "credential__login": "",
-        "credential__authtoken": "",
-        "replace_credentials": "",
-    }
-    data.update(overrides)
-    return data
+    return unchanged_post(channel, **overrides)
 
 
 # --- access --------------------------------------------------------------------------------------
@@ -267,7 +256,8 @@ def test_admin_saves_the_configuration_and_it_is_audited(
         import_policy="paid_only",
         invoice_needs_xml="on",
         poll_interval_seconds=600,
-        options_json='{"timeout_seconds": 20, "pull_after_id": 5}',
+        opt__timeout_seconds=20,
+        opt__pull_after_id=5,
     )
     response = admin.post(_url(store), data)
     assert response.status_code == 302
@@ -275,7 +265,7 @@ def test_admin_saves_the_configuration_and_it_is_audited(
     assert store.name == "Loja Nova"
     assert store.import_policy == "paid_only"
     assert store.invoice_needs_xml is True
-    assert store.options == {"timeout_seconds": 20, "pull_after_id": 5}
+    assert store.options == {"timeout_seconds": 20, "push_stock": False, "pull_after_id": 5}
     assert store.credentials == {"login": "malote-login", "authtoken": SECRET}  # empty fields keep them
     assert Schedule.objects.get(name="poll:loja").interval_seconds == 600
     entry = LogEntry.objects.get(object_id=str(store.pk))
@@ -388,9 +378,7 @@ def test_policies_are_offered_only_for_sales_channels(client_as: Callable[[str],
     erp = Channel.objects.create(code="erp", name="ERP", role=ChannelRole.ERP, kind="tiny")
     page = html(client_as("admin").get(_url(erp)))
     assert 'name="import_policy"' not in page and 'name="poll_interval_seconds"' in page
-    response = client_as("admin").post(
-        _url(erp), {"name": "ERP", "kind": "tiny", "poll_interval_seconds": 120, "options_json": "{}"}
-    )
+    response = client_as("admin").post(_url(erp), _config(erp, poll_interval_seconds=120))
     assert response.status_code == 302
     erp.refresh_from_db()
     assert erp.poll_interval_seconds == 120
@@ -446,8 +434,9 @@ def test_only_admins_edit_the_status_map(
     Channel.objects.filter(pk=store.pk).update(status_map={"out": {"canceled": "Cancelado"}})
     page = html(client_as(role).get(_url(store)))
     assert 'name="out__paid"' not in page
-    assert '<span data-own="1">Cancelado</span>' in page  # the channel's own entry
-    assert 'title="Padrão do conector">Paid</span>' in page  # the connector's default
+    # The channel's own entry and the connector's default: the system's words, never translated.
+    assert '<span data-own="1" translate="no">Cancelado</span>' in page
+    assert 'translate="no" title="Padrão do conector">Paid</span>' in page
 
 
 # --- enable / disable ----------------------------------------------------------------------------

@@ -86,7 +86,7 @@ def _switch(client: Client, language: str, next_url: str = LIST) -> Any:
 def test_default_is_portuguese(operator: Client, paid_order: Order) -> None:
     html = _html(operator, LIST)
     assert '<html lang="pt-BR">' in html
-    assert "<h1>Lista de Encomendas</h1>" in html
+    assert "<h1>Lista de pedidos</h1>" in html
     assert 'status-paid">Pago</span>' in html
     assert "Order list" not in html
     page = _html(operator, f"/backoffice/orders/{paid_order.pk}/")
@@ -113,11 +113,11 @@ def test_switch_to_english_and_back(operator: Client, paid_order: Order) -> None
     assert 'status-paid">Paid</span>' in listing
     assert "Awaiting payment" in listing  # the per-status counts
     assert ">Search " in listing  # a form label (Python gettext_lazy)
-    assert "Lista de Encomendas" not in listing
+    assert "Lista de pedidos" not in listing
 
     assert _switch(operator, "pt-br", LIST)["Location"] == LIST
     listing = _html(operator, LIST)
-    assert "<h1>Lista de Encomendas</h1>" in listing
+    assert "<h1>Lista de pedidos</h1>" in listing
     assert 'status-paid">Pago</span>' in listing
     assert '<html lang="pt-BR">' in listing
 
@@ -128,13 +128,13 @@ def test_accept_language_english(operator: Client, paid_order: Order) -> None:
     assert "<h1>Order list</h1>" in html
     assert 'status-paid">Paid</span>' in html
     html = _html(operator, LIST, accept_language="pt-BR,pt;q=0.9,en;q=0.5")
-    assert "<h1>Lista de Encomendas</h1>" in html
+    assert "<h1>Lista de pedidos</h1>" in html
 
 
 @pytest.mark.django_db
 def test_chosen_language_wins_over_accept_language(operator: Client) -> None:
     _switch(operator, "pt-br")
-    assert "<h1>Lista de Encomendas</h1>" in _html(operator, LIST, accept_language="en")
+    assert "<h1>Lista de pedidos</h1>" in _html(operator, LIST, accept_language="en")
 
 
 @pytest.mark.django_db
@@ -142,14 +142,14 @@ def test_python_messages_follow_the_language(operator: Client) -> None:
     _switch(operator, "en")
     response = operator.post("/backoffice/excecoes/retry/", follow=True)
     html = response.content.decode()
-    assert "No message selected (nothing_selected)." in html
-    assert "<h1>Exceptions</h1>" in html
+    assert "No message selected." in html
+    assert "<h1>Pending <span" in html
 
 
 @pytest.mark.django_db
 def test_unsupported_language_is_ignored(operator: Client) -> None:
     _switch(operator, "fr")
-    assert "<h1>Lista de Encomendas</h1>" in _html(operator, LIST)
+    assert "<h1>Lista de pedidos</h1>" in _html(operator, LIST)
 
 
 @pytest.mark.django_db
@@ -279,32 +279,154 @@ def test_status_labels_in_english() -> None:
 
 
 TEMPLATE_LITERAL = re.compile(r"""\{%\s*translate\s+(?:"([^"]*)"|'([^']*)')""")
+# {% blocktranslate [with …|count …] %}text{% plural %}plural{% endblocktranslate %}; a variable
+# ``{{ name }}`` is ``%(name)s`` in the msgid, a literal ``%`` is ``%%``.
+BLOCK_LITERAL = re.compile(
+    r"\{%\s*blocktranslate\b(?P<args>[^%]*)%\}(?P<text>.*?)"
+    r"(?:\{%\s*plural\s*%\}(?P<plural>.*?))?\{%\s*endblocktranslate\s*%\}",
+    re.S,
+)
+BLOCK_VARIABLE = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+def _block_msgid(text: str, trimmed: bool) -> str:
+    text = BLOCK_VARIABLE.sub(lambda m: f"%({m.group(1)})s", text.replace("%", "%%"))
+    return " ".join(text.split()) if trimmed else text
+
+
+def template_msgids(source: str) -> list[str]:
+    """The msgids of a template: ``{% translate "…" %}`` literals and ``{% blocktranslate %}`` blocks
+    (singular and plural)."""
+    found = [m.group(1) if m.group(1) is not None else m.group(2) for m in TEMPLATE_LITERAL.finditer(source)]
+    for block in BLOCK_LITERAL.finditer(source):
+        trimmed = "trimmed" in block.group("args")
+        found.append(_block_msgid(block.group("text"), trimmed))
+        if block.group("plural") is not None:
+            found.append(_block_msgid(block.group("plural"), trimmed))
+    return found
+
+
+def test_template_msgids_are_read_like_makemessages() -> None:
+    source = (
+        "{% translate 'Idioma' %}{% translate \"Sair\" %}"
+        "{% blocktranslate count counter=n %}{{ counter }} pedido"
+        "{% plural %}{{ counter }} pedidos{% endblocktranslate %}"
+        "{% blocktranslate with number=p.number %}Página {{ number }} de 100%{% endblocktranslate %}"
+    )
+    assert template_msgids(source) == [
+        "Idioma",
+        "Sair",
+        "%(counter)s pedido",
+        "%(counter)s pedidos",
+        "Página %(number)s de 100%%",
+    ]
 
 
 def test_every_backoffice_template_string_is_in_the_catalog() -> None:
-    """A ``{% translate %}`` added after the last ``makemessages`` fails here, not silently in English."""
+    """A ``{% translate %}`` or ``{% blocktranslate %}`` added after the last ``makemessages`` fails
+    here, not silently in English."""
     msgids = {m["fields"]["msgid"] for m in _messages()}
+    msgids |= {m["fields"]["msgid_plural"] for m in _messages() if "msgid_plural" in m["fields"]}
     missing = []
-    for template in sorted((BACKOFFICE / "templates").rglob("*.html")):
-        for match in TEMPLATE_LITERAL.finditer(template.read_text(encoding="utf-8")):
-            text = match.group(1) if match.group(1) is not None else match.group(2)
-            if text not in msgids and text.replace("%", "%%") not in msgids:
-                missing.append(f"{template.relative_to(BACKOFFICE)}: {text}")
+    for template in sorted(BACKOFFICE.parent.rglob("templates/**/*.html")):
+        for text in template_msgids(template.read_text(encoding="utf-8")):
+            if (
+                text not in msgids
+                and text.replace("%", "%%") not in msgids
+                and text.replace("%%", "%") not in msgids
+            ):
+                missing.append(f"{template.relative_to(BACKOFFICE.parent)}: {text}")
     assert missing == [], "run makemessages -l en and translate: " + "; ".join(missing)
 
 
-PYTHON_LITERAL = re.compile(r"""\b_\(\s*"((?:[^"\\\n]|\\.)*)"\s*[,)]""")
+GETTEXT_FUNCTIONS = {"_", "gettext", "gettext_lazy", "ngettext", "ngettext_lazy", "pgettext", "pgettext_lazy"}
+
+
+def python_msgids(source: str) -> list[str]:
+    """The literal msgids a module marks: ``_("…")``, ``gettext_lazy('…')``, implicit concatenation
+    joined, both forms of ``ngettext``; the context argument of ``pgettext`` is not a msgid."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if name not in GETTEXT_FUNCTIONS:
+            continue
+        args = node.args[1:] if name.startswith("pgettext") else node.args
+        count = 2 if name.startswith("ngettext") else 1
+        for arg in args[:count]:
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                found.append(arg.value)
+    return found
+
+
+def test_python_msgids_are_read_like_makemessages() -> None:
+    source = (
+        "from django.utils.translation import gettext_lazy as _, ngettext\n"
+        "A = _('Pago')\n"
+        'B = _("Pedido "\n      "criado")\n'
+        'C = ngettext("%(n)s pedido", "%(n)s pedidos", 2)\n'
+        "D = translation.gettext_lazy('Canal')\n"
+        "E = _(variable)\n"
+    )
+    assert python_msgids(source) == ["Pago", "Pedido criado", "%(n)s pedido", "%(n)s pedidos", "Canal"]
 
 
 def test_every_marked_python_string_is_in_the_catalog() -> None:
-    """The same guard for ``_("…")`` in Malote's Python modules (tests aside)."""
+    """The same guard for the strings Malote's Python modules mark (tests and migrations aside)."""
     msgids = {m["fields"]["msgid"] for m in _messages()}
+    msgids |= {m["fields"]["msgid_plural"] for m in _messages() if "msgid_plural" in m["fields"]}
     missing = []
     for module in sorted(BACKOFFICE.parent.rglob("*.py")):
         if "tests" in module.parts or "migrations" in module.parts:
             continue
-        for match in PYTHON_LITERAL.finditer(module.read_text(encoding="utf-8")):
-            text = ast.literal_eval(f'"{match.group(1)}"')
+        for text in python_msgids(module.read_text(encoding="utf-8")):
             if text not in msgids:
                 missing.append(f"{module.relative_to(BACKOFFICE.parent)}: {text}")
     assert missing == [], "run makemessages -l en and translate: " + "; ".join(missing)
+
+
+def test_no_msgid_appears_twice() -> None:
+    """A repeated msgid makes ``compilemessages`` fail (appended blocks must grep first)."""
+    seen: dict[str, int] = {}
+    for m in _messages():
+        key = m["fields"]["msgid"] + "\x04" + m["fields"].get("msgctxt", "")
+        seen[key] = seen.get(key, 0) + 1
+    assert [key for key, n in seen.items() if n > 1] == []
+
+
+def test_msgids_are_portuguese() -> None:
+    """The msgid is the pt-BR text: an entry whose English equals its msgid must be a name or a code
+    of at most two words ("Help desk", "DANFE (PDF)"), not an English sentence left as the msgid."""
+    same = [
+        m["fields"]["msgid"]
+        for m in _messages()
+        if m["fields"].get("msgstr") == m["fields"]["msgid"] and len(_words(m["fields"]["msgid"])) > 2
+    ]
+    assert same == []
+
+
+def _words(text: str) -> list[str]:
+    """The words of a message, placeholders aside."""
+    return re.findall(r"[^\W\d_]+", re.sub(r"%\(\w+\)[sd]|\{\w*\}", " ", text))
+
+
+def test_words_ignore_placeholders() -> None:
+    assert _words("%(first)s – %(last)s") == []
+    assert _words("Never shown after saving.") == ["Never", "shown", "after", "saving"]
+
+
+def test_known_wrong_pairs_stay_fixed() -> None:
+    """Entries once paired with another entry's English (the filter read "Awaiting payment")."""
+    english = {m["fields"]["msgid"]: m["fields"].get("msgstr") for m in _messages()}
+    assert english["Aguardando XML da NF-e"] == "Awaiting the NF-e XML"
+    assert english["Regras do canal"] == "Channel rules"
+    assert english["Pedidos parados"] == "Stalled orders"
+    assert english["Pedido criado (canal %(channel)s)"] == "Order created (channel %(channel)s)"
+    assert english["não"] == "no"
+    by_english: dict[str, list[str]] = {}
+    for msgid, msgstr in english.items():
+        by_english.setdefault(str(msgstr), []).append(msgid)
+    assert by_english["Awaiting payment"] == ["Aguardando pagamento"]
+    assert by_english["Stalled order"] == ["Pedido parado"]

@@ -19,7 +19,7 @@ from malote.core.tests.test_secret_key import PUBLISHED_DEFAULT
 pytestmark = pytest.mark.django_db
 
 PAYLOAD = "<script>alert('forged')</script>"
-EXCEPTIONS = "/backoffice/excecoes/"
+EXCEPTIONS = "/backoffice/pendencias/"  # the inbox (the old /backoffice/excecoes/ redirects here)
 
 
 def _policy(response: Any) -> dict[str, str]:

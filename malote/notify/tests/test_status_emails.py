@@ -42,6 +42,11 @@ def run(order: Order, name: str, data: dict[str, Any] | None = None) -> None:
     actions.run_transition(order.pk, name, valid_input(order, name) if data is None else data, actor=SYSTEM)
 
 
+def ref(order: Order) -> str:
+    """The order as the customer knows it: the store's number, Malote's beside it."""
+    return f"{order.external_id} ({order.number})"
+
+
 def mid(order: Order, status: str) -> str:
     return f"<order-{order.number}-{status}@malote.local>"
 
@@ -61,11 +66,11 @@ def test_a_delivered_order_gets_five_portuguese_emails_in_order(
     assert smtp.header("To") == ["maria@example.com"] * 5
     assert smtp.header("From") == ["Loja Malote <pedidos@malote.local>"] * 5
     assert smtp.header("Subject") == [
-        f"Recebemos o seu pedido {order.number}",
-        f"Pagamento aprovado: pedido {order.number}",
-        f"Nota fiscal emitida: pedido {order.number}",
-        f"Seu pedido {order.number} foi enviado",
-        f"Pedido {order.number} entregue",
+        f"Recebemos o seu pedido {ref(order)}",
+        f"Pagamento aprovado: pedido {ref(order)}",
+        f"Nota fiscal emitida: pedido {ref(order)}",
+        f"Seu pedido {ref(order)} foi enviado",
+        f"Pedido {ref(order)} entregue",
     ]
     received, paid, invoiced, shipped, delivered = smtp.bodies()
     assert received.startswith("Olá, Maria!\n\nRecebemos o seu pedido")
@@ -80,7 +85,7 @@ def test_a_delivered_order_gets_five_portuguese_emails_in_order(
     assert "Código de rastreio: AA123456785BR\n" in shipped
     assert "https://rastreamento.correios.com.br/app/index.php?objetos=AA123456785BR" in shipped
     delivered_at = timezone.localtime(order.shipments.get().delivered_at)
-    assert f"foi entregue em {delivered_at:%d/%m/%Y}." in delivered
+    assert f"foi entregue em {delivered_at:%d/%m/%Y %H:%M}." in delivered
 
     sent = SentEmail.objects.filter(order=order).order_by("id")
     assert [(s.status, s.message_id, s.to) for s in sent] == [
@@ -137,11 +142,11 @@ def test_a_canceled_order_gets_the_cancel_email_with_the_reason(
     run(order, "cancel", {"reason": "payment_refused", "note": "cartão recusado pelo banco"})
     send_all()
     assert smtp.header("Subject") == [
-        f"Recebemos o seu pedido {order.number}",
-        f"Pedido {order.number} cancelado",
+        f"Recebemos o seu pedido {ref(order)}",
+        f"Pedido {ref(order)} cancelado",
     ]
     body = smtp.bodies()[1]
-    assert f"O seu pedido {order.number} foi cancelado.\nMotivo: Pagamento recusado\n" in body
+    assert f"O seu pedido {ref(order)} foi cancelado.\nMotivo: Pagamento recusado\n" in body
     assert "cartão recusado" not in body, "the operator's note is internal"
 
 
@@ -149,11 +154,11 @@ def test_payment_overdue_email(make_order: MakeOrder, smtp: SmtpSink) -> None:
     order = bring_to(make_order(), "payment_overdue")
     send_all()
     assert smtp.header("Message-ID") == [mid(order, "received"), mid(order, "payment_overdue")]
-    assert smtp.header("Subject")[1] == f"Pagamento do pedido {order.number} vencido"
+    assert smtp.header("Subject")[1] == f"Pagamento do pedido {ref(order)} vencido"
     body = smtp.bodies()[1]
     due = order.payments.get().due_date
     assert due is not None
-    assert f"pagamento do seu pedido {order.number} (R$ 114,80), com vencimento em {due:%d/%m/%Y}." in body
+    assert f"pagamento do seu pedido {ref(order)} (R$ 114,80), com vencimento em {due:%d/%m/%Y}." in body
 
 
 def test_an_order_without_email_queues_nothing(
@@ -222,7 +227,7 @@ def test_a_missing_template_row_falls_back_to_the_default(make_order: MakeOrder,
     order = make_order()
     assert queued(order) == ["received"]
     send_all()
-    assert smtp.header("Subject") == [f"Recebemos o seu pedido {order.number}"]
+    assert smtp.header("Subject") == [f"Recebemos o seu pedido {ref(order)}"]
 
 
 def test_english_defaults_when_the_site_language_is_english(
@@ -232,7 +237,7 @@ def test_english_defaults_when_the_site_language_is_english(
     EmailTemplate.objects.all().delete()  # the rows were seeded in Portuguese
     order = make_order()
     send_all()
-    assert smtp.header("Subject") == [f"We received your order {order.number}"]
+    assert smtp.header("Subject") == [f"We received your order {ref(order)}"]
     assert "Total: R$ 114,80" in smtp.bodies()[0]
 
 

@@ -186,7 +186,9 @@ def test_helpdesk_policy_opens_one_ticket_and_follows_it_to_closure(
     assert len(StubDesk.tickets) == 1
     ticket = next(iter(StubDesk.tickets.values()))
     assert ticket["created"] == 1
-    assert ticket["subject"] == f"Favor corrigir o problema de integração no pedido {order.number}"
+    assert ticket["subject"] == (
+        f"Favor corrigir o problema de integração no pedido {order.external_id} (Malote {order.number})"
+    )
     assert ticket["group"] == "Financeiro E-Commerce Integração de Pedidos"
     (pdf,) = ticket["attachments"]
     assert pdf.filename == f"pedido-{order.number}.pdf" and pdf.content.startswith(b"%PDF")

@@ -56,7 +56,9 @@ def test_a_zendesk_ticket_is_opened_once_and_followed(
         listed = http.get(f"{zendesk_fake.url}/_sandbox/tickets").json()["tickets"]
         assert len(listed) == 1
         ticket = listed[0]
-        assert ticket["subject"] == f"Favor corrigir o problema de integração no pedido {order.number}"
+        assert ticket["subject"] == (
+            f"Favor corrigir o problema de integração no pedido {order.external_id} (Malote {order.number})"
+        )
         assert any(a["file_name"].endswith(".pdf") for c in ticket["comments"] for a in c["attachments"])
         issue = IntegrationIssue.objects.get(order=order)
         assert issue.ticket_id == str(ticket["id"]) and issue.state == IssueState.RESOLVING
