@@ -43,9 +43,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     unreachable = _postgres_unreachable()
     on_postgres = "postgresql" in str(settings.DATABASES["default"]["ENGINE"])
     for item in items:
-        uses_db = item.get_closest_marker("django_db") is not None or bool(
-            {"db", "transactional_db", "live_server", "django_db_setup"}
-            & set(getattr(item, "fixturenames", ()))
+        # Tests marked postgres reach the server themselves (a database of their own per run).
+        uses_db = (
+            item.get_closest_marker("django_db") is not None
+            or item.get_closest_marker("postgres") is not None
+            or bool(
+                {"db", "transactional_db", "live_server", "django_db_setup"}
+                & set(getattr(item, "fixturenames", ()))
+            )
         )
         if unreachable and uses_db:
             item.add_marker(pytest.mark.skip(reason=unreachable))

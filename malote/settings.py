@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "malote.api",
     "malote.reconcile",
     "malote.backoffice",
+    "malote.ops",
 ]
 
 MIDDLEWARE = [
@@ -181,7 +182,7 @@ CSRF_COOKIE_HTTPONLY = True
 CSRF_TRUSTED_ORIGINS = _env_list("MALOTE_CSRF_TRUSTED_ORIGINS")
 SECURE_SSL_REDIRECT = _env_flag("MALOTE_SSL_REDIRECT")
 # Load balancers probe the health check over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SECURE_HSTS_SECONDS = _env_int("MALOTE_HSTS_SECONDS", 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = _env_flag("MALOTE_HSTS_INCLUDE_SUBDOMAINS")
 SECURE_HSTS_PRELOAD = _env_flag("MALOTE_HSTS_PRELOAD")
@@ -238,10 +239,22 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("MALOTE_MAX_REQUEST_BYTES", str
 
 MALOTE_ORDER_NUMBER_PREFIX = os.environ.get("MALOTE_ORDER_NUMBER_PREFIX", "M")
 
+# text: the message alone, one line per record; json: one JSON object per line (time, level,
+# logger, message, extra fields, exception) for a log collector (malote/core/jsonlog.py).
+MALOTE_LOG_FORMAT = os.environ.get("MALOTE_LOG_FORMAT", "text").strip().lower() or "text"
+if MALOTE_LOG_FORMAT not in {"text", "json"}:
+    raise ValueError("MALOTE_LOG_FORMAT must be text or json")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "formatters": {"json": {"()": "malote.core.jsonlog.JsonFormatter"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            **({"formatter": "json"} if MALOTE_LOG_FORMAT == "json" else {}),
+        }
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("MALOTE_LOG_LEVEL", "INFO")},
     # One line per HTTP call is noise at INFO; failures surface through the outbox's last_error.
     # django-axes logs every log-in at INFO; failures and lockouts come at WARNING.
@@ -251,6 +264,10 @@ LOGGING = {
         "axes": {"level": "WARNING"},
     },
 }
+
+# /metrics answers only requests bearing this token; unset, the endpoint answers 404
+# (docs/observability.md).
+MALOTE_METRICS_TOKEN = os.environ.get("MALOTE_METRICS_TOKEN", "").strip()
 
 # Customer e-mails (malote.notify): Django's SMTP backend; a local relay without auth by default.
 EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"

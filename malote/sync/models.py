@@ -51,6 +51,11 @@ class OutboxMessage(models.Model):
             models.Index(fields=["state", "next_attempt_at"], name="outbox_due"),
             models.Index(fields=["destination", "key", "state"], name="outbox_key_state"),
             models.Index(fields=["order", "destination"], name="outbox_order"),
+            # Deliveries in a recent window (the metrics) without reading every delivered row.
+            # (state first, so SQLite's planner prefers it to outbox_due for state = 'done').
+            models.Index(
+                fields=["state", "delivered_at"], name="outbox_delivered", condition=Q(state="done")
+            ),
         ]
         constraints = [
             # At most one message per (destination, key) is ever being delivered.
@@ -91,6 +96,8 @@ class InboxEvent(models.Model):
             models.Index(
                 fields=["awaiting"], name="inbox_awaiting", condition=models.Q(result="awaiting_order")
             ),
+            # Intake in a recent window (the metrics) without reading every stored event.
+            models.Index(fields=["received_at"], name="inbox_received"),
         ]
 
     def __str__(self) -> str:
@@ -150,3 +157,20 @@ class RateBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.tokens:.2f})"
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per running ``malote worker`` process, its ``beat_at`` renewed every few seconds
+    (``malote.sync.heartbeats``). /healthz and the metrics read how long ago each worker beat; a
+    worker that stops cleanly deletes its row, a killed one leaves it to go stale."""
+
+    name = models.CharField(max_length=80, unique=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    beat_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["beat_at"], name="worker_beat_at")]
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.beat_at:%Y-%m-%d %H:%M:%S}"

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from django.db import close_old_connections, connections
 
-from malote.sync import crashpoints, http, outbox, schedules
+from malote.sync import crashpoints, heartbeats, http, outbox, schedules
 from malote.sync.errors import DeliveryError
 from malote.sync.handlers import handler_for
 from malote.sync.models import OutboxMessage
@@ -92,15 +92,23 @@ class Worker:
         return len(outcomes)
 
     def _heartbeat(self) -> None:
-        interval = max(self.options.lease_seconds / 3, 0.5)
+        # Renew leases three times per lease, and beat at least every BEAT_EVERY whatever the lease.
+        interval = min(max(self.options.lease_seconds / 3, 0.5), heartbeats.BEAT_EVERY.total_seconds())
         while not self.stopping.wait(interval):
             try:
                 outbox.renew_leases(self.name, lease_seconds=self.options.lease_seconds)
             except Exception:
                 log.exception("lease renewal failed")
-            finally:
-                close_old_connections()
+            self._beat()
+            close_old_connections()
         connections.close_all()
+
+    def _beat(self) -> None:
+        # A missed beat must not stop the worker: /healthz and the metrics show it going stale.
+        try:
+            heartbeats.beat(self.name)
+        except Exception:
+            log.exception("worker heartbeat failed")
 
     def _schedules(self) -> None:
         while not self.stopping.wait(1.0):
@@ -117,6 +125,11 @@ class Worker:
         threads = [threading.Thread(target=self._heartbeat, name="heartbeat", daemon=True)]
         if self.options.run_schedules:
             threads.append(threading.Thread(target=self._schedules, name="schedules", daemon=True))
+        try:
+            heartbeats.prune()
+        except Exception:
+            log.exception("pruning old worker heartbeats failed")
+        self._beat()  # at once, so a fresh start is seen as soon as it runs
         for thread in threads:
             thread.start()
         sleep = self.options.idle_sleep
@@ -139,6 +152,10 @@ class Worker:
             http.close_connections()
             for thread in threads:
                 thread.join(timeout=5)
+            try:
+                heartbeats.forget(self.name)
+            except Exception:
+                log.exception("removing the worker heartbeat failed")
             log.info("worker %s stopped", self.name)
 
     def stop(self, *_: object) -> None:

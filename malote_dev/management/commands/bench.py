@@ -40,6 +40,9 @@ class Command(BaseCommand):
         backoffice.add_argument("--requests", type=int, default=200)
         reconcile = sub.add_parser("reconcile", help="compare two systems' order listings")
         reconcile.add_argument("--orders", type=int, default=1_000_000)
+        retention = sub.add_parser("retention", help="table sizes after a simulated year, and malote prune")
+        retention.add_argument("--days", type=int, default=365)
+        retention.add_argument("--orders-per-day", type=int, default=200, help="10000 is the target shop")
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["which"] in ("delivery", "latency") and settings.SETTINGS_MODULE != BENCH_SETTINGS:
@@ -62,6 +65,10 @@ class Command(BaseCommand):
             from malote_dev.bench import reconcile
 
             result = reconcile.run(options["orders"])
+        elif options["which"] == "retention":
+            from malote_dev.bench import retention
+
+            result = retention.run(options["days"], options["orders_per_day"])
         elif options["which"] == "transitions":
             from malote_dev.bench import transitions
 

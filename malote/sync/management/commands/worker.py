@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from malote.sync.retention import ensure_prune_schedule
 from malote.sync.worker import Worker, WorkerOptions
 
 
@@ -30,6 +31,8 @@ class Command(BaseCommand):
             ),
             name=options["name"],
         )
+        if not options["no_schedules"]:
+            ensure_prune_schedule()  # a new install's first worker brings the daily retention
         signal.signal(signal.SIGTERM, worker.stop)
         signal.signal(signal.SIGINT, worker.stop)
         self.stdout.write(f"worker {worker.name} running (SIGTERM to stop)")
