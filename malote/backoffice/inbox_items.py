@@ -20,7 +20,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from malote.backoffice import evidence as ev
 from malote.backoffice.selectors import PROBLEM_LINK_STATES
@@ -263,7 +263,11 @@ def out_of_stock_items(orders: list[Order], *, can_process: bool) -> list[dict[s
         short = missing.get(order.pk, [])
         item.update(
             text=_("Aguardando estoque para reservar"),
-            facts=[_("faltam %(qty)s un. de %(sku)s") % {"qty": qty, "sku": sku} for sku, qty in short],
+            facts=[
+                ngettext("falta %(count)s un. de %(sku)s", "faltam %(count)s un. de %(sku)s", qty)
+                % {"count": qty, "sku": sku}
+                for sku, qty in short
+            ],
             seen=ev.local_time(order.placed_at),
             detail_url=reverse("backoffice:order", args=[order.pk]),
         )

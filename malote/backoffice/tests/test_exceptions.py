@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from malote.backoffice.tests.test_i18n import compiled_catalog  # noqa: F401  (builds the .mo)
 from malote.channels.models import Channel, ChannelRole, LinkState, OrderLink
 from malote.conftest import SYSTEM
 from malote.orders.models import Order
@@ -146,3 +147,29 @@ def test_order_page_query_count_does_not_grow(
     client = client_as("operator")
     with django_assert_max_num_queries(30):
         assert client.get(f"/backoffice/orders/{order.pk}/").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("language", "physical", "expected", "wrong"),
+    [
+        ("pt-br", 1, "falta 1 un. de CHINELO-42", "faltam 1 un."),
+        ("pt-br", 0, "faltam 2 un. de CHINELO-42", "falta 2 un."),
+        ("en", 1, "1 unit of CHINELO-42 missing", "1 units"),
+        ("en", 0, "2 units of CHINELO-42 missing", "2 unit of"),
+    ],
+)
+@pytest.mark.usefixtures("compiled_catalog")
+def test_inbox_says_what_is_missing_in_singular_and_plural(
+    client_as: Callable[[str], Client],
+    make_order: Any,
+    language: str,
+    physical: int,
+    expected: str,
+    wrong: str,
+) -> None:
+    bring_to(make_order(physical=physical), "out_of_stock")  # the order asks for 2 units
+    client = client_as("viewer")
+    client.post("/i18n/setlang/", {"language": language, "next": "/backoffice/"})
+    html = client.get(INBOX, follow=True).content.decode()
+    assert expected in html
+    assert wrong not in html
