@@ -74,6 +74,8 @@ MESSAGES: dict[str, Promise] = {
     "nfe_xml_missing_field": _("Falta um campo obrigatório no XML da NF-e."),
     "nfe_xml_invalid_field": _("Um campo do XML da NF-e é inválido."),
     "nfe_xml_invalid_key": _("A chave de acesso dentro do XML é inválida."),
+    "nfe_xml_ibscbs_invalid": _("Um valor de IBS/CBS do XML da NF-e não é um número válido."),
+    "nfe_xml_referenced_key_invalid": _("A chave da NF-e referenciada nesta devolução é inválida."),
     "nfe_xml_protocol_key_mismatch": _("A chave da autorização (protNFe) não é a da NF-e do XML."),
     "nfe_xml_key_mismatch": _("O XML é de outra NF-e: a chave não é a informada."),
     "nfe_xml_inconsistent": _("Os dados do XML não conferem com a chave de acesso."),

@@ -140,15 +140,39 @@ def _problems() -> tuple[Exists, Exists, Exists]:
 
 
 def integration_problem() -> Q:
-    """Orders with a link in error or divergent, a dead outbox message or an active integration issue."""
-    bad_link, dead, issue = _problems()
-    return Q(bad_link) | Q(dead) | Q(issue)
+    """Orders with a link in error or divergent, a dead outbox message or an active integration issue.
+
+    Written as ``id IN`` the few problem rows (each read through an index on its state) rather
+    than as one correlated ``EXISTS`` per order: the filter and its counts then cost what the
+    problems cost, not three look-ups for every order in the shop."""
+    bad_link = OrderLink.objects.filter(state__in=PROBLEM_LINK_STATES).values("order_id")
+    dead = OutboxMessage.objects.filter(state=MessageState.DEAD, order_id__isnull=False)
+    issue = IntegrationIssue.objects.filter(state__in=ACTIVE_STATES, order_id__isnull=False)
+    return Q(pk__in=bad_link) | Q(pk__in=dead.values("order_id")) | Q(pk__in=issue.values("order_id"))
 
 
 def with_problem_flag(qs: QuerySet[Order]) -> QuerySet[Order]:
     """Annotate ``has_problem`` (for the list's badge) in the same query."""
     bad_link, dead, issue = _problems()
     return qs.annotate(has_problem=bad_link | dead | issue)
+
+
+def list_page_orders(ids: list[int]) -> list[Order]:
+    """The orders of one list page, in the order of ``ids``, with their channel and problem badge.
+
+    The page's ids are found first (ordering and paging over the bare rows, which an index can
+    serve); the whole rows and the badge's look-ups are then read for those ids only, never for
+    every order the filter matches before the sort and the page cut."""
+    found = with_problem_flag(Order.objects.select_related("channel").filter(pk__in=ids)).order_by()
+    by_id = {order.pk: order for order in found}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
+def filtered_count(counts: list[dict[str, Any]], statuses: list[str] | None) -> int:
+    """The list's count, from the per-status counts already made (``status_counts``): they cover
+    the same filter but the status, so one more count over the same orders would add nothing."""
+    wanted = set(statuses or [])
+    return sum(c["count"] for c in counts if not wanted or c["code"] in wanted)
 
 
 def integration_panel(order: Order, names: ChannelNames | None = None) -> list[dict[str, Any]]:

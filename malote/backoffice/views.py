@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth import views as auth_views
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils.translation import get_language
@@ -16,10 +16,12 @@ from malote.backoffice import results, selectors, timeline
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.evidence import ChannelNames
 from malote.backoffice.forms import DEFAULT_SORT, OrderFilterForm, ThrottledAuthenticationForm
+from malote.backoffice.invoice_panel import invoice_panel
 from malote.backoffice.process_views import transitions_context
 from malote.core.errors import InvalidInput
 from malote.orders.billing_export import billing_export
-from malote.orders.serializers import format_document, invoice_dict
+from malote.orders.models import Order
+from malote.orders.serializers import format_document
 
 PAGE_SIZE = 50
 
@@ -54,14 +56,21 @@ def order_list(request: HttpRequest) -> HttpResponse:
     form = _filter_form(request)
     cleaned = _cleaned(form)
     sort = cleaned.get("sort") or DEFAULT_SORT
+    statuses = cleaned.get("status") or []
     try:
-        qs = selectors.with_problem_flag(selectors.sorted_orders(selectors.orders_for(cleaned), sort))
+        qs = selectors.sorted_orders(selectors.orders_for(cleaned), sort)
         counts = selectors.status_counts(cleaned)
     except InvalidInput as exc:
         form.add_error(None, str(exc))
         qs = selectors.sorted_orders(selectors.orders_for({}), sort)
         counts = selectors.status_counts({})
-    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+        statuses = []
+    # Page over the ids alone and count from the per-status counts: see ``list_page_orders``.
+    paginator = Paginator(qs.values_list("pk", flat=True), PAGE_SIZE)
+    paginator.count = selectors.filtered_count(counts, statuses)
+    ids = paginator.get_page(request.GET.get("page"))
+    orders = selectors.list_page_orders(list(ids.object_list))
+    page: Page[Order] = Page(orders, ids.number, cast("Paginator[Order]", paginator))  # same count and pages
     context = {
         "form": form,
         "page": page,
@@ -128,7 +137,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         "order": order,
         "lines": list(order.lines.all()),
         "payments": list(order.payments.all()),
-        "invoices": [invoice_dict(i) for i in order.invoices.all()],
+        "invoices": [invoice_panel(i) for i in order.invoices.all()],
         "shipments": shipments,
         "events": timeline.entries(order, order.events.all(), names),
         "document": format_document(order.customer_document),

@@ -1,7 +1,8 @@
 """Brazilian fiscal and logistics identifiers: pure functions, no Django.
 
 CPF/CNPJ (:mod:`.documents`), UF/CEP (:mod:`.address`), NF-e access keys (:mod:`.nfe_key`),
-NF-e XML (:mod:`.nfe_xml`) and carrier tracking codes (:mod:`.tracking`). Every validator raises
+NF-e XML (:mod:`.nfe_xml`; the 2026 groups in :mod:`.nfe_tax_reform`) and carrier tracking codes
+(:mod:`.tracking`). Every validator raises
 :class:`FiscalError` with a stable ``code``. Test fixtures live outside the product
 (``malote_dev.testing.fiscal``).
 """
@@ -32,6 +33,12 @@ from malote.fiscal.nfe_key import (
     nfe_key_check_digit,
     parse_nfe_key,
 )
+from malote.fiscal.nfe_tax_reform import (
+    NfeDirection,
+    NfePurpose,
+    NfeTaxReformItem,
+    NfeTaxReformTotals,
+)
 from malote.fiscal.nfe_xml import (
     NfeAuthorization,
     NfeDocument,
@@ -59,9 +66,13 @@ __all__ = [
     "FiscalError",
     "FiscalErrorCode",
     "NfeAuthorization",
+    "NfeDirection",
     "NfeDocument",
     "NfeKey",
     "NfeLine",
+    "NfePurpose",
+    "NfeTaxReformItem",
+    "NfeTaxReformTotals",
     "PatternRule",
     "TaxDocument",
     "TrackingRule",

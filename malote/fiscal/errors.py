@@ -51,6 +51,9 @@ class FiscalErrorCode(StrEnum):
     NFE_XML_PROTOCOL_KEY_MISMATCH = "nfe_xml_protocol_key_mismatch"
     NFE_XML_KEY_MISMATCH = "nfe_xml_key_mismatch"
     NFE_XML_INCONSISTENT = "nfe_xml_inconsistent"
+    # The 2026 NF-e (nfe_tax_reform.py)
+    NFE_XML_IBSCBS_INVALID = "nfe_xml_ibscbs_invalid"
+    NFE_XML_REFERENCED_KEY_INVALID = "nfe_xml_referenced_key_invalid"
     # Tracking codes (tracking.py)
     TRACKING_CODE_EMPTY = "tracking_code_empty"
     TRACKING_CODE_FORMAT = "tracking_code_format"

@@ -26,6 +26,17 @@ from lxml import etree
 
 from malote.fiscal.errors import FiscalError, FiscalErrorCode
 from malote.fiscal.nfe_key import compact_nfe_key, parse_nfe_key
+from malote.fiscal.nfe_tax_reform import (
+    NfeDirection,
+    NfePurpose,
+    NfeTaxReformItem,
+    NfeTaxReformTotals,
+    read_direction,
+    read_purpose,
+    read_referenced_keys,
+    read_tax_reform_items,
+    read_tax_reform_totals,
+)
 
 NFE_NAMESPACE = "http://www.portalfiscal.inf.br/nfe"
 _ROOT_PROC = f"{{{NFE_NAMESPACE}}}nfeProc"
@@ -74,6 +85,9 @@ class NfeDocument:
     """The fields of an NF-e that an order hub uses.
 
     ``authorization`` is ``None`` for a bare ``NFe`` (not yet proven authorized).
+    ``purpose`` (``finNFe``), ``direction`` (``tpNF``), ``referenced_keys`` (``NFref/refNFe``)
+    and the IBS/CBS groups of the 2026 NF-e are described in :mod:`malote.fiscal.nfe_tax_reform`;
+    an NF-e without those groups has no ``tax_reform_items`` and ``tax_reform_totals`` ``None``.
     ``emitter_document`` / ``recipient_document`` hold a CNPJ (14) or CPF (11) as written in the
     XML; a foreign recipient (``idEstrangeiro``) or an NFC-e without recipient gives ``None``.
     """
@@ -95,6 +109,18 @@ class NfeDocument:
     total: Decimal
     lines: tuple[NfeLine, ...]
     authorization: NfeAuthorization | None
+    purpose: NfePurpose = NfePurpose.NORMAL
+    direction: NfeDirection = NfeDirection.OUTBOUND
+    referenced_keys: tuple[str, ...] = ()
+    tax_reform_items: tuple[NfeTaxReformItem, ...] = ()
+    tax_reform_totals: NfeTaxReformTotals | None = None
+
+    @property
+    def returned_key(self) -> str | None:
+        """The NF-e a return (``finNFe`` 4) gives back: its first referenced NF-e key, checked."""
+        if self.purpose is NfePurpose.RETURN and self.referenced_keys:
+            return self.referenced_keys[0]
+        return None
 
     @property
     def is_authorized(self) -> bool:
@@ -318,7 +344,9 @@ def parse_nfe_xml(xml: str | bytes) -> NfeDocument:
     Error codes: ``nfe_xml_empty``, ``nfe_xml_doctype``, ``nfe_xml_malformed``, ``nfe_xml_root``,
     ``nfe_xml_missing_field`` (the detail names the field), ``nfe_xml_invalid_field`` (a number
     or date that cannot be read), ``nfe_xml_invalid_key`` (``infNFe/@Id`` is not ``NFe`` + a
-    valid NF-e/NFC-e key), ``nfe_xml_protocol_key_mismatch``.
+    valid NF-e/NFC-e key), ``nfe_xml_protocol_key_mismatch``, ``nfe_xml_ibscbs_invalid`` (an
+    IBS/CBS group that cannot be read), ``nfe_xml_referenced_key_invalid`` (a return whose
+    ``refNFe`` is no valid key).
     """
     root = _parse_root(xml)
     bound = _bind(root)
@@ -335,6 +363,7 @@ def parse_nfe_xml(xml: str | bytes) -> NfeDocument:
     authorization = None
     if is_proc:
         authorization = _authorization(_required(bound, "protNFe", "protNFe"), key)
+    purpose = read_purpose(ide)
     return NfeDocument(
         key=key,
         number=_unsigned(ide, "nNF", "ide/nNF"),
@@ -353,6 +382,11 @@ def parse_nfe_xml(xml: str | bytes) -> NfeDocument:
         total=_decimal(inf_nfe, "total.ICMSTot.vNF", "total/ICMSTot/vNF"),
         lines=_lines(inf_nfe),
         authorization=authorization,
+        purpose=purpose,
+        direction=read_direction(ide),
+        referenced_keys=read_referenced_keys(ide, purpose),
+        tax_reform_items=read_tax_reform_items(inf_nfe),
+        tax_reform_totals=read_tax_reform_totals(inf_nfe),
     )
 
 

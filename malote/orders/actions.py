@@ -255,6 +255,13 @@ def _check_repeat(order: Order, transition: Transition, data: BaseModel) -> None
         )
 
 
+# Run by every transition, so written out (see fastsql); ``updated_at`` is the status change's time.
+_UPDATE_STATUS = (
+    "UPDATE orders_order SET status = %s, status_path = %s, status_changed_at = %s,"
+    " stock_state = %s, cancel_reason = %s, updated_at = %s WHERE id = %s"
+)
+
+
 def _apply(order: Order, transition: Transition, data: BaseModel, actor: Actor) -> None:
     """Write the effect, the new status and the event. Runs inside the caller's transaction."""
     from_status = order.status
@@ -269,15 +276,18 @@ def _apply(order: Order, transition: Transition, data: BaseModel, actor: Actor) 
     order.status = to_status
     order.status_path = path
     order.status_changed_at = timezone.now()
-    fastsql.update(
-        Order,
-        order.pk,
-        status=order.status,
-        status_path=path,
-        status_changed_at=order.status_changed_at,
-        stock_state=order.stock_state,
-        cancel_reason=order.cancel_reason,
-        updated_at=order.status_changed_at,
+    changed_at = fastsql.prep(Order, "status_changed_at", order.status_changed_at)
+    fastsql.execute(
+        _UPDATE_STATUS,
+        [
+            str(order.status),
+            fastsql.prep(Order, "status_path", path),
+            changed_at,
+            str(order.stock_state),
+            order.cancel_reason,
+            changed_at,
+            order.pk,
+        ],
     )
     given = _given(data)
     events.transition_applied(
@@ -368,6 +378,7 @@ def attach_invoice_xml(order_id: int, xml: str, *, actor: Actor) -> TransitionRe
             xml=xml,
             authorization_protocol=authorization.get("protocol", invoice.authorization_protocol),
             authorization_status=authorization.get("status", invoice.authorization_status),
+            **authorization["fields"],
         )
         attached = OrderChange(order, changes.INVOICE_XML_ATTACHED, order.status, order.status, actor)
         changes.publish(attached)  # the relay tells the channels that waited for the XML

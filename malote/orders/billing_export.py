@@ -17,7 +17,8 @@ injection), and XLSX text cells are also typed as strings: openpyxl would store 
 with ``=`` as a formula.
 
 One row per line: the order's columns on every line, its amounts (subtotal, shipping, discount,
-total) on its first line only, so summing a money column still gives the orders' totals.
+total, the NF-e's IBS and CBS) on its first line only, so summing a money column still gives the
+orders' totals.
 
 Memory stays flat: rows come from one query read ``CHUNK`` at a time; the CSV is yielded in
 blocks, and the XLSX rows go to openpyxl's temporary file, then the file is streamed in blocks.
@@ -49,7 +50,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from malote import fiscal
 from malote.orders import export
 from malote.orders.export import neutralise, with_last_invoice_and_shipment
-from malote.orders.models import Order
+from malote.orders.models import InvoicePurpose, Order
 from malote.orders.serializers import format_document
 from malote.orders.statuses import OrderStatus, PaymentMethod
 
@@ -94,6 +95,9 @@ ORDER_COLUMNS = [
     Column("invoice_series", _("Série"), Kind.INTEGER, 6),
     Column("invoice_issued_at", _("Emitida em"), Kind.MOMENT, 17),
     Column("invoice_key", _("Chave de acesso"), Kind.TEXT, 56),
+    Column("invoice_purpose", _("Finalidade"), Kind.TEXT, 16),
+    Column("invoice_ibs_total", _("IBS"), Kind.MONEY, 12),
+    Column("invoice_cbs_total", _("CBS"), Kind.MONEY, 12),
     Column("carrier", _("Transportadora"), Kind.TEXT, 18),
     Column("tracking_code", _("Rastreio"), Kind.TEXT, 18),
 ]
@@ -106,7 +110,9 @@ LINE_COLUMNS = [
     Column("line_total", _("Total do item"), Kind.MONEY, 14),
 ]
 # On one row per line, the order's amounts appear on its first line only.
-ORDER_AMOUNTS = frozenset({"subtotal", "shipping_price", "discount", "total"})
+ORDER_AMOUNTS = frozenset(
+    {"subtotal", "shipping_price", "discount", "total", "invoice_ibs_total", "invoice_cbs_total"}
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,7 @@ class _Labels:
     headers: list[str]
     statuses: dict[str, str]
     payment_methods: dict[str, str]
+    purposes: dict[str, str]
     filename: str
 
 
@@ -158,6 +165,7 @@ def _labels(columns: list[Column], language: str, per_line: bool) -> _Labels:
             headers=[str(c.header) for c in columns],
             statuses={s.value: str(s.label) for s in OrderStatus},
             payment_methods={m.value: str(m.label) for m in PaymentMethod},
+            purposes={p.value: str(p.label) for p in InvoicePurpose},
             filename=str(_("pedidos-itens") if per_line else _("pedidos")),
         )
 
@@ -200,6 +208,7 @@ def _texts(row: dict[str, Any], labels: _Labels, *, grouped_key: bool) -> dict[s
     shown["status"] = labels.statuses.get(row["status"], row["status"])
     shown["payment_method"] = labels.payment_methods.get(row["payment_method"], row["payment_method"])
     shown["customer_document"] = format_document(row["customer_document"] or "")
+    shown["invoice_purpose"] = labels.purposes.get(row["invoice_purpose"] or "", row["invoice_purpose"])
     if row["invoice_key"] and grouped_key:
         shown["invoice_key"] = fiscal.format_nfe_key(row["invoice_key"])
     return shown

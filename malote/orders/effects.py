@@ -115,10 +115,41 @@ def start_preparing(order: Order, data: BaseModel, actor: Actor) -> Outcome:
     return Outcome({"stock": "reserved"})
 
 
+# An invoice without its XML: nothing read yet (``Invoice`` columns, see ``invoice_xml_fields``).
+NO_XML_FIELDS: dict[str, Any] = {"purpose": "", "direction": "", "referenced_key": "", "tax_reform_items": []}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def invoice_xml_fields(doc: fiscal.NfeDocument) -> dict[str, Any]:
+    """The ``Invoice`` columns read from its XML: purpose (finNFe), direction (tpNF), the key a
+    return gives back, the IBS/CBS totals and one dict per item with an IBSCBS group (decimals
+    as strings, exactly as in the XML)."""
+    totals = doc.tax_reform_totals
+    return {
+        "purpose": str(doc.purpose),
+        "direction": str(doc.direction),
+        "referenced_key": doc.returned_key or "",
+        "ibs_cbs_base": totals.base if totals else None,
+        "ibs_state_total": totals.ibs_state if totals else None,
+        "ibs_municipal_total": totals.ibs_municipal if totals else None,
+        "ibs_total": totals.ibs if totals else None,
+        "cbs_total": totals.cbs if totals else None,
+        "tax_reform_items": [
+            {name: _text(value) if name != "item_number" else value for name, value in vars(item).items()}
+            for item in doc.tax_reform_items
+        ],
+    }
+
+
 def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> dict[str, Any]:
     """Parse the XML and make it agree with the key, the order total and the customer; a channel
     that takes the NF-e only as XML needs the authorized file (nfeProc). Returns the SEFAZ
-    authorization facts ({} without a protNFe). Raises coded ``InvalidInput`` on field ``xml``."""
+    authorization facts (no ``protocol`` and ``status`` without a protNFe) and, under
+    ``fields``, the ``Invoice`` columns read from the XML (``invoice_xml_fields``). Raises coded
+    ``InvalidInput`` on field ``xml``."""
     try:
         doc = fiscal.parse_nfe_xml(xml)
         fiscal.check_nfe_xml_against_key(doc, key)
@@ -143,14 +174,18 @@ def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> d
                 code=OrdersErrorCode.NFE_XML_NOT_AUTHORIZED,
                 field="xml",
             )
-        return {}
+        return {"fields": invoice_xml_fields(doc)}
     if not doc.authorization.is_authorized:
         raise InvalidInput(
             f"SEFAZ status {doc.authorization.status_code} does not authorize this NF-e.",
             code=OrdersErrorCode.NFE_XML_NOT_AUTHORIZED,
             field="xml",
         )
-    return {"protocol": doc.authorization.protocol, "status": doc.authorization.status_code}
+    return {
+        "protocol": doc.authorization.protocol,
+        "status": doc.authorization.status_code,
+        "fields": invoice_xml_fields(doc),
+    }
 
 
 def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
@@ -205,6 +240,7 @@ def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
         xml=data.xml or "",
         authorization_protocol=authorization.get("protocol", ""),
         authorization_status=authorization.get("status", ""),
+        **authorization.get("fields", NO_XML_FIELDS),
         created_at=timezone.now(),
     )
     outcome = Outcome({"stock": "consumed"})

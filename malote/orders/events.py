@@ -10,21 +10,30 @@ from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.orders.models import Order, OrderEvent
 
+# Written on every transition, so the statement is written out (see fastsql): the text and key
+# columns are stored as given; only the JSON and the time go through their fields' conversion.
+_INSERT_EVENT = (
+    "INSERT INTO orders_orderevent (order_id, type, transition, from_status, to_status,"
+    " actor_kind, actor_label, actor_user_id, data, created_at)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
 
 def _event(order: Order, type_: str, actor: Actor, data: dict[str, Any], **fields: str) -> None:
-    # Written on every transition: pre-built SQL (see fastsql) rather than a compiled queryset.
-    fastsql.insert(
-        OrderEvent,
-        order=order.pk,
-        type=type_,
-        transition=fields.get("transition", ""),
-        from_status=fields.get("from_status", ""),
-        to_status=fields.get("to_status", ""),
-        actor_kind=actor.kind,
-        actor_label=actor.label[:200],
-        actor_user=actor.user_id,
-        data=data,
-        created_at=timezone.now(),
+    fastsql.execute(
+        _INSERT_EVENT,
+        [
+            order.pk,
+            type_,
+            fields.get("transition", ""),
+            fields.get("from_status", ""),
+            fields.get("to_status", ""),
+            str(actor.kind),
+            actor.label[:200],
+            actor.user_id,
+            fastsql.prep(OrderEvent, "data", data),
+            fastsql.prep(OrderEvent, "created_at", timezone.now()),
+        ],
     )
 
 

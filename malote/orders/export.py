@@ -53,12 +53,17 @@ COLUMNS = [
     "invoice_issued_at",
     "carrier",
     "tracking_code",
+    # The 2026 NF-e (docs/fiscal.md), appended so that existing column positions hold.
+    "invoice_purpose",
+    "invoice_ibs_total",
+    "invoice_cbs_total",
 ]
 
 
 def with_last_invoice_and_shipment(qs: QuerySet[Order]) -> QuerySet[Order]:
     """``qs`` annotated with its latest invoice's ``invoice_key``, ``invoice_number``,
-    ``invoice_series``, ``invoice_issued_at`` and latest shipment's ``carrier`` and
+    ``invoice_series``, ``invoice_issued_at``, ``invoice_purpose`` (finNFe code),
+    ``invoice_ibs_total``, ``invoice_cbs_total`` and latest shipment's ``carrier`` and
     ``tracking_code`` (``None`` when there is none), as correlated subqueries: one query in all."""
     last_invoice = Invoice.objects.filter(order=OuterRef("pk")).order_by("-id")
     last_shipment = Shipment.objects.filter(order=OuterRef("pk")).order_by("-id")
@@ -67,6 +72,9 @@ def with_last_invoice_and_shipment(qs: QuerySet[Order]) -> QuerySet[Order]:
         invoice_number=Subquery(last_invoice.values("number")[:1]),
         invoice_series=Subquery(last_invoice.values("series")[:1]),
         invoice_issued_at=Subquery(last_invoice.values("issued_at")[:1]),
+        invoice_purpose=Subquery(last_invoice.values("purpose")[:1]),
+        invoice_ibs_total=Subquery(last_invoice.values("ibs_total")[:1]),
+        invoice_cbs_total=Subquery(last_invoice.values("cbs_total")[:1]),
         carrier=Subquery(last_shipment.values("carrier")[:1]),
         tracking_code=Subquery(last_shipment.values("tracking_code")[:1]),
     )

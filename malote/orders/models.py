@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -134,8 +135,30 @@ class Payment(models.Model):
         return f"{self.method} {self.amount} ({self.status})"
 
 
+class InvoicePurpose(models.TextChoices):
+    """``ide/finNFe`` of the NF-e (``malote.fiscal.NfePurpose``)."""
+
+    NORMAL = "1", _("Normal")
+    COMPLEMENTARY = "2", _("Complementar")
+    ADJUSTMENT = "3", _("Ajuste")
+    RETURN = "4", _("Devolução")
+    CREDIT_NOTE = "5", _("Nota de crédito")
+    DEBIT_NOTE = "6", _("Nota de débito")
+
+
+class InvoiceDirection(models.TextChoices):
+    """``ide/tpNF`` of the NF-e (``malote.fiscal.NfeDirection``)."""
+
+    INBOUND = "0", _("Entrada")
+    OUTBOUND = "1", _("Saída")
+
+
 class Invoice(models.Model):
-    """The NF-e of an order; ``key`` is the 44-position access key."""
+    """The NF-e of an order; ``key`` is the 44-position access key.
+
+    Purpose, direction, referenced key and the IBS/CBS (2026 tax reform) fields are read from the
+    XML when it arrives (docs/fiscal.md); without an XML they stay blank.
+    """
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="invoices")
     key = models.CharField(max_length=44, unique=True)
@@ -145,6 +168,37 @@ class Invoice(models.Model):
     xml = models.TextField(blank=True)
     authorization_protocol = models.CharField(max_length=20, blank=True)
     authorization_status = models.CharField(max_length=4, blank=True)
+    purpose = models.CharField(
+        max_length=1, choices=InvoicePurpose.choices, blank=True, help_text=_("Finalidade (finNFe).")
+    )
+    direction = models.CharField(
+        max_length=1, choices=InvoiceDirection.choices, blank=True, help_text=_("Entrada ou saída (tpNF).")
+    )
+    referenced_key = models.CharField(
+        max_length=44, blank=True, help_text=_("Chave da NF-e devolvida (NFref/refNFe de uma devolução).")
+    )
+    # NT 2025.002-RTC values: 13 digits and 2 decimals. NULL: the NF-e has no such group.
+    ibs_cbs_base = models.DecimalField(
+        max_digits=15,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text=_("Base de cálculo do IBS e da CBS (vBCIBSCBS)."),
+    )
+    ibs_state_total = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, help_text=_("IBS estadual (vIBSUF).")
+    )
+    ibs_municipal_total = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, help_text=_("IBS municipal (vIBSMun).")
+    )
+    ibs_total = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, help_text=_("IBS (vIBS).")
+    )
+    cbs_total = models.DecimalField(
+        max_digits=15, decimal_places=2, null=True, blank=True, help_text=_("CBS (vCBS).")
+    )
+    # One dict per item with an IBSCBS group: cst, class_code and the rates and values as strings.
+    tax_reform_items = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -185,7 +239,9 @@ class ActorKind(models.TextChoices):
 class OrderEvent(models.Model):
     """Append-only timeline entry: who did what to an order, when, with which data."""
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: ``order_event_transition`` starts with the order and serves its lookups
+    # (a second index would be one more page written by every transition).
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events", db_index=False)
     type = models.CharField(max_length=40)
     transition = models.CharField(max_length=40, blank=True)
     from_status = models.CharField(max_length=20, blank=True)
@@ -193,14 +249,26 @@ class OrderEvent(models.Model):
     actor_kind = models.CharField(max_length=10, choices=ActorKind.choices)
     actor_label = models.CharField(max_length=200)
     actor_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # indexed partially below
     )
     data = models.JSONField(default=dict)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["order", "id"]
-        indexes = [models.Index(fields=["order", "transition"], name="order_event_transition")]
+        indexes = [
+            models.Index(fields=["order", "transition"], name="order_event_transition"),
+            # Only a person's events carry a user: events of channels, schedules and the system
+            # (most of them) then write no entry here, and deleting a user still finds theirs.
+            models.Index(
+                fields=["actor_user"], name="order_event_actor_user", condition=Q(actor_user__isnull=False)
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.transition}".strip()

@@ -11,11 +11,12 @@ than ``MIN_KEY`` characters are ignored: too short to name one sale.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.db.models import Q
+from django.db.models import QuerySet
 
+from malote.channels.models import Channel
 from malote.orders import search
 from malote.orders.models import Order
 
@@ -45,6 +46,33 @@ def order_keys(number: str | None, external_id: str) -> list[str]:
     return keys
 
 
+def _indexed_lookups(refs: list[str], since: datetime) -> list[QuerySet[Order]]:
+    """The orders placed since ``since`` or spelled like a reference, as one query per index.
+
+    One query with ``placed_at >= … OR number IN … OR external_id IN …`` is answered by reading
+    every order (the planner finds no single index for the ``OR``): its cost grows with the years
+    of history. Apart, each is an index search: ``order_placed``, the unique number, and the unique
+    (channel, external id) — every channel named, since an order always has one.
+    """
+    lookups = [Order.objects.filter(placed_at__gte=since)]
+    if refs:
+        channels = list(Channel.objects.values_list("pk", flat=True))
+        lookups.append(Order.objects.filter(number__in=refs))
+        lookups.append(Order.objects.filter(channel_id__in=channels, external_id__in=refs))
+    return lookups
+
+
+def _orders(refs: list[str], since: datetime) -> Iterator[tuple[int, str | None, str]]:
+    """(id, number, external id) of each order the lookups find, once."""
+    seen: set[int] = set()
+    for lookup in _indexed_lookups(refs, since):
+        rows = lookup.order_by().values_list("pk", "number", "external_id")
+        for pk, number, external_id in rows.iterator(chunk_size=5000):
+            if pk not in seen:
+                seen.add(pk)
+                yield pk, number, external_id
+
+
 class OrderIndex:
     """Malote's orders by reference key: those placed since ``since`` (every reference of the
     listing compared against them) and any older one whose number or external id is spelled exactly
@@ -54,11 +82,7 @@ class OrderIndex:
         refs = [ref for ref in set(references) if ref]
         self.by_key: dict[str, list[int]] = {}
         self.numbers: dict[int, str] = {}
-        query = Q(placed_at__gte=since)
-        if refs:
-            query |= Q(number__in=refs) | Q(external_id__in=refs)
-        rows = Order.objects.filter(query).values_list("pk", "number", "external_id")
-        for pk, number, external_id in rows.iterator(chunk_size=5000):
+        for pk, number, external_id in _orders(refs, since):
             self.numbers[pk] = number or ""
             for key in order_keys(number, external_id):
                 self.by_key.setdefault(key, []).append(pk)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from malote.channels.cache import RowKeyedQuery
 from malote.channels.models import Channel, ChannelRole, ImportPolicy, OrderLink
 from malote.connectors.base import Capability, supports
 from malote.connectors.registry import provider
@@ -32,11 +33,14 @@ PAID_OR_LATER = frozenset(
 )
 
 
+# Read on every transition: pre-built SQL, and the instances reused while the rows are unchanged.
+_ENABLED_CHANNELS = RowKeyedQuery(lambda: Channel.objects.filter(enabled=True).exclude(kind="manual"))
+
+
 def enabled_channels() -> list[Channel]:
-    """Enabled channels driven by a connector; runs on every transition, so its SQL is pre-built."""
-    return fastsql.fixed_query(
-        "routing.enabled_channels", lambda: Channel.objects.filter(enabled=True).exclude(kind="manual")
-    )
+    """Enabled channels driven by a connector, as read in the caller's transaction (shared
+    instances: read them, never change them)."""
+    return _ENABLED_CHANNELS()
 
 
 def linked_channel_ids(order_id: int) -> set[int]:

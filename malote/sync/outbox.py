@@ -19,7 +19,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -27,9 +27,14 @@ from malote.core import fastsql
 from malote.core.errors import Conflict
 from malote.sync import crashpoints
 from malote.sync.errors import DeliveryError, SyncErrorCode
-from malote.sync.models import MessageState, OutboxMessage
+from malote.sync.models import LIVE_STATES, MessageState, OutboxMessage
+from malote.sync.write_lock import write_transaction
 
 S = MessageState
+
+# ``state IN ('pending', 'in_flight')`` written out as literals: the condition of the partial index
+# ``outbox_key_state``, which a query must repeat word for word for SQLite to use that index.
+_LIVE = f"state IN ({', '.join(repr(str(state)) for state in LIVE_STATES)})"
 
 
 @dataclass(frozen=True)
@@ -93,13 +98,19 @@ def enqueue(
     )
 
 
+# A message of (destination, key) waiting to be claimed; ``_LIVE`` adds nothing to ``state =
+# 'pending'`` but the use of ``outbox_key_state`` (without it, SQLite reads every pending row).
+_WAITING = f"""
+SELECT 1 FROM sync_outboxmessage
+WHERE destination = %s AND key = %s AND state = 'pending' AND {_LIVE}
+LIMIT 1
+"""
+
+
 def enqueue_coalesced(destination: str, kind: str, key: str, payload: dict[str, Any]) -> bool:
     """Enqueue unless a message for (destination, key) is already waiting: for state pushes
     (available stock) whose handler reads the current value when it runs. Returns whether added."""
-    waiting = fastsql.rows(
-        "SELECT 1 FROM sync_outboxmessage WHERE destination = %s AND key = %s AND state = %s",
-        [destination, key, S.PENDING],
-    )
+    waiting = fastsql.rows(_WAITING, [destination, key])
     if waiting:
         return False
     enqueue(destination, kind, payload, key=key)
@@ -108,15 +119,16 @@ def enqueue_coalesced(destination: str, kind: str, key: str, payload: dict[str, 
 
 # --- claiming --------------------------------------------------------------------------------
 
-_CLAIMABLE = """
+_CLAIMABLE = f"""
 SELECT m.id FROM sync_outboxmessage m
 WHERE ((m.state = 'pending' AND m.next_attempt_at <= %s)
        OR (m.state = 'in_flight' AND m.lease_expires_at < %s))
-  {destination_filter}
+  AND m.{_LIVE}
+  {{destination_filter}}
   AND NOT EXISTS (
       SELECT 1 FROM sync_outboxmessage o
       WHERE o.destination = m.destination AND o.key = m.key AND o.id < m.id
-        AND o.state IN ('pending', 'in_flight'))
+        AND o.{_LIVE})
 ORDER BY m.id
 LIMIT %s
 """
@@ -133,7 +145,7 @@ def claim(
     if connection.features.has_select_for_update_skip_locked:
         sql += " FOR UPDATE SKIP LOCKED"
     params: list[Any] = [at, at, *([f"{prefix}%"] if prefix else []), limit]
-    with transaction.atomic():
+    with write_transaction():
         ids = [row[0] for row in fastsql.rows(sql, params)]
         if ids:
             OutboxMessage.objects.filter(id__in=ids).update(
@@ -146,16 +158,18 @@ def claim(
 
 
 def renew_leases(worker: str, *, lease_seconds: float = 30.0) -> int:
-    return OutboxMessage.objects.filter(state=S.IN_FLIGHT, lease_owner=worker).update(
-        lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds)
-    )
+    with write_transaction():
+        return OutboxMessage.objects.filter(state=S.IN_FLIGHT, lease_owner=worker).update(
+            lease_expires_at=timezone.now() + timedelta(seconds=lease_seconds)
+        )
 
 
 def release(worker: str, ids: list[int]) -> int:
     """Give back claimed messages not yet attempted (graceful shutdown)."""
-    return OutboxMessage.objects.filter(id__in=ids, state=S.IN_FLIGHT, lease_owner=worker).update(
-        state=S.PENDING, lease_owner="", lease_expires_at=None, attempts=F("attempts") - 1
-    )
+    with write_transaction():
+        return OutboxMessage.objects.filter(id__in=ids, state=S.IN_FLIGHT, lease_owner=worker).update(
+            state=S.PENDING, lease_owner="", lease_expires_at=None, attempts=F("attempts") - 1
+        )
 
 
 @dataclass(frozen=True)
@@ -170,7 +184,7 @@ def settle(worker: str, outcomes: list[Outcome], *, retry: RetryPolicy | None = 
     retry = retry or policy()
     now = timezone.now()
     delivered = [o.message_id for o in outcomes if o.error is None]
-    with transaction.atomic():
+    with write_transaction():
         if delivered:
             OutboxMessage.objects.filter(id__in=delivered, state=S.IN_FLIGHT, lease_owner=worker).update(
                 state=S.DONE, delivered_at=now, lease_owner="", lease_expires_at=None, last_error=""

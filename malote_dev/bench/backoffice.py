@@ -28,7 +28,7 @@ from malote.core.actors import Actor
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote_dev.bench import search
-from malote_dev.bench.database import use_fresh_sqlite
+from malote_dev.bench.database import use_fresh_database, vacuum_analyze
 
 STATUSES = [s.value for s in OrderStatus]
 FULL_ORDERS = 300
@@ -86,7 +86,7 @@ def _pct(values: list[float], p: float) -> float:
 
 def run(orders: int, *, requests: int = 200, **_: Any) -> dict[str, Any]:
     path = Path(settings.BASE_DIR) / "var" / "bench" / f"backoffice-{orders}.sqlite3"
-    use_fresh_sqlite(path)
+    use_fresh_database(path)
     build = time.perf_counter()
     channels = [
         Channel.objects.create(code=code, name=name, role=ChannelRole.STOREFRONT)
@@ -94,6 +94,7 @@ def run(orders: int, *, requests: int = 200, **_: Any) -> dict[str, Any]:
     ]
     search._fill(orders, channels[0].pk)
     _spread(orders, [c.pk for c in channels])
+    vacuum_analyze("orders_order")
     full = _full_orders(min(FULL_ORDERS, max(orders // 100, 10)), channels[0])
     sync_roles()
     user = get_user_model().objects.create_user(username="bench", password="bench-password")

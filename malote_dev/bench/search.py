@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
 from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
 from malote.orders import search
 from malote.orders.models import Order
 from malote.orders.selectors import filtered_orders
-from malote_dev.bench.database import use_fresh_sqlite
+from malote_dev.bench.database import after_bulk_insert, bulk_insert, use_fresh_database
 
 NAMES = ["Maria Souza", "João Lima", "Ana Pereira", "Carlos Dias", "Fernanda Alves", "Paulo Rocha"]
 COLUMNS = [
@@ -63,8 +62,6 @@ def external_id(n: int) -> str:
 def _fill(count: int, channel_id: int) -> None:
     prefix = settings.MALOTE_ORDER_NUMBER_PREFIX
     start = timezone.now() - timedelta(days=365)
-    placeholders = ", ".join(["%s"] * (len(COLUMNS) + 1))
-    sql = f"INSERT INTO orders_order (id, {', '.join(COLUMNS)}) VALUES ({placeholders})"
     batch: list[tuple[Any, ...]] = []
     now = timezone.now().isoformat()
     for n in range(1, count + 1):
@@ -80,13 +77,13 @@ def _fill(count: int, channel_id: int) -> None:
              "{}", "{}", "", "", "pix", key, now, now)
         )  # fmt: skip
         if len(batch) == 20_000:
-            _flush(sql, batch)
-    _flush(sql, batch)
+            _flush(batch)
+    _flush(batch)
+    after_bulk_insert("orders_order")
 
 
-def _flush(sql: str, batch: list[tuple[Any, ...]]) -> None:
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, batch)
+def _flush(batch: list[tuple[Any, ...]]) -> None:
+    bulk_insert("orders_order", ["id", *COLUMNS], batch)
     batch.clear()
 
 
@@ -99,10 +96,10 @@ def _time(query: str) -> float:
 def run(orders: int, *, reuse: bool, queries: int) -> dict[str, Any]:
     path = Path(settings.BASE_DIR) / "var" / "bench" / f"search-{orders}.sqlite3"
     existing = reuse and path.exists()
-    use_fresh_sqlite(path, reuse=existing)
+    use_fresh_database(path, reuse=existing)
     build_seconds = 0.0
     if not existing or Order.objects.count() != orders:
-        use_fresh_sqlite(path)
+        use_fresh_database(path)
         channel = Channel.objects.create(code="bench", name="Bench", role=ChannelRole.STOREFRONT)
         start = time.perf_counter()
         _fill(orders, channel.pk)

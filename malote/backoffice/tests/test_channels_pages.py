@@ -147,6 +147,25 @@ def test_list_shows_lag_failures_link_errors_and_last_sync(
     assert 'data-failures="2"' in page and 'data-link-errors="1"' in page
 
 
+def test_health_reads_the_last_day_of_deliveries_not_the_history(
+    client_as: Callable[[str], Client], store: Channel
+) -> None:
+    now = timezone.now()
+    _message(store, 1, state=MessageState.DONE, delivered_at=now - timedelta(hours=2))
+    _message(store, 2, state=MessageState.DONE, delivered_at=now - timedelta(days=3))
+    schedule = Schedule.objects.get(channel=store, job="channel.poll")
+    ok_at = now - timedelta(days=2)
+    ScheduleRun.objects.create(schedule=schedule, slot=ok_at, worker="w", finished_at=ok_at, ok=True)
+    [health] = client_as("viewer").get("/backoffice/channels/").context["health"]
+    assert health.delivered_in_window == 1  # the delivery of three days ago is history
+    assert health.last_sync_at == now - timedelta(hours=2)
+
+    OutboxMessage.objects.filter(delivered_at__gte=now - timedelta(hours=3)).delete()
+    [health] = client_as("viewer").get("/backoffice/channels/").context["health"]
+    assert health.delivered_in_window == 0
+    assert health.last_sync_at == ok_at  # nothing delivered in the day: the poll's last good run
+
+
 def test_healthy_and_lagging_and_disabled_channels(
     client_as: Callable[[str], Client], store: Channel
 ) -> None:
@@ -238,7 +257,7 @@ def test_channel_list_query_count_does_not_grow_with_channels(
 ) -> None:
     _channels(count)
     client = client_as("viewer")
-    with django_assert_max_num_queries(10):  # 9, plus one for the stalled channels' issues
+    with django_assert_max_num_queries(11):  # 9, the stalled channels' issues, the day's deliveries
         response = client.get("/backoffice/channels/")
     assert len(response.context["health"]) == count
 

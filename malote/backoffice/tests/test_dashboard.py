@@ -174,6 +174,8 @@ def test_query_count_does_not_grow_with_orders_or_channels(
         Channel.objects.create(code=f"c{n}", name=f"Canal {n}", role=ChannelRole.MARKETPLACE)
         make_order(channel=f"c{n}")
     client = client_as("viewer")
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(
+        17
+    ):  # the channels' health reads live messages and the day's deliveries apart
         response = client.get(URL)
     assert sum(r["count"] for r in response.context["per_channel"]) == count
