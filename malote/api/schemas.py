@@ -83,6 +83,24 @@ class PaymentOut(Schema):
     paid_at: datetime | None
 
 
+class InvoiceTaxReformItemOut(Schema):
+    """One item's IBSCBS group (NT 2025.002-RTC); rates and values as written in the XML."""
+
+    item_number: int
+    code: str
+    description: str
+    cst: str
+    class_code: str = Field(description="cClassTrib")
+    base: str | None
+    ibs_state_rate: str | None
+    ibs_state_value: str | None
+    ibs_municipal_rate: str | None
+    ibs_municipal_value: str | None
+    ibs_value: str | None
+    cbs_rate: str | None
+    cbs_value: str | None
+
+
 class InvoiceOut(Schema):
     key: str
     key_formatted: str
@@ -92,6 +110,18 @@ class InvoiceOut(Schema):
     has_xml: bool
     authorization_protocol: str
     authorization_status: str
+    purpose: Literal["", "1", "2", "3", "4", "5", "6"] = Field(
+        description="finNFe: 1 normal, 2 complementar, 3 ajuste, 4 devolução, 5 nota de crédito, "
+        "6 nota de débito; empty until the XML is read"
+    )
+    direction: Literal["", "0", "1"] = Field(description="tpNF: 0 entrada, 1 saída; empty without the XML")
+    referenced_key: str = Field(description="the key a return (finNFe 4) gives back; empty otherwise")
+    ibs_cbs_base: Decimal | None = Field(description="IBSCBSTot/vBCIBSCBS; null when the NF-e has no group")
+    ibs_state_total: Decimal | None
+    ibs_municipal_total: Decimal | None
+    ibs_total: Decimal | None
+    cbs_total: Decimal | None
+    tax_reform_items: list[InvoiceTaxReformItemOut]
 
 
 class ShipmentOut(Schema):

@@ -63,6 +63,15 @@ def invoice_dict(i: Invoice) -> dict[str, Any]:
         "has_xml": bool(i.xml),
         "authorization_protocol": i.authorization_protocol,
         "authorization_status": i.authorization_status,
+        "purpose": i.purpose,
+        "direction": i.direction,
+        "referenced_key": i.referenced_key,
+        "ibs_cbs_base": i.ibs_cbs_base,
+        "ibs_state_total": i.ibs_state_total,
+        "ibs_municipal_total": i.ibs_municipal_total,
+        "ibs_total": i.ibs_total,
+        "cbs_total": i.cbs_total,
+        "tax_reform_items": i.tax_reform_items,
     }
 
 
