@@ -16,42 +16,29 @@ from typing import Any, Generic, TypeVar
 from django.db import connection, models
 from django.db.models import QuerySet
 
+from malote.core import fastsql
+
 M = TypeVar("M", bound=models.Model)
 
 
 class RowKeyedQuery(Generic[M]):
-    """A queryset without parameters, compiled once per database vendor, whose model instances are
-    reused while the raw rows it returns stay the same."""
+    """A queryset without parameters, compiled once per database vendor (``fastsql.fixed_plan``
+    under ``name``), whose model instances are reused while the raw rows it returns stay the same."""
 
-    def __init__(self, build: Callable[[], QuerySet[M]]) -> None:
+    def __init__(self, name: str, build: Callable[[], QuerySet[M]]) -> None:
+        self._name = name
         self._build = build
-        self._plans: dict[str, tuple[str, list[Any], Any, Any, list[str], type[M]]] = {}
         # (alias, raw rows) and the instances built from them, swapped in one assignment so that
         # threads sharing the process always see a matching pair.
         self._cached: tuple[tuple[str, list[tuple[Any, ...]]], list[M]] | None = None
 
-    def _plan(self) -> tuple[str, list[Any], Any, Any, list[str], type[M]]:
-        plan = self._plans.get(connection.vendor)
-        if plan is None:
-            queryset = self._build()
-            compiler = queryset.query.get_compiler(connection=connection)
-            sql, params = compiler.as_sql()
-            converters = compiler.get_converters([column for column, _, _ in compiler.select])
-            names = [field.attname for field in queryset.model._meta.concrete_fields]
-            plan = (sql, list(params), compiler, converters, names, queryset.model)
-            self._plans[connection.vendor] = plan
-        return plan
-
     def __call__(self) -> list[M]:
-        sql, params, compiler, converters, names, model = self._plan()
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            rows = [tuple(row) for row in cursor.fetchall()]
+        plan = fastsql.fixed_plan(self._name, self._build)
+        rows = [tuple(row) for row in fastsql.rows(plan[0], plan[1])]
         key = (connection.alias, rows)
         cached = self._cached
         if cached is not None and cached[0] == key:
             return list(cached[1])
-        converted = compiler.apply_converters(rows, converters) if converters else rows
-        instances = [model.from_db(connection.alias, names, list(row)) for row in converted]
-        self._cached = (key, instances)
-        return list(instances)
+        built: list[M] = fastsql.instances(plan, rows)
+        self._cached = (key, built)
+        return list(built)

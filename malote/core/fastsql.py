@@ -66,15 +66,13 @@ def _lock_plan(model: type[models.Model], vendor: str) -> tuple[str, Any, list[A
     return sql, compiler, converters, names
 
 
-_FIXED_PLANS: dict[tuple[str, str], tuple[str, list[Any], Any, Any, list[str], type[models.Model]]] = {}
+FixedPlan = tuple[str, list[Any], Any, Any, list[str], type[models.Model]]
+_FIXED_PLANS: dict[tuple[str, str], FixedPlan] = {}
 
 
-def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
-    """Run a queryset whose parameters never change, compiled by Django once per vendor.
-
-    ``build`` returns the queryset; its SQL, parameters and converters are kept under ``name``.
-    Rows come back as model instances, as the ORM would build them.
-    """
+def fixed_plan(name: str, build: Callable[[], QuerySet[Any]]) -> FixedPlan:
+    """SQL, parameters, compiler, converters, field names and model of a queryset whose parameters
+    never change, compiled by Django once per vendor and kept under ``name``."""
     key = (name, connection.vendor)
     plan = _FIXED_PLANS.get(key)
     if plan is None:
@@ -84,12 +82,23 @@ def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
         converters = compiler.get_converters([column for column, _, _ in compiler.select])
         names = [field.attname for field in queryset.model._meta.concrete_fields]
         plan = _FIXED_PLANS[key] = (sql, list(params), compiler, converters, names, queryset.model)
-    sql, params, compiler, converters, names, model = plan
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        found = cursor.fetchall()
+    return plan
+
+
+def instances(plan: FixedPlan, found: Sequence[Sequence[Any]]) -> list[Any]:
+    """Model instances from the raw rows of ``plan``'s query, as the ORM would build them."""
+    _, _, compiler, converters, names, model = plan
     rows = list(compiler.apply_converters(found, converters)) if converters else found
-    return [model.from_db(connection.alias, names, row) for row in rows]  # type: ignore[misc]
+    return [model.from_db(connection.alias, names, list(row)) for row in rows]
+
+
+def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
+    """Run a queryset whose parameters never change (see ``fixed_plan``); rows come back as model
+    instances, as the ORM would build them."""
+    plan = fixed_plan(name, build)
+    with connection.cursor() as cursor:
+        cursor.execute(plan[0], plan[1])
+        return instances(plan, cursor.fetchall())
 
 
 @cache

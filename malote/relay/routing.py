@@ -34,7 +34,9 @@ PAID_OR_LATER = frozenset(
 
 
 # Read on every transition: pre-built SQL, and the instances reused while the rows are unchanged.
-_ENABLED_CHANNELS = RowKeyedQuery(lambda: Channel.objects.filter(enabled=True).exclude(kind="manual"))
+_ENABLED_CHANNELS = RowKeyedQuery(
+    "routing.enabled_channels", lambda: Channel.objects.filter(enabled=True).exclude(kind="manual")
+)
 
 
 def enabled_channels() -> list[Channel]:
