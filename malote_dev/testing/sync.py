@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,14 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that goes away mid-request (a killed worker, a timeout) is normal here, not a traceback."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class HttpSink:
     """Records every request; ``respond`` decides each answer (default 200)."""
 
@@ -44,9 +53,11 @@ class HttpSink:
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                received = Received(
-                    self.command, self.path, dict(self.headers.items()), self.rfile.read(length)
-                )
+                body = self.rfile.read(length)
+                if len(body) < length:  # the client died mid-request (a killed worker): a server drops it
+                    self.close_connection = True
+                    return
+                received = Received(self.command, self.path, dict(self.headers.items()), body)
                 with sink._lock:
                     sink.requests.append(received)
                 reply = sink.respond(received)
@@ -63,7 +74,7 @@ class HttpSink:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="http-sink", daemon=True)
 
