@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from malote.backoffice.evidence import ChannelNames
@@ -13,11 +14,13 @@ from malote.channels.models import Channel, LinkState, OrderLink
 from malote.orders.models import Order
 from malote.orders.selectors import (
     OrderHold,
+    counts_by_status,
     filtered_orders,
     order_holds,
     orders_awaiting_invoice_xml,
     orders_invoice_held_for_shipment,
 )
+from malote.orders.selectors import search_has_more as orders_search_has_more
 from malote.orders.statuses import OrderStatus
 from malote.reconcile.models import ACTIVE_STATES, IntegrationIssue
 from malote.stock.models import StockMovement
@@ -28,8 +31,28 @@ def channel_choices() -> list[tuple[str, str]]:
     return [(code, name) for code, name in Channel.objects.order_by("name").values_list("code", "name")]
 
 
-def orders_for(cleaned: dict[str, Any], *, with_status: bool = True) -> QuerySet[Order]:
-    """Orders matching the list's filter form (``with_status=False`` ignores the status filter)."""
+# A text search without dates looks at this many of its matches, the most recent; the list says so
+# when there are more, and dates reach the older ones (docs/performance.md).
+SEARCH_LIMIT = 10_000
+
+
+def search_limit(cleaned: dict[str, Any]) -> int | None:
+    """``SEARCH_LIMIT`` for a text search without dates; None (every match) otherwise."""
+    dated = cleaned.get("placed_from") or cleaned.get("placed_to")
+    return SEARCH_LIMIT if cleaned.get("q") and not dated else None
+
+
+def search_has_more(cleaned: dict[str, Any]) -> bool:
+    """Whether the list's text search stopped at ``SEARCH_LIMIT`` matches."""
+    limit = search_limit(cleaned)
+    return limit is not None and orders_search_has_more(cleaned["q"], limit)
+
+
+def orders_for(
+    cleaned: dict[str, Any], *, with_status: bool = True, every_match: bool = False
+) -> QuerySet[Order]:
+    """Orders matching the list's filter form (``with_status=False`` ignores the status filter;
+    ``every_match`` lifts ``SEARCH_LIMIT``, for the exports)."""
     placed_from = cleaned.get("placed_from")
     placed_to = cleaned.get("placed_to")
     statuses = [OrderStatus(s) for s in cleaned.get("status") or []] if with_status else None
@@ -39,6 +62,7 @@ def orders_for(cleaned: dict[str, Any], *, with_status: bool = True) -> QuerySet
         placed_from.isoformat() if placed_from else None,
         placed_to.isoformat() if placed_to else None,
         cleaned.get("q") or None,
+        newest=None if every_match else search_limit(cleaned),
     )
     if cleaned.get("payment_method"):
         qs = qs.filter(payment_method=cleaned["payment_method"])
@@ -51,14 +75,42 @@ def orders_for(cleaned: dict[str, Any], *, with_status: bool = True) -> QuerySet
     return qs
 
 
+# Counts are exact up to this many orders and read "10.000+" beyond: a count reads every order it
+# counts, so an exact one would cost what the shop's whole history costs (docs/performance.md).
+COUNT_LIMIT = 10_000
+
+
 def status_counts(cleaned: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per-status counts of the filtered orders (status filter aside), in one aggregate query."""
-    rows = orders_for(cleaned, with_status=False).order_by().values("status").annotate(n=Count("id"))
-    counts = {row["status"]: row["n"] for row in rows}
-    return [
-        {"code": status.value, "label": str(status.label), "count": counts.get(status.value, 0)}
-        for status in OrderStatus
-    ]
+    """Per-status counts of the filtered orders (status filter aside), each exact up to
+    ``COUNT_LIMIT``; ``more`` marks a count that stopped there (at least that many).
+
+    With no filter but the status, each status is counted apart through the status index, up to
+    the limit: an index range each, no order read. With other filters, one query reads the
+    statuses of the newest ``COUNT_LIMIT + 1`` matching orders: when the filter matches no more,
+    those are the exact counts; otherwise they are those of the newest matching orders, every one
+    marked ``more``, since exact counts would read every order of the history the filters look at."""
+    if not any(cleaned.get(name) for name in cleaned if name not in ("status", "sort")):
+        counted = counts_by_status(COUNT_LIMIT + 1)
+        return [_count(status, counted[status.value]) for status in OrderStatus]
+    matching = orders_for(cleaned, with_status=False).order_by("-placed_at", "-id")
+    sample = Counter(matching.values_list("status", flat=True)[: COUNT_LIMIT + 1])
+    more = sample.total() > COUNT_LIMIT
+    return [_count(status, sample[status.value], more=more) for status in OrderStatus]
+
+
+def _count(status: OrderStatus, found: int, *, more: bool = False) -> dict[str, Any]:
+    more = more or found > COUNT_LIMIT
+    return {
+        "code": status.value,
+        "label": str(status.label),
+        "count": min(found, COUNT_LIMIT),
+        "more": more,
+    }
+
+
+def counts_total(counts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every status together: their sum, ``more`` when one of them stopped at the limit."""
+    return {"count": sum(c["count"] for c in counts), "more": any(c["more"] for c in counts)}
 
 
 def sorted_orders(qs: QuerySet[Order], sort: str) -> QuerySet[Order]:
@@ -168,11 +220,11 @@ def list_page_orders(ids: list[int]) -> list[Order]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def filtered_count(counts: list[dict[str, Any]], statuses: list[str] | None) -> int:
+def filtered_count(counts: list[dict[str, Any]], statuses: list[str] | None) -> dict[str, Any]:
     """The list's count, from the per-status counts already made (``status_counts``): they cover
     the same filter but the status, so one more count over the same orders would add nothing."""
     wanted = set(statuses or [])
-    return sum(c["count"] for c in counts if not wanted or c["code"] in wanted)
+    return counts_total([c for c in counts if not wanted or c["code"] in wanted])
 
 
 def integration_panel(order: Order, names: ChannelNames | None = None) -> list[dict[str, Any]]:

@@ -60,14 +60,17 @@ def order_list(request: HttpRequest) -> HttpResponse:
     try:
         qs = selectors.sorted_orders(selectors.orders_for(cleaned), sort)
         counts = selectors.status_counts(cleaned)
+        search_more = selectors.search_has_more(cleaned)
     except InvalidInput as exc:
         form.add_error(None, str(exc))
         qs = selectors.sorted_orders(selectors.orders_for({}), sort)
         counts = selectors.status_counts({})
         statuses = []
+        search_more = False
     # Page over the ids alone and count from the per-status counts: see ``list_page_orders``.
     paginator = Paginator(qs.values_list("pk", flat=True), PAGE_SIZE)
-    paginator.count = selectors.filtered_count(counts, statuses)
+    shown = selectors.filtered_count(counts, statuses)
+    paginator.count = shown["count"]  # beyond the counted orders, the pages stop: filter to reach them
     ids = paginator.get_page(request.GET.get("page"))
     orders = selectors.list_page_orders(list(ids.object_list))
     page: Page[Order] = Page(orders, ids.number, cast("Paginator[Order]", paginator))  # same count and pages
@@ -75,7 +78,10 @@ def order_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "counts": counts,
-        "total_count": sum(c["count"] for c in counts),
+        "total": selectors.counts_total(counts),
+        "shown": shown,
+        "search_more": search_more,
+        "search_limit": selectors.SEARCH_LIMIT,
         "selected_statuses": set(cleaned.get("status") or []),
         "sort": sort,
     }
@@ -91,7 +97,7 @@ def order_export(request: HttpRequest, fmt: str = "csv") -> StreamingHttpRespons
     ``rows=lines``, per order line."""
     form = _filter_form(request)
     try:
-        qs = selectors.orders_for(_cleaned(form))
+        qs = selectors.orders_for(_cleaned(form), every_match=True)
     except InvalidInput:
         qs = selectors.orders_for({})
     per_line = request.GET.get("rows") == "lines"

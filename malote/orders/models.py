@@ -76,6 +76,11 @@ class Order(models.Model):
             # The back office's sortable columns (read in either direction).
             models.Index(fields=["total", "id"], name="order_total"),
             models.Index(fields=["customer_name", "id"], name="order_customer"),
+            # The list's payment filter, with or without a channel: set once, at creation, so only
+            # an order's insert writes it, never a transition.
+            models.Index(fields=["payment_method", "channel", "-placed_at", "-id"], name="order_payment"),
+            # The reconciliation finds older orders by the channel's reference, whatever the channel.
+            models.Index(fields=["external_id"], name="order_external_id"),
         ]
         permissions = [
             ("change_order_status", "Can run order transitions"),

@@ -201,25 +201,58 @@ def stock_shortages(order: Order) -> list[str]:
     return stock_actions.shortages(sorted(totals.items()))
 
 
-def search_orders(qs: QuerySet[Order], query: str) -> QuerySet[Order]:
+def search_orders(qs: QuerySet[Order], query: str, *, newest: int | None = None) -> QuerySet[Order]:
     """Contains-search (see ``malote.orders.search``), plus the order of the NF-e whose whole
     access key, or of the shipment whose tracking code, the query spells; an empty query returns
-    ``qs`` unchanged."""
+    ``qs`` unchanged. ``newest`` keeps only that many of the text's matches, the most recent (by
+    id): a search then costs what ``newest`` costs, not what the years of history cost."""
     variants = search.query_variants(query)
     if not variants:
         return qs
-    if connection.vendor == "sqlite" and all(len(v) >= search.MIN_INDEXED_LENGTH for v in variants):
-        # FTS5 trigram index: a quoted phrase matches any substring; variants are [a-z0-9 ] only.
-        match = " OR ".join(f'"{v}"' for v in variants)
-        condition = Q(id__in=RawSQL(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s", [match]))
-    else:
-        condition = Q()
-        for variant in variants:
-            condition |= Q(search_key__contains=variant)
+    condition = _text_matches(variants, newest)
     found = _orders_of_documents(query)
     if found:
         condition |= Q(id__in=found)
     return qs.filter(condition)
+
+
+def counts_by_status(limit: int) -> dict[str, int]:
+    """Every status's number of orders, each counted up to ``limit`` (a status with more reads
+    ``limit``), in one statement: one range of the status index per status, never the whole table."""
+    statuses = [status.value for status in OrderStatus]
+    table = connection.ops.quote_name(Order._meta.db_table)
+    one = f"(SELECT COUNT(*) FROM (SELECT 1 FROM {table} WHERE status = %s LIMIT %s) AS found)"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT " + ", ".join([one] * len(statuses)), [v for s in statuses for v in (s, limit)]
+        )
+        row = cursor.fetchone()
+    return dict(zip(statuses, row, strict=True))
+
+
+def search_has_more(query: str, newest: int) -> bool:
+    """Whether the text matches more orders than the ``newest`` that ``search_orders`` keeps."""
+    variants = search.query_variants(query)
+    if not variants:
+        return False
+    return Order.objects.filter(_text_matches(variants, newest + 1)).count() > newest
+
+
+def _text_matches(variants: list[str], newest: int | None) -> Q:
+    if connection.vendor == "sqlite" and all(len(v) >= search.MIN_INDEXED_LENGTH for v in variants):
+        # FTS5 trigram index: a quoted phrase matches any substring; variants are [a-z0-9 ] only.
+        # FTS5 walks its matches in rowid order, so the newest ones come first and LIMIT stops it.
+        match = " OR ".join(f'"{v}"' for v in variants)
+        sql = f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH %s"
+        if newest is None:
+            return Q(id__in=RawSQL(sql, [match]))
+        return Q(id__in=RawSQL(f"{sql} ORDER BY rowid DESC LIMIT %s", [match, newest]))
+    text = Q()
+    for variant in variants:
+        text |= Q(search_key__contains=variant)
+    if newest is None:
+        return text
+    return Q(id__in=Order.objects.filter(text).order_by("-id").values("id")[:newest])
 
 
 def _orders_of_documents(query: str) -> list[int]:
@@ -248,7 +281,9 @@ def filter_orders(
     placed_from: datetime | None = None,
     placed_to: datetime | None = None,
     q: str | None = None,
+    newest: int | None = None,
 ) -> QuerySet[Order]:
+    """``newest``: see ``search_orders``."""
     if status:
         qs = qs.filter(status__in=status)
     if channel:
@@ -258,7 +293,7 @@ def filter_orders(
     if placed_to:
         qs = qs.filter(placed_at__lte=placed_to)
     if q:
-        qs = search_orders(qs, q)
+        qs = search_orders(qs, q, newest=newest)
     return qs
 
 
@@ -305,6 +340,7 @@ def filtered_orders(
     placed_from: str | None,
     placed_to: str | None,
     q: str | None,
+    newest: int | None = None,
 ) -> QuerySet[Order]:
     if q is not None and len(q) > 200:
         raise InvalidInput(
@@ -322,4 +358,5 @@ def filtered_orders(
         placed_from=parse_moment(placed_from, "placed_from", end_of_day=False),
         placed_to=parse_moment(placed_to, "placed_to", end_of_day=True),
         q=q,
+        newest=newest,
     )

@@ -16,7 +16,6 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from malote.channels.models import Channel
 from malote.orders import search
 from malote.orders.models import Order
 
@@ -51,14 +50,13 @@ def _indexed_lookups(refs: list[str], since: datetime) -> list[QuerySet[Order]]:
 
     One query with ``placed_at >= … OR number IN … OR external_id IN …`` is answered by reading
     every order (the planner finds no single index for the ``OR``): its cost grows with the years
-    of history. Apart, each is an index search: ``order_placed``, the unique number, and the unique
-    (channel, external id) — every channel named, since an order always has one.
+    of history. Apart, each is an index search: ``order_placed``, the unique number and
+    ``order_external_id``.
     """
     lookups = [Order.objects.filter(placed_at__gte=since)]
     if refs:
-        channels = list(Channel.objects.values_list("pk", flat=True))
         lookups.append(Order.objects.filter(number__in=refs))
-        lookups.append(Order.objects.filter(channel_id__in=channels, external_id__in=refs))
+        lookups.append(Order.objects.filter(external_id__in=refs))
     return lookups
 
 

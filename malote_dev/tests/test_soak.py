@@ -14,6 +14,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+# The soak takes a scratch SQLite of its own (never the caller's DATABASE_URL).
+pytestmark = pytest.mark.own_sqlite
+
 
 def _soak(tmp_path: Path) -> dict[str, Any]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "malote_dev.settings"}

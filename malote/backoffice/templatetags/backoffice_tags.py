@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django import template
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -44,6 +45,20 @@ def br_phone(value: Any) -> str:
     if len(digits) == 10:
         return f"({digits[:2]}) {digits[2:6]}-{digits[6:]}"
     return text
+
+
+@register.filter
+def bounded_count(count: Any) -> str:
+    """A count of ``status_counts`` in the language's digits: ``1.234`` in pt-BR, ``10.000+`` when
+    it stopped at the limit (``{"count": …, "more": …}``)."""
+    shown = intdigits(count["count"])
+    return f"{shown}+" if count["more"] else shown
+
+
+@register.filter
+def intdigits(value: Any) -> str:
+    """An integer grouped as the language writes it (``10.000`` in pt-BR, ``10,000`` in English)."""
+    return number_format(int(value), force_grouping=True)
 
 
 @register.filter

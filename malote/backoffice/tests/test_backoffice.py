@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 
+from malote.backoffice import selectors
 from malote.orders.models import Order
 from malote_dev.testing.orders import bring_to
 
@@ -208,7 +209,47 @@ def test_counts_per_status_ignore_the_status_filter(operator: Client, three_orde
     assert counts["canceled"] == 1
     assert counts["pending_payment"] == 1
     assert counts["delivered"] == 0
-    assert response.context["total_count"] == 3
+    assert response.context["total"] == {"count": 3, "more": False}
+
+
+def test_counts_past_the_limit_stop_there_and_say_so(
+    operator: Client, three_orders: list[Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)
+    response = operator.get(LIST)
+    counts = {c["code"]: (c["count"], c["more"]) for c in response.context["counts"]}
+    assert counts["pending_payment"] == (2, True)
+    assert counts["paid"] == (0, False)
+    assert response.context["total"] == {"count": 2, "more": True}
+    html = response.content.decode()
+    assert "2+" in html and "Mais de 2 pedidos" in html
+    assert response.context["page"].paginator.count == 2
+
+
+def test_counts_past_the_limit_with_other_filters_are_the_newest_orders_at_least(
+    operator: Client, three_orders: list[Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bring_to(three_orders[0], "paid")  # the newest by placed_at
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 1)
+    response = operator.get(LIST, {"q": "7043191"})  # in all three: more than the limit
+    counts = {c["code"]: (c["count"], c["more"]) for c in response.context["counts"]}
+    assert counts["paid"] == (1, True)
+    assert counts["pending_payment"] == (1, True)  # one of the two newest is pending
+    assert counts["delivered"] == (0, True)  # at least none: the newest two do not say
+    assert response.context["total"] == {"count": 2, "more": True}
+
+
+def test_counts_under_the_limit_per_status_are_exact(
+    operator: Client, three_orders: list[Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bring_to(three_orders[0], "paid")
+    bring_to(three_orders[1], "canceled")
+    monkeypatch.setattr(selectors, "COUNT_LIMIT", 2)  # three orders in all, one in each status
+    response = operator.get(LIST)
+    counts = {c["code"]: (c["count"], c["more"]) for c in response.context["counts"]}
+    assert counts["paid"] == counts["canceled"] == counts["pending_payment"] == (1, False)
+    assert response.context["total"] == {"count": 3, "more": False}
+    assert "Mais de" not in response.content.decode()
 
 
 def test_counts_follow_the_search(operator: Client, three_orders: list[Order]) -> None:
@@ -267,12 +308,37 @@ def test_csv_export_streams_the_current_filter(operator: Client, three_orders: l
     assert len(_body(everything).strip().splitlines()) == 4
 
 
+def test_a_search_without_dates_stops_at_its_newest_matches_and_says_so(
+    operator: Client, three_orders: list[Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _first, second, third = three_orders  # created in this order: the newest ids are the last two
+    monkeypatch.setattr(selectors, "SEARCH_LIMIT", 2)
+    response = operator.get(LIST, {"q": "7043191"})  # in all three external ids
+    assert sorted(_numbers(response)) == sorted([second.number, third.number])
+    assert response.context["search_more"] is True
+    assert "A busca mostra os 2 pedidos mais recentes" in response.content.decode()
+    dated = operator.get(LIST, {"q": "7043191", "placed_from": "2026-01-01"})
+    assert len(_numbers(dated)) == 3 and dated.context["search_more"] is False
+    exported = operator.get("/backoffice/orders/export.csv", {"q": "7043191"})
+    assert len(_body(exported).strip().splitlines()) == 4  # the export never stops at the limit
+
+
+def test_a_search_under_its_limit_says_nothing_more(
+    operator: Client, three_orders: list[Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(selectors, "SEARCH_LIMIT", 3)
+    response = operator.get(LIST, {"q": "7043191"})
+    assert len(_numbers(response)) == 3
+    assert response.context["search_more"] is False
+    assert "mais recentes" not in response.content.decode()
+
+
 def test_list_shows_export_link_with_filter(operator: Client, three_orders: list[Order]) -> None:
     html = operator.get(LIST, {"q": "pereira"}).content.decode()
     assert "/backoffice/orders/export.csv?q=pereira" in html
 
 
-QUERY_CEILING = 8  # session, user, permissions, channels, counts, page count, rows
+QUERY_CEILING = 9  # session, user, permissions, channels, counts, page, rows, whether a search has more
 
 
 @pytest.mark.parametrize("count", [5, 30])
