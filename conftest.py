@@ -57,7 +57,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         elif item.get_closest_marker("own_sqlite") and on_postgres:
             item.add_marker(
                 pytest.mark.skip(
-                    reason="runs on its own scratch SQLite whatever DATABASE_URL says: the SQLite pass runs it"
+                    reason="runs on its own scratch SQLite whatever DATABASE_URL says: "
+                    "the SQLite pass runs it"
                 )
             )
         elif item.get_closest_marker("postgres") and not on_postgres:
