@@ -45,6 +45,11 @@ def order_keys(number: str | None, external_id: str) -> list[str]:
     return keys
 
 
+# PostgreSQL reads a long IN list by scanning the whole table (at 1,000,000 orders it judged 8,201
+# index probes dearer than a parallel scan); 500 at a time it probes the index (docs/performance.md).
+REFERENCES_PER_QUERY = 500
+
+
 def _indexed_lookups(refs: list[str], since: datetime) -> list[QuerySet[Order]]:
     """The orders placed since ``since`` or spelled like a reference, as one query per index.
 
@@ -54,9 +59,10 @@ def _indexed_lookups(refs: list[str], since: datetime) -> list[QuerySet[Order]]:
     ``order_external_id``.
     """
     lookups = [Order.objects.filter(placed_at__gte=since)]
-    if refs:
-        lookups.append(Order.objects.filter(number__in=refs))
-        lookups.append(Order.objects.filter(external_id__in=refs))
+    for start in range(0, len(refs), REFERENCES_PER_QUERY):
+        chunk = refs[start : start + REFERENCES_PER_QUERY]
+        lookups.append(Order.objects.filter(number__in=chunk))
+        lookups.append(Order.objects.filter(external_id__in=chunk))
     return lookups
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from malote.channels.models import Channel, ChannelRole
 from malote.orders.models import Order
+from malote.reconcile import references
 from malote.reconcile.references import OrderIndex, _indexed_lookups, order_keys
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +72,19 @@ def test_the_window_and_the_older_orders_named_exactly_are_indexed(orders: dict[
     assert {key: sorted(pks) for key, pks in index.by_key.items()} == {
         key: sorted(pks) for key, pks in expected.items()
     }
+
+
+def test_references_read_a_few_at_a_time_find_the_same_orders(
+    orders: dict[str, Order], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    since = timezone.now() - timedelta(days=30)
+    refs = ["M0000001", "MK-11111", "704319102", "no-such-order", "M0000002"]
+    whole = OrderIndex(refs, since)
+    monkeypatch.setattr(references, "REFERENCES_PER_QUERY", 2)
+    assert len(_indexed_lookups(refs, since)) == 1 + 2 * 3  # the window, then number and id per chunk
+    chunked = OrderIndex(refs, since)
+    assert chunked.by_key == whole.by_key
+    assert chunked.find("MK-11111") == orders["old_by_external"].pk
 
 
 def test_without_references_only_the_window_is_read(orders: dict[str, Order]) -> None:
