@@ -8,6 +8,7 @@ skipped on SQLite runs (``make test`` runs the suite on both).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -17,6 +18,14 @@ from hypothesis import settings as hypothesis_settings
 # machine must not fail for taking longer than hypothesis's default 200 ms per example.
 hypothesis_settings.register_profile("malote", deadline=None)
 hypothesis_settings.load_profile("malote")
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Test users get throwaway passwords: the production hasher (PBKDF2, a million rounds) costs
+    about half a second of CPU per password set or checked, minutes over the suite's logins. The
+    servers a test starts as processes (gunicorn, workers) keep the production hasher."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def _postgres_unreachable() -> str | None:
