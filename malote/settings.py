@@ -62,6 +62,7 @@ INSTALLED_APPS = [
     "malote.connectors",
     "malote.stock",
     "malote.orders",
+    "malote.returns",
     "malote.sync",
     "malote.notify",
     "malote.api",

@@ -19,6 +19,7 @@ from malote.fiscal.errors import FiscalErrorCode
 from malote.orders.errors import OrdersErrorCode
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.relay.errors import DIVERGENCE_CODES
+from malote.returns.errors import ReturnsErrorCode
 from malote.stock.errors import StockErrorCode
 from malote.sync.errors import SyncErrorCode
 
@@ -79,6 +80,7 @@ API_ERROR_CODES: tuple[str, ...] = tuple(
             *(code for code in FiscalErrorCode if code != FiscalErrorCode.TRACKING_PATTERN_INVALID),
             *DIVERGENCE_CODES,
             *RECONCILE_API_CODES,
+            *ReturnsErrorCode,
         ]
     )
 )
@@ -112,6 +114,10 @@ RULES_BEYOND_SCHEMA: frozenset[str] = frozenset(
         FiscalErrorCode.TRACKING_CODE_CHECK_DIGIT,
         OrdersErrorCode.INVOICE_NUMBER_ZERO,
         *(code for code in FiscalErrorCode if code.startswith("nfe_xml_")),
+        # NF-e events: rules that depend on the type, the file's content or the order's invoice
+        *(code for code in FiscalErrorCode if code.startswith("nfe_event_")),
+        OrdersErrorCode.INVOICE_EVENT_KEY_NOT_OF_ORDER,
+        OrdersErrorCode.INVOICE_EVENT_PROTOCOL_MISMATCH,
         OrdersErrorCode.NFE_XML_TOTAL_MISMATCH,
         OrdersErrorCode.NFE_XML_RECIPIENT_MISMATCH,
         OrdersErrorCode.NFE_XML_NOT_AUTHORIZED,
@@ -124,6 +130,20 @@ RULES_BEYOND_SCHEMA: frozenset[str] = frozenset(
         OrdersErrorCode.INVOICE_SERIES_MISMATCH,
         OrdersErrorCode.INVOICE_ISSUED_AT_MISMATCH,
         ApiErrorCode.INVALID_CURSOR,
+        # Returns: against the order's lines, payments and NF-e (docs/returns.md)
+        ReturnsErrorCode.RETURN_CHANNEL_UNKNOWN,
+        ReturnsErrorCode.RETURN_LINE_UNKNOWN,
+        ReturnsErrorCode.RETURN_LINE_REPEATED,
+        ReturnsErrorCode.RETURN_QUANTITY_EXCEEDS_ORDERED,
+        ReturnsErrorCode.RECEIVED_EXCEEDS_REQUESTED,
+        ReturnsErrorCode.RECEIVED_CONDITION_MISSING,
+        ReturnsErrorCode.REFUND_NOT_POSITIVE,
+        ReturnsErrorCode.REFUND_EXCEEDS_PAID,
+        ReturnsErrorCode.REFUND_AMOUNT_MISMATCH,
+        ReturnsErrorCode.RETURN_NFE_NOT_A_RETURN,
+        ReturnsErrorCode.RETURN_NFE_WRONG_REFERENCE,
+        ReturnsErrorCode.RETURN_NFE_KEY_IS_ORDERS,
+        ReturnsErrorCode.RETURN_NFE_XML_TOO_LARGE,
         # Text: NUL anywhere, or only blanks where text is required (stripped, then too short)
         OrdersErrorCode.NUL_CHARACTER,
         "string_too_short",

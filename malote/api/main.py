@@ -13,6 +13,7 @@ from malote.api.bodies import BODY_MODELS
 from malote.api.issues import router as issues_router
 from malote.api.orders import router as orders_router
 from malote.api.outbox import router as outbox_router
+from malote.api.returns import router as returns_router
 from malote.api.stock import router as stock_router
 from malote.orders.lifecycle import TRANSITIONS
 
@@ -49,3 +50,4 @@ api.add_router("", orders_router)
 api.add_router("", stock_router)
 api.add_router("", outbox_router)
 api.add_router("", issues_router)
+api.add_router("", returns_router)

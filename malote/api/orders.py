@@ -21,7 +21,7 @@ from malote.api.schemas import MAX_ID, EventOut, OrderOut, OrderPageOut, Transit
 from malote.api.streaming import streaming_response
 from malote.core.errors import InvalidInput, NotFound
 from malote.fiscal.errors import FiscalErrorCode
-from malote.orders import actions, selectors, serializers
+from malote.orders import actions, invoice_events, selectors, serializers
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Order
@@ -40,7 +40,7 @@ BODY_ERRORS = error_responses(404, 409, 413)
 def _order_or_404(order_id: int) -> Order:
     order = (
         Order.objects.select_related("channel")
-        .prefetch_related("lines", "payments", "invoices", "shipments", "links__channel")
+        .prefetch_related("lines", "payments", "invoices__events", "shipments", "links__channel")
         .filter(pk=order_id)
         .first()
     )
@@ -209,7 +209,10 @@ def order_transitions(request: HttpRequest, order_id: OrderId) -> list[dict[str,
 def _run(request: HttpRequest, order_id: int, transition: Transition) -> dict[str, Any]:
     _order_or_404(order_id)
     require(request, transition.permission)
-    actions.run_transition(order_id, transition.name, read_object(request), actor=actor_for(request))
+    payload = read_object(request)
+    if transition.name == "cancel":
+        invoice_events.check_cancel_declares_nfe_action(order_id, payload)  # a person never cancels silently
+    actions.run_transition(order_id, transition.name, payload, actor=actor_for(request))
     return serializers.order_detail(_order_or_404(order_id), request.user)
 
 
@@ -294,6 +297,43 @@ def attach_invoice_xml(request: HttpRequest, order_id: OrderId) -> dict[str, Any
     _order_or_404(order_id)
     require(request, TRANSITIONS["invoice"].permission)
     actions.attach_invoice_xml(order_id, _read_xml(request), actor=actor_for(request))
+    return serializers.order_detail(_order_or_404(order_id), request.user)
+
+
+@router.post(
+    "/orders/{int:order_id}/invoice/events",
+    response={200: OrderOut, **BODY_ERRORS},
+    summary="Record an NF-e event: its cancellation or a carta de correção",
+    description=(
+        "An event SEFAZ registered on one of the order's NF-e: the cancellation (tpEvento 110111,"
+        " within 24 h of the authorization, justification 15–255 characters) or a carta de correção"
+        " (110110, sequence 1–20 rising, text 15–1000 characters; never after the cancellation)."
+        " The body is the event's fields in JSON, or its procEventoNFe file (Content-Type"
+        ' application/xml, or {"xml": "…"}; SEFAZ\'s answer must say cStat 135 or 136). Needs'
+        " orders.change_order_status. The same event again is a no-op; another one with the same"
+        " type and sequence: 409 invoice_event_conflict; a canceled NF-e: 409 invoice_canceled; a"
+        " CC-e not above the last: 409 invoice_correction_sequence; a key that is no invoice of the"
+        " order: 422 invoice_event_key_not_of_order. The systems that take NF-e events are told"
+        " through the outbox."
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                **request_body(invoice_events.InvoiceEventIn, required=True)["content"],
+                "application/xml": {"schema": XML_TEXT},
+            },
+        }
+    },
+)
+def record_invoice_event(request: HttpRequest, order_id: OrderId) -> dict[str, Any]:
+    _order_or_404(order_id)
+    require(request, "orders.change_order_status")
+    if request.content_type in XML_TYPES or request.body.lstrip()[:1] == b"<":
+        payload: dict[str, Any] = {"xml": _read_xml(request)}
+    else:
+        payload = read_object(request)
+    invoice_events.record_invoice_event(order_id, payload, actor=actor_for(request))
     return serializers.order_detail(_order_or_404(order_id), request.user)
 
 

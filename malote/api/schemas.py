@@ -101,6 +101,18 @@ class InvoiceTaxReformItemOut(Schema):
     cbs_value: str | None
 
 
+class InvoiceEventOut(Schema):
+    type: Literal["cancellation", "correction"] = Field(
+        description="cancellation (110111) or correction, the carta de correção (110110)"
+    )
+    code: Literal["110111", "110110"] = Field(description="tpEvento")
+    sequence: int = Field(description="nSeqEvento; the CC-e with the highest one holds")
+    protocol: str = Field(description="the event's SEFAZ protocol")
+    registered_at: datetime = Field(description="dhRegEvento")
+    text: str = Field(description="the justification (xJust) or the correction (xCorrecao)")
+    has_xml: bool
+
+
 class InvoiceOut(Schema):
     key: str
     key_formatted: str
@@ -122,6 +134,8 @@ class InvoiceOut(Schema):
     ibs_total: Decimal | None
     cbs_total: Decimal | None
     tax_reform_items: list[InvoiceTaxReformItemOut]
+    canceled: bool = Field(description="SEFAZ registered the NF-e's cancellation (event 110111)")
+    events: list[InvoiceEventOut] = Field(description="SEFAZ events on the NF-e, in the order registered")
 
 
 class ShipmentOut(Schema):

@@ -427,6 +427,39 @@ def _stalled(issue: IntegrationIssue, evidence: Mapping[str, Any], names: Channe
     return table
 
 
+CLAIM_STAGES: dict[str, Any] = {
+    "claim": gettext_lazy("Reclamação"),
+    "dispute": gettext_lazy("Mediação"),
+}
+
+
+def _claim(issue: IntegrationIssue, claim: Mapping[str, Any]) -> EvidenceTable:
+    table = EvidenceTable(issue.channel.name)
+    stage = str(claim.get("stage") or "")
+    table.add(_("Reclamação"), DASH, claim.get("id"), "id")
+    table.add(_("Etapa"), DASH, CLAIM_STAGES.get(stage, stage), "stage")
+    table.add(
+        _("Responder até"), DASH, local_time(claim["due_date"]) if claim.get("due_date") else DASH, "due_date"
+    )
+    table.add(_("Ação esperada"), DASH, claim.get("due_action"), "due_action")
+    table.add(_("Motivo"), DASH, claim.get("reason_id"), "reason_id")
+    table.add(_("Venda"), issue.order.number if issue.order else DASH, claim.get("order_ref"), "order_ref")
+    table.add(_("Pedido no canal"), DASH, claim.get("ml_order_id"), "ml_order_id")
+    if claim.get("date_created"):
+        table.add(_("Aberta em"), DASH, local_time(claim["date_created"]), "date_created")
+    return table
+
+
+def _partial_cancel(issue: IntegrationIssue, pack: Mapping[str, Any]) -> EvidenceTable:
+    table = EvidenceTable(issue.channel.name)
+    table.add(_("Carrinho"), issue.order.number if issue.order else DASH, pack.get("pack_id"), "pack_id")
+    cancelled = ", ".join(str(i) for i in pack.get("cancelled_orders") or [])
+    table.add(_("Pedidos cancelados"), DASH, cancelled, "cancelled_orders")
+    lines = ", ".join(f"{line.get('quantity')} × {line.get('sku')}" for line in pack.get("lines") or [])
+    table.add(_("Itens cancelados"), DASH, lines, "lines")
+    return table
+
+
 def evidence_table(issue: IntegrationIssue, names: ChannelNames | None = None) -> EvidenceTable:
     """What each side showed, one row per field (see the module docstring)."""
     names = names or ChannelNames([issue.channel])
@@ -439,6 +472,10 @@ def evidence_table(issue: IntegrationIssue, names: ChannelNames | None = None) -
         return _payment(issue, evidence, names)
     if issue.kind == IssueKind.CHANNEL_STALLED:
         return _stalled(issue, evidence, names)
+    if issue.kind == IssueKind.CLAIM and isinstance(evidence.get("claim"), Mapping):
+        return _claim(issue, evidence["claim"])
+    if issue.kind == IssueKind.PARTIAL_CANCEL and isinstance(evidence.get("pack"), Mapping):
+        return _partial_cancel(issue, evidence["pack"])
     if "malote" in evidence:
         return _two_sided(issue, evidence, names)
     table = EvidenceTable(issue.channel.name)
@@ -507,6 +544,31 @@ def issue_text(issue: IntegrationIssue, names: ChannelNames | None = None) -> st
                 "erp": system,
                 "ids": ", ".join(str(i) for i in ids),
             }
+    if issue.kind == IssueKind.CLAIM and isinstance(evidence.get("claim"), Mapping):
+        claim = evidence["claim"]
+        words = {
+            "stage": CLAIM_STAGES.get(str(claim.get("stage")), _("Reclamação")),
+            "id": claim.get("id"),
+            "system": system,
+            "ref": claim.get("order_ref") or issue.external_ref,
+        }
+        if claim.get("due_date"):
+            return _("%(stage)s %(id)s no %(system)s (venda %(ref)s): responder até %(due)s") % {
+                **words,
+                "due": local_time(claim["due_date"]),
+            }
+        return _("%(stage)s %(id)s no %(system)s (venda %(ref)s)") % words
+    if issue.kind == IssueKind.PARTIAL_CANCEL and isinstance(evidence.get("pack"), Mapping) and number:
+        pack = evidence["pack"]
+        return _(
+            "%(system)s: pedido(s) %(orders)s cancelado(s) no carrinho %(pack)s; o pedido %(number)s "
+            "no Malote mantém todos os itens"
+        ) % {
+            "system": system,
+            "orders": ", ".join(str(i) for i in pack.get("cancelled_orders") or []),
+            "pack": pack.get("pack_id"),
+            "number": number,
+        }
     return issue.detail or str(issue.get_kind_display())
 
 

@@ -79,6 +79,33 @@ MESSAGES: dict[str, Promise] = {
     "nfe_xml_protocol_key_mismatch": _("A chave da autorização (protNFe) não é a da NF-e do XML."),
     "nfe_xml_key_mismatch": _("O XML é de outra NF-e: a chave não é a informada."),
     "nfe_xml_inconsistent": _("Os dados do XML não conferem com a chave de acesso."),
+    # NF-e events: cancellation and carta de correção (fiscal, orders)
+    "nfe_event_type": _("Escolha cancelamento ou carta de correção."),
+    "nfe_event_sequence": _("Número de sequência do evento inválido (cancelamento: 1; correção: 1 a 20)."),
+    "nfe_event_protocol": _("O protocolo do evento tem 15 (ou 17) dígitos."),
+    "nfe_event_registered_at": _("A data de registro do evento é inválida."),
+    "nfe_event_justification_length": _("A justificativa do cancelamento tem de 15 a 255 caracteres."),
+    "nfe_event_correction_length": _("O texto da correção tem de 15 a 1000 caracteres."),
+    "nfe_event_text_characters": _(
+        "Use só letras, números e pontuação comuns, numa linha só (sem travessão “–”)."
+    ),
+    "nfe_event_before_authorization": _("O evento não pode ser anterior à autorização da NF-e."),
+    "nfe_event_cancellation_window": _(
+        "Passou o prazo de 24 horas após a autorização: a NF-e não pode mais ser cancelada;"
+        " emita uma NF-e de devolução."
+    ),
+    "nfe_event_xml_root": _("O XML não é de um evento registrado (procEventoNFe)."),
+    "nfe_event_xml_missing_field": _("Falta um campo obrigatório no XML do evento."),
+    "nfe_event_xml_inconsistent": _("O evento e a resposta da SEFAZ no XML não conferem."),
+    "nfe_event_not_registered": _("A SEFAZ não registrou este evento (cStat diferente de 135 e 136)."),
+    "invoice_event_key_not_of_order": _("A chave do evento não é de uma NF-e deste pedido."),
+    "invoice_event_conflict": _("Já há um evento com este número registrado com outros dados."),
+    "invoice_event_xml_and_fields": _("Envie o XML do evento ou preencha os campos, não os dois."),
+    "invoice_event_protocol_mismatch": _("O cancelamento cita outro protocolo de autorização que o da NF-e."),
+    "invoice_canceled": _("Esta NF-e está cancelada: não aceita outros eventos."),
+    "invoice_correction_sequence": _("Já há uma carta de correção mais recente registrada."),
+    "nfe_action_required": _("Diga o que acontece com a NF-e: cancelamento na SEFAZ ou NF-e de devolução."),
+    "invoice_missing": _("Este pedido não tem nota fiscal."),
     # tracking codes (fiscal)
     "tracking_code_empty": _("Informe o código de rastreio."),
     "tracking_code_format": _("Código de rastreio em formato inválido."),

@@ -22,13 +22,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 from malote.backoffice import results
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.stock_missing import missing_stock
-from malote.backoffice.transition_forms import attach_error, build_form, clean, payload
+from malote.backoffice.transition_forms import (
+    attach_error,
+    build_form,
+    build_invoice_event_form,
+    clean,
+    clean_invoice_event,
+    payload,
+)
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
 from malote.orders import actions
 from malote.orders.errors import OrdersErrorCode
+from malote.orders.invoice_events import record_invoice_event
 from malote.orders.lifecycle import TRANSITIONS
-from malote.orders.models import Invoice, Order
+from malote.orders.models import Invoice, InvoiceEvent, InvoiceEventType, Order
 from malote.sync import outbox
 from malote.sync.models import OutboxMessage
 
@@ -90,6 +98,45 @@ def process_transition(request: HttpRequest, order_id: int, name: str) -> HttpRe
     context = {"order": order, "form": form, "action": request.path, "missing_stock": missing_stock(order)}
     template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
     return render(request, template or "backoffice/transition_page.html", context, status=status)
+
+
+@backoffice_view("orders.change_order_status")
+@require_http_methods(["GET", "POST"])
+def invoice_event(request: HttpRequest, order_id: int) -> HttpResponseBase:
+    """Record the cancellation or a carta de correção SEFAZ registered on the order's latest NF-e,
+    through ``record_invoice_event`` with the logged-in user as the actor (as the API does)."""
+    order = Order.objects.filter(pk=order_id).select_related("channel").first()
+    if order is None:
+        raise Http404(_("Pedido não encontrado."))
+    invoice = _invoice(order_id)
+    status = 200
+    if request.method == "POST":
+        form = build_invoice_event_form(request.POST)
+        sent = clean_invoice_event(form, invoice)
+        if form.has_errors:
+            status = 422
+        else:
+            try:
+                result = record_invoice_event(order.pk, sent, actor=Actor.user(request.user))
+            except MaloteError as exc:
+                attach_error(form, exc, order, sent)
+                status = 422 if exc.status == 422 else 409
+            else:
+                messages.success(request, _recorded_text(result.event, applied=result.applied))
+                return _done(request, _order_url(order.pk, "nota-fiscal"))
+    else:
+        form = build_invoice_event_form()
+    context = {"order": order, "form": form, "action": request.path, "missing_stock": []}
+    template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
+    return render(request, template or "backoffice/transition_page.html", context, status=status)
+
+
+def _recorded_text(event: InvoiceEvent, *, applied: bool) -> str:
+    if not applied:
+        return _("Este evento já estava registrado; nada foi reenviado.")
+    if event.type == InvoiceEventType.CANCELLATION:
+        return _("Cancelamento da NF-e registrado.")
+    return _("Carta de correção nº %(sequence)s registrada.") % {"sequence": event.sequence}
 
 
 def _invoice(order_id: int) -> Invoice:

@@ -126,7 +126,7 @@ def sorted_orders(qs: QuerySet[Order], sort: str) -> QuerySet[Order]:
 def order_page_data(order_id: int) -> Order | None:
     return (
         Order.objects.select_related("channel")
-        .prefetch_related("lines", "payments", "invoices", "shipments", "events")
+        .prefetch_related("lines", "payments", "invoices__events", "shipments", "events")
         .filter(pk=order_id)
         .first()
     )

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from malote.backoffice import evidence as ev
+from malote.backoffice.invoice_panel import event_words
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Order, OrderEvent
 from malote.reconcile.models import IssueKind
@@ -121,6 +122,18 @@ def _describe(event: OrderEvent, order: Order, names: ev.ChannelNames) -> tuple[
         sent = data.get("sent_to") or []
         detail = _("Enviado a %(channels)s") % {"channels": _channels(sent, names)} if sent else ""
         return _("XML da NF-e anexado"), detail, True
+    if kind == "invoice_event" and data.get("registered_at"):
+        words, detail = event_words(
+            str(data.get("type", "")),
+            int(data.get("sequence") or 0),
+            str(data.get("protocol", "")),
+            str(data["registered_at"]),
+            str(data.get("text", "")),
+        )
+        sent = data.get("sent_to") or []
+        if sent:
+            detail += " · " + _("Enviado a %(channels)s") % {"channels": _channels(sent, names)}
+        return _("NF-e: %(event)s") % {"event": words}, detail, True
     if kind == "divergence_detected":
         return _("Divergência detectada em %(channel)s") % {"channel": channel}, "", True
     if kind == "divergence_resolved":

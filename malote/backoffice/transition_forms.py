@@ -485,3 +485,68 @@ def _command_text(code: str, exc: MaloteError, order: Order, sent: dict[str, Any
         if holder is not None:
             return key_in_use_text(holder.order)
     return form_messages.text(code)
+
+
+# --- NF-e events: the cancellation or a carta de correção of the order's NF-e ------------------------
+
+INVOICE_EVENT_FORM = "invoice_event"
+INVOICE_EVENT_TYPES = (
+    ("cancellation", _("Cancelamento da NF-e (evento 110111, até 24 h após a autorização)")),
+    ("correction", _("Carta de correção (evento 110110): substitui a anterior")),
+)
+# Without the XML, these say what the event is; with it, the XML says it all.
+_EVENT_FIELDS = ("type", "protocol", "registered_at", "text")
+
+
+def build_invoice_event_form(data: QueryDict | None = None) -> TransitionForm:
+    """The form that records an event SEFAZ registered on the order's NF-e: its fields, or the
+    event's XML pasted (then the fields are left empty)."""
+
+    def given(name: str) -> str:
+        return data.get(name, "") if data is not None else ""
+
+    when = given("registered_at") if data is not None else form_dates.display(timezone.now())
+    fields = [
+        FormField("type", str(_("Evento")), "radio", False, given("type"),
+                  choices=[(value, str(text)) for value, text in INVOICE_EVENT_TYPES]),
+        FormField("protocol", str(_("Protocolo do evento")), "text", False, given("protocol"), max_length=20,
+                  help=str(_("O número que a SEFAZ devolveu ao registrar o evento (15 dígitos)."))),
+        FormField("registered_at", str(_("Registrado na SEFAZ em")), "datetime", False, when,
+                  placeholder=str(_("dd/mm/aaaa hh:mm"))),
+        FormField("text", str(_("Justificativa ou correção")), "textarea", False, given("text"),
+                  max_length=1000, help=str(_("Cancelamento: 15 a 255 caracteres. Correção: 15 a 1000."))),
+        FormField("xml", str(_("Ou cole o XML do evento (procEventoNFe)")), "textarea", False, given("xml"),
+                  help=str(_("Com o XML, os campos acima não são necessários."))),
+    ]  # fmt: skip
+    return TransitionForm(INVOICE_EVENT_FORM, str(_("Registrar evento da NF-e")), fields)
+
+
+def clean_invoice_event(form: TransitionForm, invoice: Invoice) -> dict[str, Any]:
+    """The input of ``record_invoice_event`` for the order's latest NF-e; every error on the form.
+    The sequence is not asked: a cancellation is 1, a carta de correção the next one."""
+    values = {item.name: item.value.strip() for item in form.fields}
+    if values["xml"]:
+        return {"xml": values["xml"]}
+    for name in _EVENT_FIELDS:
+        if not values[name]:
+            detail = str(form_messages.CHOOSE) if name == "type" else form_messages.text("missing")
+            form.add_error(name, "missing", detail)
+    if values["type"] and values["type"] not in dict(INVOICE_EVENT_TYPES):
+        form.add_error("type", "enum", form_messages.text("enum"))
+    moment = form_dates.parse(values["registered_at"]) if values["registered_at"] else None
+    if values["registered_at"] and moment is None:
+        form.add_error(
+            "registered_at", OrdersErrorCode.INVALID_DATETIME, form_messages.text("invalid_datetime")
+        )
+    if form.has_errors or moment is None:
+        return {}
+    last = invoice.events.filter(type="correction").order_by("-sequence").values_list("sequence", flat=True)
+    sequence = 1 if values["type"] == "cancellation" else (last.first() or 0) + 1
+    return {
+        "key": invoice.key,
+        "type": values["type"],
+        "sequence": sequence,
+        "protocol": values["protocol"],
+        "registered_at": moment.isoformat(),
+        "text": values["text"],
+    }

@@ -176,6 +176,9 @@ class OrderLink(models.Model):
     # word for, and that word), "reason", "event_id"}.
     divergence = models.JSONField(default=dict, blank=True)
     divergent_since = models.DateTimeField(null=True, blank=True)
+    # What the channel says of its copy beyond the status (InboundChange ``facts["channel_data"]``,
+    # e.g. Mercado Livre's ``mercadolivre_pack``: the pack, its family of split packs, its orders).
+    remote_data = models.JSONField(default=dict, blank=True)
     last_error = models.TextField(blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -42,6 +42,8 @@ class Capability(StrEnum):
     PUSH_SHIPMENT = "push_shipment"
     PUSH_DELIVERY = "push_delivery"
     PUSH_CANCELLATION = "push_cancellation"
+    PUSH_INVOICE_EVENT = "push_invoice_event"
+    PUSH_REFUND = "push_refund"
     PUSH_STOCK = "push_stock"
 
 
@@ -150,6 +152,16 @@ class WebhookAnswer:
     body: str
     content_type: str = "application/json"
     status: int = 200
+
+
+@dataclass(frozen=True)
+class RefundAnswer:
+    """A gateway's answer to a refund (``Connector.push_refund``): ``confirmed`` when the answer
+    itself says the money went back (else the gateway confirms later, by webhook); ``reference``
+    is the gateway's id of the refund, when it gives one."""
+
+    confirmed: bool
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -333,7 +345,20 @@ class Connector:
     def push_delivery(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         raise Unsupported
 
+    def push_invoice_event(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
+        """Tell the system of an event SEFAZ registered on the order's NF-e: the snapshot's
+        ``invoice_event`` (key, type cancellation/correction, code, sequence, protocol,
+        registered_at, text)."""
+        raise Unsupported
+
     def push_cancellation(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
+        raise Unsupported
+
+    def push_refund(
+        self, external_id: str, snapshot: dict[str, Any], *, amount: str, reference: str, idempotency_key: str
+    ) -> RefundAnswer:
+        """Refund ``amount`` (a decimal string, part or all of the payment) of the order's payment;
+        ``reference`` is Malote's name for the refund (a return's number)."""
         raise Unsupported
 
     def push_stock(self, sku: str, available: int, *, idempotency_key: str) -> None:

@@ -33,6 +33,7 @@ class WebhookConnector(Connector):
             Capability.PUSH_SHIPMENT,
             Capability.PUSH_DELIVERY,
             Capability.PUSH_CANCELLATION,
+            Capability.PUSH_INVOICE_EVENT,
             Capability.PUSH_STOCK,
         }
     )
@@ -85,6 +86,11 @@ class WebhookConnector(Connector):
 
     def push_cancellation(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         self._change("cancellation", external_id, snapshot, idempotency_key)
+
+    def push_invoice_event(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
+        status = self.status_out(snapshot.get("change_status", snapshot["status"])) or snapshot["status"]
+        payload = {"external_id": external_id, "status": status, "event": snapshot["invoice_event"]}
+        self._post("order.invoice_event", payload | {"order": snapshot}, idempotency_key=idempotency_key)
 
     def push_stock(self, sku: str, available: int, *, idempotency_key: str) -> None:
         self._post("stock.available", {"sku": sku, "available": available}, idempotency_key=idempotency_key)

@@ -54,6 +54,20 @@ class FiscalErrorCode(StrEnum):
     # The 2026 NF-e (nfe_tax_reform.py)
     NFE_XML_IBSCBS_INVALID = "nfe_xml_ibscbs_invalid"
     NFE_XML_REFERENCED_KEY_INVALID = "nfe_xml_referenced_key_invalid"
+    # NF-e events: cancellation and carta de correção (nfe_event.py)
+    NFE_EVENT_TYPE = "nfe_event_type"
+    NFE_EVENT_SEQUENCE = "nfe_event_sequence"
+    NFE_EVENT_PROTOCOL = "nfe_event_protocol"
+    NFE_EVENT_REGISTERED_AT = "nfe_event_registered_at"
+    NFE_EVENT_JUSTIFICATION_LENGTH = "nfe_event_justification_length"
+    NFE_EVENT_CORRECTION_LENGTH = "nfe_event_correction_length"
+    NFE_EVENT_TEXT_CHARACTERS = "nfe_event_text_characters"
+    NFE_EVENT_BEFORE_AUTHORIZATION = "nfe_event_before_authorization"
+    NFE_EVENT_CANCELLATION_WINDOW = "nfe_event_cancellation_window"
+    NFE_EVENT_XML_ROOT = "nfe_event_xml_root"
+    NFE_EVENT_XML_MISSING_FIELD = "nfe_event_xml_missing_field"
+    NFE_EVENT_XML_INCONSISTENT = "nfe_event_xml_inconsistent"
+    NFE_EVENT_NOT_REGISTERED = "nfe_event_not_registered"
     # Tracking codes (tracking.py)
     TRACKING_CODE_EMPTY = "tracking_code_empty"
     TRACKING_CODE_FORMAT = "tracking_code_format"

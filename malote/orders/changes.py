@@ -44,7 +44,9 @@ class OrderChange:
 
 # The NF-e XML was stored on the order's invoice (channels waiting only for it may now be told).
 INVOICE_XML_ATTACHED = "invoice_xml_attached"
-FACTS = frozenset({INVOICE_XML_ATTACHED})
+# SEFAZ registered an event on the order's NF-e (cancellation or CC-e); ``data`` is the event.
+INVOICE_EVENT_RECORDED = "invoice_event_recorded"
+FACTS = frozenset({INVOICE_XML_ATTACHED, INVOICE_EVENT_RECORDED})
 
 
 Listener = Callable[[OrderChange], None]

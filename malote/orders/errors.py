@@ -41,6 +41,14 @@ class OrdersErrorCode(StrEnum):
     NFE_XML_TOTAL_MISMATCH = "nfe_xml_total_mismatch"
     NFE_XML_RECIPIENT_MISMATCH = "nfe_xml_recipient_mismatch"
     NFE_XML_NOT_AUTHORIZED = "nfe_xml_not_authorized"
+    # NF-e events: cancellation and carta de correção (invoice_events.py)
+    INVOICE_EVENT_KEY_NOT_OF_ORDER = "invoice_event_key_not_of_order"
+    INVOICE_EVENT_CONFLICT = "invoice_event_conflict"
+    INVOICE_EVENT_XML_AND_FIELDS = "invoice_event_xml_and_fields"
+    INVOICE_CANCELED = "invoice_canceled"
+    INVOICE_CORRECTION_SEQUENCE = "invoice_correction_sequence"
+    INVOICE_EVENT_PROTOCOL_MISMATCH = "invoice_event_protocol_mismatch"
+    NFE_ACTION_REQUIRED = "nfe_action_required"
     # Searching and listing (selectors.py)
     INVALID_DATETIME = "invalid_datetime"
     QUERY_TOO_LONG = "query_too_long"

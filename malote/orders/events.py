@@ -61,6 +61,12 @@ def invoice_xml_attached(order: Order, actor: Actor, *, key: str, sent_to: list[
     _event(order, "invoice_xml_attached", actor, {"key": key, "sent_to": sent_to, "protocol": protocol})
 
 
+def invoice_event_recorded(order: Order, actor: Actor, *, event: dict[str, Any], sent_to: list[str]) -> None:
+    """SEFAZ registered a cancellation or a CC-e on the order's NF-e (``event``: key, type,
+    sequence, protocol, registered_at, text); ``sent_to``: the systems told."""
+    _event(order, "invoice_event", actor, {**event, "sent_to": sent_to})
+
+
 def divergence_detected(order: Order, actor: Actor, *, channel: str, divergence: dict[str, Any]) -> None:
     """A channel shows a status Malote cannot reach from its own: recorded, nothing overwritten."""
     _event(order, "divergence_detected", actor, {"channel": channel, **divergence})

@@ -213,6 +213,41 @@ class Invoice(models.Model):
         return f"NF-e {self.number}/{self.series}"
 
 
+class InvoiceEventType(models.TextChoices):
+    """The SEFAZ events Malote records on an NF-e (``malote.fiscal.nfe_event.NfeEventType``)."""
+
+    CANCELLATION = "cancellation", _("Cancelamento")
+    CORRECTION = "correction", _("Carta de correção")
+
+
+class InvoiceEvent(models.Model):
+    """An event SEFAZ registered on the invoice's NF-e: its cancellation (110111) or a carta de
+    correção (110110). Written only by ``malote.orders.invoice_events.record_invoice_event``; an
+    invoice with a cancellation is canceled, and its CC-e with the highest sequence holds."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=12, choices=InvoiceEventType.choices)
+    sequence = models.PositiveSmallIntegerField(
+        help_text=_("nSeqEvento: 1 no cancelamento, 1 a 20 nas CC-e.")
+    )
+    protocol = models.CharField(max_length=17, help_text=_("Protocolo do evento na SEFAZ."))
+    registered_at = models.DateTimeField(help_text=_("Registro do evento na SEFAZ (dhRegEvento)."))
+    text = models.TextField(help_text=_("Justificativa do cancelamento ou texto da correção."))
+    xml = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["invoice", "registered_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "type", "sequence"], name="invoice_event_unique_sequence"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.sequence}"
+
+
 class Shipment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
     status = models.CharField(max_length=12, choices=ShipmentStatus.choices, default=ShipmentStatus.READY)

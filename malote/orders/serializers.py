@@ -8,9 +8,10 @@ from django.contrib.auth.models import AbstractUser, AnonymousUser
 
 from malote import fiscal
 from malote.channels.models import OrderLink
+from malote.fiscal.nfe_event import NfeEventType
 from malote.orders.effects import reopen_target
 from malote.orders.lifecycle import TRANSITIONS
-from malote.orders.models import Invoice, Order, OrderEvent, Payment, Shipment
+from malote.orders.models import Invoice, InvoiceEventType, Order, OrderEvent, Payment, Shipment
 from malote.orders.selectors import awaiting_invoice_xml
 
 
@@ -72,6 +73,28 @@ def invoice_dict(i: Invoice) -> dict[str, Any]:
         "ibs_total": i.ibs_total,
         "cbs_total": i.cbs_total,
         "tax_reform_items": i.tax_reform_items,
+        **invoice_events_dict(i),
+    }
+
+
+def invoice_events_dict(i: Invoice) -> dict[str, Any]:
+    """The SEFAZ events of the NF-e (cancellation, CC-e) in the order registered, and whether it
+    is canceled; reads ``i.events.all()`` (prefetch ``invoices__events``)."""
+    recorded = list(i.events.all())
+    return {
+        "canceled": any(e.type == InvoiceEventType.CANCELLATION for e in recorded),
+        "events": [
+            {
+                "type": e.type,
+                "code": NfeEventType(e.type).code,
+                "sequence": e.sequence,
+                "protocol": e.protocol,
+                "registered_at": e.registered_at,
+                "text": e.text,
+                "has_xml": bool(e.xml),
+            }
+            for e in recorded
+        ],
     }
 
 

@@ -19,6 +19,7 @@ class ReconcileConfig(AppConfig):
 
     def ready(self) -> None:
         from malote.channels.models import Channel
+        from malote.reconcile.channel_reports import record
         from malote.reconcile.jobs import (
             JOBS,
             sync_schedules_after_channel_saved,
@@ -26,6 +27,7 @@ class ReconcileConfig(AppConfig):
         )
         from malote.reconcile.repair import TICKET_DESTINATION
         from malote.reconcile.tickets import deliver_ticket
+        from malote.relay.intake import register_report_listener
         from malote.sync.handlers import register_handler
         from malote.sync.retention import register_order_keeper
         from malote.sync.schedules import register_job
@@ -33,6 +35,8 @@ class ReconcileConfig(AppConfig):
         for name, job in JOBS.items():
             register_job(name, job)
         register_handler(TICKET_DESTINATION, deliver_ticket)
+        # Claims and partial cancels a marketplace reports become issues (channel_reports).
+        register_report_listener(record)
         # An active issue's order keeps its messages and events: they are the operator's evidence.
         register_order_keeper("reconcile:active_issues", orders_with_active_issues)
         post_migrate.connect(

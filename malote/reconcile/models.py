@@ -25,6 +25,9 @@ class IssueKind(models.TextChoices):
     UNPAID = "unpaid", _("Pagamento a verificar")
     DUPLICATE = "duplicate", _("Pedido duplicado")
     CHANNEL_STALLED = "channel_stalled", _("Canal parado")
+    # Reported by a marketplace about one of its sales (malote.reconcile.channel_reports).
+    CLAIM = "claim", _("Reclamação do comprador")
+    PARTIAL_CANCEL = "partial_cancel", _("Cancelamento parcial no canal")
 
 
 class IssueState(models.TextChoices):

@@ -13,8 +13,9 @@ class RelayConfig(AppConfig):
     def ready(self) -> None:
         from malote.channels.models import Channel
         from malote.orders.changes import register_listener as on_order_change
-        from malote.relay import intake, polling, routing
+        from malote.relay import intake, polling, refunds, routing
         from malote.relay.delivery import deliver_to_channel
+        from malote.returns.changes import register_listener as on_return_change
         from malote.stock.changes import register_listener as on_stock_change
         from malote.sync.handlers import register_handler
         from malote.sync.schedules import register_job
@@ -22,6 +23,7 @@ class RelayConfig(AppConfig):
         on_order_change(routing.route_order_change)
         on_order_change(intake.queue_awaiting)
         on_stock_change(routing.route_stock_change)
+        on_return_change(refunds.route_return_change)
         register_handler("channel", deliver_to_channel)
         register_handler(intake.NOTIFICATION_PREFIX, intake.read_notification)
         register_handler(intake.REPLAY_PREFIX, intake.reapply_awaiting)

@@ -21,6 +21,7 @@ from malote.connectors.registry import connector_for
 from malote.core.actors import Actor
 from malote.orders import events
 from malote.orders.models import Order
+from malote.relay import refunds
 from malote.relay.snapshots import order_snapshot
 from malote.stock import actions as stock_actions
 from malote.stock.models import StockItem
@@ -33,6 +34,7 @@ PUSHES: dict[str, Callable[[Connector], Callable[..., None]]] = {
     "shipment": lambda c: c.push_shipment,
     "delivery": lambda c: c.push_delivery,
     "cancellation": lambda c: c.push_cancellation,
+    "invoice_event": lambda c: c.push_invoice_event,
 }
 
 
@@ -52,6 +54,8 @@ def deliver_to_channel(message: OutboxMessage) -> None:
                 _push_stock(connector, channel, message)
             elif op == "order":
                 _push_order(connector, channel, message)
+            elif op == "refund":
+                refunds.push_refund(connector, channel, message, _order(message))
             elif op in PUSHES:
                 _push_change(connector, channel, message, PUSHES[op](connector))
             else:
@@ -158,6 +162,8 @@ def _push_change(
         raise DeliveryError(f"The order is not in {channel.code} yet.", retryable=True)
     snapshot = order_snapshot(order)
     snapshot["change_status"] = message.payload.get("status", order.status)
+    if "event" in message.payload:
+        snapshot["invoice_event"] = message.payload["event"]  # the NF-e event, as recorded
     try:
         push(external_id, snapshot, idempotency_key=message.idempotency_key)
     except DeliveryError as exc:

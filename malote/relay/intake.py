@@ -28,7 +28,9 @@ the order was paid under is a stale attempt, not a cancellation (result ``stale_
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -47,6 +49,7 @@ from malote.orders.models import Order, Payment
 from malote.orders.schemas import OrderIn
 from malote.orders.statuses import OrderStatus, PaymentStatus
 from malote.relay import divergence as link_actions
+from malote.relay import refunds
 from malote.sync import inbox, outbox
 from malote.sync.errors import DeliveryError
 from malote.sync.models import InboxEvent, OutboxMessage, Schedule
@@ -160,7 +163,45 @@ def find_order(channel: Channel, change: InboundChange) -> Order | None:
     return None
 
 
+# --- reports: what a channel says about an order that is not its status ------------------------
+# A change may carry ``facts["reports"]``: dicts with at least ``kind`` and ``open`` (a Mercado Livre
+# claim, an order cancelled inside a paid cart). They go, in the change's own transaction, to the
+# listeners registered here (reconcile turns them into integration issues; relay cannot import it);
+# listeners may only write rows. A change carrying only reports (no status, no order) touches
+# neither the order nor its link. ``facts["channel_data"]`` is kept on the link (``remote_data``).
+ReportListener = Callable[[Channel, Order | None, str, dict[str, Any]], None]
+_report_listeners: list[ReportListener] = []
+
+
+def register_report_listener(listener: ReportListener) -> None:
+    """Called with (channel, the Malote order or None, the change's external id, the report)."""
+    if listener not in _report_listeners:
+        _report_listeners.append(listener)
+
+
+def _reports(change: InboundChange) -> list[dict[str, Any]]:
+    return [report for report in change.facts.get("reports") or [] if isinstance(report, dict)]
+
+
+def _publish_reports(channel: Channel, order: Order | None, change: InboundChange) -> None:
+    for report in _reports(change):
+        for listener in _report_listeners:
+            listener(channel, order, change.external_id, report)
+
+
 def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> inbox.Applied:
+    if _reports(change) and not (change.status or change.remote_status or change.order):
+        order = find_order(channel, change)
+        _publish_reports(channel, order, change)
+        kinds = ", ".join(str(report.get("kind")) for report in _reports(change))
+        return inbox.Applied("reported", order.pk if order else None, detail=kinds)
+    applied = _apply_status(channel, change, event)
+    if _reports(change) and applied.order_id is not None:
+        _publish_reports(channel, Order.objects.get(pk=applied.order_id), change)
+    return applied
+
+
+def _apply_status(channel: Channel, change: InboundChange, event: InboxEvent) -> inbox.Applied:
     actor = Actor.channel(channel.code)
     order = find_order(channel, change)
     if order is None:
@@ -180,6 +221,9 @@ def apply_change(channel: Channel, change: InboundChange, event: InboxEvent) -> 
             # Refused and recorded (the inbox keeps the raw body), so one bad order never blocks a poll.
             raise actions.invalid_input_from(exc, prefix="order") from None
         order, _ = actions.create_order(data, actor=actor)
+    refunded = refunds.take_refund(channel, order, change)  # a return's or a partial refund
+    if refunded is not None:
+        return refunded
     previous = OrderLink.objects.filter(order=order, channel=channel).first()
     if previous is not None and previous.state == LinkState.DIVERGENT:
         _remember_remote_status(order, channel, change, keep_state=True)
@@ -409,4 +453,6 @@ def _remember_remote_status(
     }
     if not keep_state:
         values["state"] = LinkState.LINKED
+    if isinstance(change.facts.get("channel_data"), dict):
+        values["remote_data"] = change.facts["channel_data"]
     OrderLink.objects.update_or_create(order=order, channel=channel, defaults=values)

@@ -19,7 +19,7 @@ from malote.connectors.base import Capability, supports
 from malote.connectors.registry import provider
 from malote.core import fastsql
 from malote.core.actors import Actor
-from malote.orders.changes import INVOICE_XML_ATTACHED, OrderChange
+from malote.orders.changes import INVOICE_EVENT_RECORDED, INVOICE_XML_ATTACHED, OrderChange
 from malote.orders.models import Order
 from malote.orders.statuses import OrderStatus
 from malote.stock.models import StockItem
@@ -75,6 +75,9 @@ def _hears_as_sales(channel: Channel, order: Order, linked: set[int]) -> bool:
 def route_order_change(change: OrderChange) -> None:
     if change.transition == INVOICE_XML_ATTACHED:
         change.told.extend(route_invoice_xml_attached(change.order, change.actor))
+        return
+    if change.transition == INVOICE_EVENT_RECORDED:
+        change.told.extend(route_invoice_event(change))
         return
     channels = enabled_channels()
     if not channels:
@@ -141,6 +144,25 @@ def route_invoice_xml_attached(order: Order, actor: Actor) -> list[str]:
             continue  # it gets the invoice, XML included, together with the shipment
         _send(channel, order.pk, "invoice", status=OrderStatus.INVOICED)
         told.append(channel.code)
+    return told
+
+
+def route_invoice_event(change: OrderChange) -> list[str]:
+    """SEFAZ registered a cancellation or CC-e on the order's NF-e: tell each system of the order
+    (its linked sales channels and ERPs, never the one that reported it) whose connector takes NF-e
+    events; the others lack the operation and are skipped. Returns the codes of the systems told."""
+    order, source = change.order, _source(change)
+    linked = linked_channel_ids(order.pk)
+    told = []
+    for channel in enabled_channels():
+        if channel.code == source or not supports(provider(channel.kind), Capability.PUSH_INVOICE_EVENT):
+            continue
+        of_order = _hears_as_sales(channel, order, linked) or (
+            channel.role == ChannelRole.ERP and channel.pk in linked
+        )
+        if of_order:
+            _send(channel, order.pk, "invoice_event", status=change.to_status, event=change.data)
+            told.append(channel.code)
     return told
 
 

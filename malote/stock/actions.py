@@ -143,12 +143,20 @@ def consume_unreserved(lines: Iterable[StockLine], *, order_id: int, actor: Acto
     return short
 
 
-def restock(lines: Iterable[StockLine], *, order_id: int, actor: Actor) -> None:
-    """Put consumed units back on the shelf (order canceled after invoicing, before shipping)."""
+def restock(
+    lines: Iterable[StockLine],
+    *,
+    order_id: int,
+    actor: Actor,
+    reason: str = MovementReason.ORDER_RESTOCK,
+    note: str = "",
+) -> None:
+    """Put consumed units back on the shelf: an order canceled after invoicing, before shipping
+    (``order_restock``), or a customer's return received in condition to sell (``return_restock``)."""
     moves = _per_sku(lines)
     for sku, qty in moves:
         _shift(sku, qty, 0)
-    _record([(s, q, 0) for s, q in moves], MovementReason.ORDER_RESTOCK, order_id=order_id, actor=actor)
+    _record([(s, q, 0) for s, q in moves], reason, order_id=order_id, actor=actor, note=note)
 
 
 def set_physical(

@@ -35,6 +35,7 @@ class MovementReason(models.TextChoices):
     ORDER_RELEASE = "order_release", _("Liberação de reserva")
     ORDER_CONSUME = "order_consume", _("Baixa por faturamento")
     ORDER_RESTOCK = "order_restock", _("Devolução ao estoque")
+    RETURN_RESTOCK = "return_restock", _("Devolução do cliente")
     ADJUSTMENT = "adjustment", _("Ajuste")
     INVENTORY_COUNT = "inventory_count", _("Contagem de inventário")
 

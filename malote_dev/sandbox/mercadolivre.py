@@ -4,13 +4,17 @@ OAuth bearer tokens (``POST /oauth/token`` refreshes; an expired token is 401). 
 read), shipments (read with ``x-format-new``, billing info, ME1 tracking and seller
 notifications), the NF-e upload ``POST /shipments/{id}/invoice_data`` (the signed ``nfeProc`` XML,
 accepted only while the shipment waits for it; refusals are 400 with ML's ``error_code``), and
-listings (``/items``, ``available_quantity`` per item or variation). ``orders_v2`` and
-``shipments`` notifications (unsigned, no order data) go to the ``webhook_url`` setting.
+listings (``/items``, ``available_quantity`` per item or variation), packs (``GET /packs/{id}``: the
+orders of a cart sharing one shipment; a cart split across warehouses is several packs sharing a
+``family_pack_id``) and claims (``GET /post-purchase/v1/claims/{id}``). ``orders_v2``,
+``shipments`` and ``claims`` notifications (unsigned, no order data) go to the ``webhook_url`` setting.
 
-Control: ``POST /_sandbox/orders`` (a buyer buys), ``…/{id}/pay``, ``…/{id}/cancel``,
+Control: ``POST /_sandbox/orders`` (a buyer buys), ``POST /_sandbox/packs`` (a buyer buys a cart of
+2–3 orders; ``split`` makes two packs of one family), ``…/orders/{id}/pay``, ``…/{id}/cancel``,
 ``…/{id}/status``, ``POST /_sandbox/shipments/{id}/status`` (ML moves the shipment),
-``POST /_sandbox/tokens/expire``. ``GET /_sandbox`` lists the routes and the settings; settings
-described as assumed switch what the vendor leaves unconfirmed. The vendor's API:
+``POST /_sandbox/claims`` (the buyer opens a claim on an order), ``…/claims/{id}/dispute``,
+``…/claims/{id}/close``, ``POST /_sandbox/tokens/expire``. ``GET /_sandbox`` lists the routes and
+the settings; settings described as assumed switch what the vendor leaves unconfirmed. The vendor's API:
 docs/connectors/mercadolivre.md.
 """
 
@@ -129,6 +133,8 @@ class MercadoLivreState:
     billing: dict[int, dict[str, Any]] = field(default_factory=dict)
     invoices: dict[int, dict[str, Any]] = field(default_factory=dict)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # listings by id (MLB…)
+    packs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    claims: dict[int, dict[str, Any]] = field(default_factory=dict)
     # access token → expiry (epoch seconds); refresh tokens still usable
     access_tokens: dict[str, float] = field(default_factory=dict)
     refresh_tokens: set[str] = field(default_factory=set)
@@ -139,6 +145,8 @@ class MercadoLivreState:
     next_tracking: int = 31000001
     next_item_id: int = 4200000001
     next_variation_id: int = 180000000001
+    next_pack_id: int = 2000009000001
+    next_claim_id: int = 5300000001
 
 
 class MercadoLivreApp(FakeApp[MercadoLivreState]):
@@ -235,6 +243,8 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
                 for shipment_id, invoice in self.state.invoices.items()
             },
             "items": list(self.state.items.values()),
+            "packs": list(self.state.packs.values()),
+            "claims": list(self.state.claims.values()),
         }
 
     # ----------------------------------------------------------------- routes
@@ -256,6 +266,8 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         api("GET", "/items/{id}", self._get_item)
         api("PUT", "/items/{id}", self._update_item)
         api("GET", "/users/{user_id:int}/items/search", self._search_items)
+        api("GET", "/packs/{id:int}", self._get_pack)
+        api("GET", "/post-purchase/v1/claims/{id:int}", self._get_claim)
         control = self.control.add
         control("POST", "/_sandbox/orders", self._control_buy)
         control("POST", "/_sandbox/orders/{id:int}/pay", self._control_pay)
@@ -263,6 +275,10 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         control("POST", "/_sandbox/orders/{id:int}/status", self._control_set_status)
         control("POST", "/_sandbox/shipments/{id:int}/status", self._control_move_shipment)
         control("POST", "/_sandbox/tokens/expire", self._control_expire_tokens)
+        control("POST", "/_sandbox/packs", self._control_buy_pack)
+        control("POST", "/_sandbox/claims", self._control_open_claim)
+        control("POST", "/_sandbox/claims/{id:int}/dispute", self._control_dispute_claim)
+        control("POST", "/_sandbox/claims/{id:int}/close", self._control_close_claim)
 
     # ----------------------------------------------------------------- OAuth
     def _issue_tokens(self) -> dict[str, Any]:
@@ -485,7 +501,11 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         if document.recipient_document != buyer_document:
             raise InvoiceRefused("wrong_receiver_cpf", "the NF-e recipient is not the buyer")
         if self.config.get_bool("check_invoice_value"):
-            allowed = {Decimal(str(order["total_amount"])), Decimal(str(order["paid_amount"]))}
+            carried = self._live_orders(shipment)  # one NF-e for every order the shipment carries
+            allowed = {
+                sum((Decimal(str(o[name])) for o in carried), Decimal("0"))
+                for name in ("total_amount", "paid_amount")
+            }
             if document.total.quantize(_CENT) not in {value.quantize(_CENT) for value in allowed}:
                 raise InvoiceRefused(
                     "nfe_order_value_divergence", f"vNF {document.total} ≠ the order's total"
@@ -705,15 +725,21 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
     def _touch_order(self, order: dict[str, Any]) -> None:
         stamp = self._stamp()
         order["last_updated"] = order["date_last_updated"] = stamp
+        pack = self.state.packs.get(order["pack_id"]) if order["pack_id"] else None
+        if pack is not None:
+            pack["last_updated"] = stamp
         self._notify("orders_v2", f"/orders/{order['id']}")
 
     def _touch_shipment(self, shipment: dict[str, Any]) -> None:
         shipment["last_updated"] = self._stamp()
         self._notify("shipments", f"/shipments/{shipment['id']}")
-        order = self.state.orders.get(shipment["order_id"])
-        if order is not None:
+        for order in self._shipment_orders(shipment):
             stamp = self._stamp()
             order["last_updated"] = order["date_last_updated"] = stamp
+
+    def _shipment_orders(self, shipment: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The orders a shipment carries: one, or every order of its pack."""
+        return [o for o in self.state.orders.values() if o["shipping"]["id"] == shipment["id"]]
 
     # ----------------------------------------------------------------- live paths
     def _new_order(
@@ -726,6 +752,8 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         logistic_type: str,
         shipping_cost: Decimal,
         created_at: datetime,
+        pack_id: int | None = None,
+        shared_shipment: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         if payment_method not in PAYMENT_TYPES:
             raise Invalid(f"payment_method must be one of {', '.join(PAYMENT_TYPES)}")
@@ -739,9 +767,13 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
             raise Invalid("every item needs a positive qty")
         products = [product_by_sku(sku) for sku, _qty, _price in lines]
         state = self.state
-        order_id, shipment_id = state.next_order_id, state.next_shipment_id
+        order_id = state.next_order_id
         state.next_order_id += 1
-        state.next_shipment_id += 1
+        if shared_shipment is not None:
+            shipment_id = shared_shipment["id"]
+        else:
+            shipment_id = state.next_shipment_id
+            state.next_shipment_id += 1
         items = []
         total = Decimal("0")
         for product, (_sku, qty, price) in zip(products, lines, strict=True):
@@ -771,14 +803,14 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         stamp = ml_time(created_at)
         order = {
             "id": order_id,
-            "pack_id": None,
+            "pack_id": pack_id,
             "date_created": stamp,
             "date_closed": stamp,
             "last_updated": stamp,
             "date_last_updated": stamp,
             "status": "payment_required",
             "status_detail": None,
-            "tags": ["not_delivered"],
+            "tags": ["not_delivered", *(["pack_order"] if pack_id else [])],
             "order_items": items,
             "total_amount": money(total),
             "paid_amount": 0.0,
@@ -849,6 +881,10 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         }
         kind = "CNPJ" if customer.is_company else "CPF"
         state.orders[order_id] = order
+        if shared_shipment is not None:  # one more order in the pack's box
+            shared_shipment["declared_value"] = money(Decimal(str(shared_shipment["declared_value"])) + total)
+            self._notify("orders_v2", f"/orders/{order_id}")
+            return order
         state.shipments[shipment_id] = shipment
         state.billing[shipment_id] = {
             "receiver": {
@@ -869,9 +905,12 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
             raise Invalid(f"order {order['id']} is {order['status']}")
         payment = order["payments"][0]
         payment.update(status="approved", status_detail="accredited", date_approved=self._stamp())
-        order.update(status="paid", paid_amount=payment["total_paid_amount"], tags=["paid", "not_delivered"])
+        tags = ["paid", "not_delivered", *(["pack_order"] if order["pack_id"] else [])]
+        order.update(status="paid", paid_amount=payment["total_paid_amount"], tags=tags)
         self._touch_order(order)
         shipment = self.state.shipments[order["shipping"]["id"]]
+        if any(other["status"] != "paid" for other in self._live_orders(shipment)):
+            return  # the pack's shipment waits for every order of it
         mode, logistic_type = shipment["logistic"]["mode"], shipment["logistic"]["type"]
         waits = {t.strip() for t in self.config.get_str("invoice_logistic_types").split(",")}
         if mode != "me2":
@@ -895,7 +934,11 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         order.update(status="cancelled", status_detail={"code": "cancelled_by_buyer", "description": "Buyer"})
         order["tags"] = [tag for tag in order["tags"] if tag != "paid"]
         self._touch_order(order)
-        self._move_shipment(shipment, "cancelled", None)
+        if not self._live_orders(shipment):
+            self._move_shipment(shipment, "cancelled", None)
+
+    def _live_orders(self, shipment: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [o for o in self._shipment_orders(shipment) if o["status"] not in ("cancelled", "invalid")]
 
     def _move_shipment(self, shipment: dict[str, Any], status: str, substatus: str | None) -> None:
         if status not in SHIPMENT_STATUSES:
@@ -1058,6 +1101,191 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
             )
         self._control_run(lambda: self._move_shipment(shipment, status, body.get("substatus")))
         return self._control_answer(self.state.orders[shipment["order_id"]])
+
+    def _control_buy_pack(self, request: Request) -> Response:
+        """A buyer buys a cart: ``orders`` (2–3, each ``{items}``) become orders of one pack sharing
+        one shipment; with ``split`` the cart left two warehouses: the first order is a pack of its
+        own, the others another, each with its shipment, both of one ``family_pack_id``."""
+        body = control_body(request)
+        carts = body.get("orders") or [
+            {"items": [{"sku": "CHINELO-42", "qty": 1}]},
+            {"items": [{"sku": "CAMISETA-BRANCA-M", "qty": 2}]},
+            {"items": [{"sku": "BONE-AZUL", "qty": 1}]},
+        ]
+        if not isinstance(carts, list) or not 2 <= len(carts) <= 3:
+            raise ControlError(400, "invalid", "orders must list 2 or 3 orders [{items}]")
+        try:
+            lines: list[list[tuple[str, int, Decimal | None]]] = [
+                [(str(i["sku"]), int(i.get("qty", 1)), None) for i in cart["items"]] for cart in carts
+            ]
+            shipping_cost = Decimal(str(body.get("shipping_cost", "15.00"))).quantize(_CENT)
+        except (ValueError, InvalidOperation, KeyError, TypeError) as error:
+            raise ControlError(400, "invalid", f"bad order: {error}") from error
+        groups = [lines[:1], lines[1:]] if body.get("split") else [lines]
+        family = self.state.next_pack_id + 1000000 if len(groups) > 1 else None
+        customer = customer_from_json(body.get("customer"))
+        self._notified = []
+        packs, orders = [], []
+        try:
+            for group in groups:
+                pack = self._new_pack(customer, group, body, shipping_cost, family)
+                packs.append(pack)
+                orders += [self.state.orders[entry["id"]] for entry in pack["orders"]]
+            if body.get("paid", True):
+                for order in orders:
+                    self._pay(order)
+        except Invalid as error:
+            raise ControlError(400, "invalid", str(error)) from error
+        notified, self._notified = self._notified, []
+        shipments = [self.state.shipments[pack["shipment"]["id"]] for pack in packs]
+        return Response.json(
+            {"packs": packs, "orders": orders, "shipments": shipments, "notifications": notified}, 201
+        )
+
+    def _new_pack(
+        self,
+        customer: Customer,
+        group: list[list[tuple[str, int, Decimal | None]]],
+        body: Mapping[str, Any],
+        shipping_cost: Decimal,
+        family: int | None,
+    ) -> dict[str, Any]:
+        pack_id = self.state.next_pack_id
+        self.state.next_pack_id += 1
+        now = _now()
+        shared: dict[str, Any] | None = None
+        pack: dict[str, Any] = {
+            "id": pack_id,
+            "status": "released",  # assumed word; Malote reads the orders' statuses
+            "family_pack_id": family,
+            "orders": [],
+            "shipment": {"id": None},
+            "buyer": {"id": None},
+            "date_created": ml_time(now),
+            "last_updated": ml_time(now),
+        }
+        self.state.packs[pack_id] = pack
+        for lines in group:
+            order = self._new_order(
+                customer=customer,
+                lines=lines,
+                payment_method=str(body.get("payment_method", "pix")),
+                mode=str(body.get("mode", "me2")),
+                logistic_type=str(body.get("logistic_type", "drop_off")),
+                shipping_cost=shipping_cost if shared is None else Decimal("0.00"),
+                created_at=now,
+                pack_id=pack_id,
+                shared_shipment=shared,
+            )
+            shared = self.state.shipments[order["shipping"]["id"]]
+            pack["orders"].append({"id": order["id"]})
+            pack["shipment"]["id"] = shared["id"]
+            pack["buyer"]["id"] = order["buyer"]["id"]
+        return pack
+
+    def _get_pack(self, request: Request) -> Response:
+        pack = self.state.packs.get(int(request.params["id"]))
+        if pack is None:
+            return _error(404, f"Pack {request.params['id']} not found", "not_found")
+        return Response.json(pack)
+
+    # ----------------------------------------------------------------- claims (post-purchase)
+    def _get_claim(self, request: Request) -> Response:
+        claim = self.state.claims.get(int(request.params["id"]))
+        if claim is None:
+            return _error(404, f"Claim {request.params['id']} not found", "not_found")
+        return Response.json(claim)
+
+    def _control_open_claim(self, request: Request) -> Response:
+        """The buyer opens a claim on an order: ``{order_id, reason_id?, due_hours?}``; the seller
+        must answer within ``due_hours`` (72)."""
+        body = control_body(request)
+        order = self.state.orders.get(int(body.get("order_id") or 0))
+        if order is None:
+            raise ControlError(404, "not_found", f"no order {body.get('order_id')}")
+        claim_id = self.state.next_claim_id
+        self.state.next_claim_id += 1
+        now = _now()
+        due = now + timedelta(hours=float(body.get("due_hours", 72)))
+        claim = {
+            "id": claim_id,
+            "resource_id": order["id"],
+            "resource": "order",
+            "status": "opened",
+            "type": "mediations",
+            "stage": "claim",
+            "reason_id": str(body.get("reason_id") or "PDD9939"),
+            "players": [
+                {
+                    "role": "complainant",
+                    "type": "buyer",
+                    "user_id": order["buyer"]["id"],
+                    "available_actions": [],
+                },
+                {
+                    "role": "respondent",
+                    "type": "seller",
+                    "user_id": self.config.get_int("user_id"),
+                    "available_actions": [
+                        {
+                            "action": "send_message_to_complainant",
+                            "due_date": ml_time(due),
+                            "mandatory": True,
+                        },
+                        {
+                            "action": "refund",
+                            "due_date": ml_time(due + timedelta(days=2)),
+                            "mandatory": False,
+                        },
+                    ],
+                },
+            ],
+            "resolution": None,
+            "date_created": ml_time(now),
+            "last_updated": ml_time(now),
+        }
+        self.state.claims[claim_id] = claim
+        self._notified = []
+        self._notify("claims", f"/post-purchase/v1/claims/{claim_id}")
+        return self._claim_answer(claim, 201)
+
+    def _control_claim(self, request: Request) -> dict[str, Any]:
+        claim = self.state.claims.get(int(request.params["id"]))
+        if claim is None:
+            raise ControlError(404, "not_found", f"no claim {request.params['id']}")
+        if claim["status"] == "closed":
+            raise ControlError(409, "conflict", f"claim {claim['id']} is closed")
+        return claim
+
+    def _claim_answer(self, claim: dict[str, Any], status: int = 200) -> Response:
+        notified, self._notified = self._notified, []
+        return Response.json({"claim": claim, "notifications": notified}, status)
+
+    def _control_dispute_claim(self, request: Request) -> Response:
+        """ML steps in (mediação): a new due date ``due_hours`` (48) from now."""
+        claim = self._control_claim(request)
+        due = _now() + timedelta(hours=float(control_body(request).get("due_hours", 48)))
+        claim["stage"] = "dispute"
+        for player in claim["players"]:
+            if player["role"] == "respondent":
+                player["available_actions"] = [
+                    {"action": "send_message_to_mediator", "due_date": ml_time(due), "mandatory": True}
+                ]
+        claim["last_updated"] = ml_time(_now())
+        self._notified = []
+        self._notify("claims", f"/post-purchase/v1/claims/{claim['id']}")
+        return self._claim_answer(claim)
+
+    def _control_close_claim(self, request: Request) -> Response:
+        claim = self._control_claim(request)
+        reason = str(control_body(request).get("reason") or "item_returned")
+        claim.update(status="closed", resolution={"reason": reason, "date_created": ml_time(_now())})
+        for player in claim["players"]:
+            player["available_actions"] = []
+        claim["last_updated"] = ml_time(_now())
+        self._notified = []
+        self._notify("claims", f"/post-purchase/v1/claims/{claim['id']}")
+        return self._claim_answer(claim)
 
     def _control_expire_tokens(self, request: Request) -> Response:
         for token in self.state.access_tokens:

@@ -25,6 +25,7 @@ from malote.fiscal.errors import FiscalErrorCode
 from malote.orders.errors import OrdersErrorCode
 from malote.reconcile.errors import ReconcileErrorCode
 from malote.relay.errors import DIVERGENCE_CODES, RelayErrorCode
+from malote.returns.errors import ReturnsErrorCode
 from malote.stock.errors import StockErrorCode
 from malote.sync.errors import SyncErrorCode
 
@@ -38,6 +39,7 @@ WHOLE_ENUMS: list[type[StrEnum]] = [
     OrdersErrorCode,
     StockErrorCode,
     SyncErrorCode,
+    ReturnsErrorCode,
 ]
 # The enums of which the API answers a part, and that part.
 PARTS: dict[type[StrEnum], tuple[StrEnum, ...]] = {

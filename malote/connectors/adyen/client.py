@@ -17,10 +17,13 @@ class AdyenClient(JsonHttp):
         headers = {"X-API-Key": api_key, "Accept": "application/json"}
         super().__init__(http, base_url, label="adyen", headers=headers)
 
-    def modify_payment(self, psp: str, endpoint: str, body: dict[str, Any], *, idempotency_key: str) -> None:
+    def modify_payment(
+        self, psp: str, endpoint: str, body: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
         """``POST /payments/{psp}/{endpoint}``; Adyen answers ``status: received`` (the outcome
-        arrives later as a webhook)."""
+        arrives later as a webhook) with the modification's own ``pspReference``."""
         path = f"/payments/{psp}/{endpoint}"
         answer = self.json("POST", path, json=body, headers={"Idempotency-Key": idempotency_key})
         if not isinstance(answer, dict) or answer.get("status") != "received":
             raise DeliveryError(f"adyen POST {path}: unexpected answer {str(answer)[:200]}", retryable=True)
+        return answer

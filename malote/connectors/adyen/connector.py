@@ -8,6 +8,7 @@ import base64
 import binascii
 import hmac
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from malote.connectors.adyen.client import AdyenClient
@@ -19,7 +20,14 @@ from malote.connectors.adyen.mapping import (
     notification_items,
     payment_method,
 )
-from malote.connectors.base import Capability, Connector, InboundChange, WebhookAnswer, WebhookRejected
+from malote.connectors.base import (
+    Capability,
+    Connector,
+    InboundChange,
+    RefundAnswer,
+    WebhookAnswer,
+    WebhookRejected,
+)
 from malote.connectors.errors import ConnectorErrorCode
 from malote.connectors.registry import register
 from malote.connectors.values import header_value, minor_to_decimal
@@ -30,7 +38,9 @@ from malote.sync.errors import DeliveryError
 class AdyenConnector(Connector):
     kind = "adyen"
     # No FETCH_ORDER nor LIST_ORDERS: Adyen has no payment read nor listing; webhooks are the record.
-    capabilities = frozenset({Capability.RECEIVE_WEBHOOKS, Capability.PUSH_CANCELLATION})
+    capabilities = frozenset(
+        {Capability.RECEIVE_WEBHOOKS, Capability.PUSH_CANCELLATION, Capability.PUSH_REFUND}
+    )
     default_status_in = DEFAULT_STATUS_IN
 
     @property
@@ -123,6 +133,12 @@ class AdyenConnector(Connector):
             facts["cancel_reason"] = reasons.get(word, "channel")
             reason = str(item.get("reason") or "").strip()
             facts["note"] = f"Adyen: {word} ({payment_psp})" + (f": {reason[:200]}" if reason else "")
+        if word == "REFUND":
+            # Maybe part of the payment (a return): the intake decides whether it cancels the order.
+            facts["refund"] = {
+                "amount": minor_to_decimal(amount.get("value"), str(amount.get("currency") or "")),
+                "reference": psp,
+            }
         return InboundChange(
             event_id=f"{psp}:{original}:{event_code}:{success}",
             external_id=payment_psp,
@@ -156,3 +172,26 @@ class AdyenConnector(Connector):
         if snapshot.get("number"):
             body["reference"] = str(snapshot["number"])
         self.api.modify_payment(psp, endpoint, body, idempotency_key=idempotency_key)
+
+    def push_refund(
+        self, external_id: str, snapshot: dict[str, Any], *, amount: str, reference: str, idempotency_key: str
+    ) -> RefundAnswer:
+        """``POST /payments/{psp}/refunds`` for ``amount`` (part of a captured payment). Adyen
+        answers ``received``; the ``REFUND`` webhook confirms it later."""
+        payment = snapshot.get("payment") or {}
+        psp = str(payment.get("transaction_id") or "").strip() or external_id.strip()
+        if not psp:
+            raise DeliveryError("The order has no Adyen payment to refund.", retryable=False)
+        merchant_account = str(self.option("merchant_account", "") or "")
+        if not merchant_account:
+            raise DeliveryError(
+                f"Channel {self.channel.code} has no merchant_account option.", retryable=False
+            )
+        currency = str(snapshot.get("currency") or "BRL")
+        body: dict[str, Any] = {
+            "merchantAccount": merchant_account,
+            "amount": {"value": int(Decimal(amount).scaleb(2)), "currency": currency},
+            "reference": reference,
+        }
+        answer = self.api.modify_payment(psp, "refunds", body, idempotency_key=idempotency_key)
+        return RefundAnswer(confirmed=False, reference=str(answer.get("pspReference") or ""))

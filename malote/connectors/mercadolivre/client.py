@@ -181,3 +181,32 @@ class MercadoLivreClient(JsonHttp):
         check_response(response, what=f"{self.label} GET billing_info {number}")
         data = decode_json(response, what=f"{self.label} GET billing_info {number}")
         return data if isinstance(data, dict) else None
+
+    def order_or_none(self, order_id: Any) -> dict[str, Any] | None:
+        """The order, or ``None`` when ML has no order of that id (404: it may be a pack's id)."""
+        number = self.id_of(order_id, "order")
+        response = self.authorized("GET", f"/orders/{number}", what=f"GET order {number}")
+        if response.status_code == 404:
+            return None
+        check_response(response, what=f"{self.label} GET order {number}")
+        data = decode_json(response, what=f"{self.label} GET order {number}")
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise DeliveryError(f"{self.label}: order {number} came back empty.", retryable=True)
+        return data
+
+    def pack(self, pack_id: Any) -> dict[str, Any]:
+        """``GET /packs/{id}`` (assumed shape: ``{id, status, family_pack_id, orders[{id}],
+        shipment{id}, buyer{id}, date_created, last_updated}``)."""
+        number = self.id_of(pack_id, "pack")
+        data = self.get_json(f"/packs/{number}", what=f"GET pack {number}")
+        if not isinstance(data, dict) or not isinstance(data.get("orders"), list) or not data["orders"]:
+            raise DeliveryError(f"{self.label}: pack {number} came back without orders.", retryable=True)
+        return data
+
+    def claim(self, claim_id: Any) -> dict[str, Any]:
+        """``GET /post-purchase/v1/claims/{id}`` (assumed shape, see docs/connectors/mercadolivre.md)."""
+        number = self.id_of(claim_id, "claim")
+        data = self.get_json(f"/post-purchase/v1/claims/{number}", what=f"GET claim {number}")
+        if not isinstance(data, dict) or data.get("id") is None:
+            raise DeliveryError(f"{self.label}: claim {number} came back empty.", retryable=True)
+        return data

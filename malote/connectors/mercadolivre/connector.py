@@ -1,6 +1,7 @@
 """The Mercado Livre provider (a seller account on site MLB, as a marketplace channel): imports
-orders (notifications, with a search poll as the fallback), uploads the NF-e, reports ME1
-shipments and deliveries, and sets listing stock. See docs/connectors/mercadolivre.md.
+orders (notifications, with a search poll as the fallback) — one Malote order per pack (cart) —,
+reports claims about them, uploads the NF-e, reports ME1 shipments and deliveries, and sets
+listing stock. See docs/connectors/mercadolivre.md.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from malote.connectors.base import (
 from malote.connectors.errors import ConnectorErrorCode
 from malote.connectors.mercadolivre.client import MercadoLivreClient, error_code
 from malote.connectors.mercadolivre.mapping import (
+    CLAIMS_TOPIC,
     DEFAULT_STATUS_IN,
     DEFAULT_STATUS_OUT,
     HISTORY_MARGIN,
@@ -40,11 +42,17 @@ from malote.connectors.mercadolivre.mapping import (
     SHIPMENT_TOPIC,
     SITE_ID,
     canonical_order,
+    claim_report,
     facts_of,
     iso_time,
     last_updated,
     latest,
+    pack_data,
+    pack_id_of,
+    pack_order,
+    pack_status,
     parse_time,
+    partial_cancel_report,
     remote_status,
     stock_change,
 )
@@ -141,9 +149,10 @@ class MercadoLivreConnector(Connector):
             (topic in ORDER_TOPICS and parts[0] == "orders")
             or (topic == SHIPMENT_TOPIC and parts[0] == "shipments")
         )
-        if not followed:
+        claim = _claim_id(topic, parts)
+        if not followed and not claim:
             return None
-        subject = "/".join(parts)
+        subject = f"claims/{claim}" if claim else "/".join(parts)
         given = text_of(data.get("_id"))
         if given:
             return Notification(id=given, subject=subject)
@@ -167,6 +176,9 @@ class MercadoLivreConnector(Connector):
                 if not order_id:
                     return []  # a shipment of no order (e.g. a return): nothing Malote follows
                 return [self._change(self.api.order(order_id), shipment)]
+            claim = _claim_id(topic, parts)
+            if claim:
+                return self._claim_changes(claim)
         except DeliveryError as exc:
             if exc.retryable:
                 raise  # the view answers 503: ML notifies again
@@ -176,6 +188,62 @@ class MercadoLivreConnector(Connector):
         return []  # payments, items, questions, messages…: not what Malote follows
 
     def _change(self, order: dict[str, Any], shipment: dict[str, Any] | None) -> InboundChange:
+        """The change of a single order, or — for an order of a pack — of its whole pack."""
+        pack_id = pack_id_of(order)
+        if pack_id:
+            return self._pack_change(pack_id)
+        return self._order_change(order, shipment)
+
+    def _pack_change(self, pack_id: str) -> InboundChange:
+        """One change for the whole pack: the pack, each of its orders and the shared shipment read
+        now, so that reading it through any of its orders (notification, poll, fetch) gives the
+        same event id — a duplicate, not a second order."""
+        pack = self.api.pack(pack_id)
+        ids = sorted({text_of(entry.get("id")) for entry in pack["orders"] if isinstance(entry, Mapping)})
+        orders = [self.api.order(order_id) for order_id in ids if order_id]
+        merged = pack_order(pack, orders)
+        shipment_id = self._shipment_id(merged)
+        shipment = self.api.shipment(shipment_id) if shipment_id else None
+        state = json.dumps(
+            {"pack": pack, "orders": orders, "shipment": shipment}, sort_keys=True, ensure_ascii=False
+        ).encode()
+        return self._order_change(
+            merged,
+            shipment,
+            event_id=f"pack:{pack_id}:{hashlib.sha256(state).hexdigest()}",
+            extra={
+                "channel_data": {"mercadolivre_pack": pack_data(pack, orders)},
+                "reports": [partial_cancel_report(pack, orders)],
+            },
+        )
+
+    def _claim_changes(self, claim_id: str) -> list[InboundChange]:
+        """A claim (reclamação/mediação) as a report on the Malote order its order belongs to (the
+        pack's, for an order of a pack); a claim about anything but an order is not followed."""
+        claim = self.api.claim(claim_id)
+        if text_of(claim.get("resource")) not in ("", "order") or not text_of(claim.get("resource_id")):
+            return []
+        order = self.api.order(claim["resource_id"])
+        reference = pack_id_of(order) or text_of(order.get("id"))
+        report = claim_report(claim, reference)
+        state = json.dumps(claim, sort_keys=True, ensure_ascii=False).encode()
+        return [
+            InboundChange(
+                event_id=f"claim:{report['id']}:{hashlib.sha256(state).hexdigest()}",
+                external_id=reference,
+                facts={"reports": [report]},
+                occurred_at=latest(text_of(claim.get("last_updated"))),
+            )
+        ]
+
+    def _order_change(
+        self,
+        order: dict[str, Any],
+        shipment: dict[str, Any] | None,
+        *,
+        event_id: str = "",
+        extra: dict[str, Any] | None = None,
+    ) -> InboundChange:
         remote = remote_status(order, shipment)
         status = self.status_in(remote)
         names = self.channel.option("shipping_method_names") or {}
@@ -188,19 +256,36 @@ class MercadoLivreConnector(Connector):
             {"order": order, "shipment": shipment}, sort_keys=True, ensure_ascii=False
         ).encode()
         return InboundChange(
-            event_id=f"order:{order['id']}:{hashlib.sha256(state).hexdigest()}",
+            event_id=event_id or f"order:{order['id']}:{hashlib.sha256(state).hexdigest()}",
             external_id=str(order["id"]),
             remote_status=remote,
             status=status,
             order=canonical,
-            facts=facts_of(order, shipment, remote, method_names=names),
+            facts={**facts_of(order, shipment, remote, method_names=names), **(extra or {})},
             occurred_at=latest(last_updated(order), text_of((shipment or {}).get("last_updated"))),
         )
 
     def fetch_order(self, external_id: str) -> InboundChange:
-        order = self.api.order(external_id)
+        """The order, or the pack, of that id (no order of that id: it is a pack's)."""
+        order = self.api.order_or_none(external_id)
+        if order is None:
+            return self._pack_change(external_id)
+        if pack_id_of(order):
+            return self._pack_change(pack_id_of(order))
         shipment_id = self._shipment_id(order)
-        return self._change(order, self.api.shipment(shipment_id) if shipment_id else None)
+        return self._order_change(order, self.api.shipment(shipment_id) if shipment_id else None)
+
+    def _shipment_of(self, external_id: str) -> str:
+        """The shipment of a Malote order's ML id: a single order's, or the one its pack shares."""
+        order = self.api.order_or_none(external_id)
+        if order is not None:
+            return self._shipment_id(order)
+        pack = self.api.pack(external_id)
+        shipment_id = text_of((pack.get("shipment") or {}).get("id"))
+        if shipment_id:
+            return shipment_id
+        first = next((e for e in pack["orders"] if isinstance(e, Mapping)), {})
+        return self._shipment_id(self.api.order(first.get("id")))
 
     def _search(self, since: str, offset: int) -> dict[str, Any]:
         moment = parse_time(since)
@@ -245,9 +330,17 @@ class MercadoLivreConnector(Connector):
             order for order in data["results"] if isinstance(order, dict) and order.get("id") is not None
         ]
         changes = []
+        packs_read: set[str] = set()
         for order in orders:
-            shipment_id = self._shipment_id(order)
-            changes.append(self._change(order, self.api.shipment(shipment_id) if shipment_id else None))
+            pack_id = pack_id_of(order)
+            if pack_id and pack_id not in packs_read:
+                packs_read.add(pack_id)
+                changes.append(self._pack_change(pack_id))
+            elif not pack_id:
+                shipment_id = self._shipment_id(order)
+                changes.append(
+                    self._order_change(order, self.api.shipment(shipment_id) if shipment_id else None)
+                )
             stamp = parse_time(last_updated(order))
             if stamp is not None and stamp > (parse_time(newest) or stamp):
                 newest = stamp.isoformat()
@@ -266,19 +359,23 @@ class MercadoLivreConnector(Connector):
     def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
         offset = int(cursor or 0)
         data = self._search(since, offset)
-        listed = []
+        # One entry per Malote order: the orders of a pack (on this page) listed as their pack.
+        groups: dict[str, list[dict[str, Any]]] = {}
         for order in data["results"]:
             if not isinstance(order, dict) or order.get("id") is None:
                 continue
-            word = text_of(order.get("status"))
+            groups.setdefault(pack_id_of(order) or str(order["id"]), []).append(order)
+        listed = []
+        for external_id, members in groups.items():
+            word = pack_status(members)
             listed.append(
                 ListedOrder(
-                    external_id=str(order["id"]),
+                    external_id=external_id,
                     remote_status=word,
                     status=self.status_in(word),
-                    placed_at=iso_time(order.get("date_created")) or "",
-                    updated_at=iso_time(last_updated(order)) or "",
-                    total=str(money(order.get("total_amount"))),
+                    placed_at=min((iso_time(o.get("date_created")) or "" for o in members), default=""),
+                    updated_at=max((iso_time(last_updated(o)) or "" for o in members), default=""),
+                    total=str(sum((money(o.get("total_amount")) for o in members), money(0))),
                 )
             )
         following = offset + len(data["results"])
@@ -306,8 +403,7 @@ class MercadoLivreConnector(Connector):
                 "Mercado Livre needs the nfeProc (the NF-e with its SEFAZ authorization); this XML has none.",
                 retryable=False,
             )
-        order = self.api.order(external_id)
-        shipment_id = self._shipment_id(order)
+        shipment_id = self._shipment_of(external_id)
         if not shipment_id:
             raise DeliveryError(
                 f"Mercado Livre order {external_id} has no shipment: ML takes the NF-e on the shipment.",
@@ -374,9 +470,8 @@ class MercadoLivreConnector(Connector):
         return bool(there)
 
     def _me1_shipment(self, external_id: str) -> dict[str, Any] | None:
-        """The order's shipment when the seller ships it (ME1); ``None`` for ML-managed ones."""
-        order = self.api.order(external_id)
-        shipment_id = self._shipment_id(order)
+        """The order's (or pack's) shipment when the seller ships it (ME1); ``None`` for ML-managed ones."""
+        shipment_id = self._shipment_of(external_id)
         if not shipment_id:
             return None
         shipment = self.api.shipment(shipment_id)
@@ -492,3 +587,11 @@ class MercadoLivreConnector(Connector):
     def push_cancellation(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         """No seller cancel endpoint is confirmed : cancel in Mercado Livre's panel."""
         raise Unsupported
+
+
+def _claim_id(topic: str, parts: list[str]) -> str:
+    """The claim id of a ``claims`` notification (resource ``/post-purchase/v1/claims/{id}``, or
+    ``/v1/claims/{id}``: assumed), ``""`` for anything else."""
+    if topic != CLAIMS_TOPIC or len(parts) < 2 or parts[-2] != "claims" or not parts[-1].isdigit():
+        return ""
+    return parts[-1]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -295,4 +295,154 @@ def stock_change(item: Mapping[str, Any], sku: str, available: int) -> dict[str,
             {"id": v.get("id"), "available_quantity": available} if id(v) in targets else {"id": v.get("id")}
             for v in variations
         ]
+    }
+
+
+# --- packs (carts) ----------------------------------------------------------------------------------
+# ML puts every order of a cart in a pack (``pack_id``; ``null`` for a single order); the orders of
+# a pack share one shipment, and Malote keeps ONE order per pack, known by the pack id (ML's panel
+# shows it as the sale's number; pack and order ids are one id space, a lone order's "pack" being
+# the order itself).
+DEAD_ORDER_STATUSES = frozenset({"cancelled", "invalid"})
+# How far an order's own status is along, to give the pack the status of its least advanced order.
+ORDER_PROGRESS = {
+    "confirmed": 0,
+    "payment_required": 1,
+    "payment_in_process": 2,
+    "partially_paid": 3,
+    "pending_cancel": 4,
+    "paid": 5,
+    "partially_refunded": 6,
+}
+
+
+def pack_id_of(order: Mapping[str, Any]) -> str:
+    """The order's pack id, ``""`` for a single order."""
+    return text_of(order.get("pack_id"))
+
+
+def pack_status(orders: Sequence[Mapping[str, Any]]) -> str:
+    """The pack's order status: ``cancelled`` when every order is; otherwise the least advanced
+    status of its live orders — ``paid`` only when every live order is paid. An order cancelled
+    inside a pack whose others live is a partial change (``cancelled_in_pack``), not the pack's."""
+    statuses = [text_of(order.get("status")) for order in orders]
+    live = [status for status in statuses if status not in DEAD_ORDER_STATUSES]
+    if not live:
+        return "cancelled" if "cancelled" in statuses else (statuses[0] if statuses else "")
+    return min(live, key=lambda status: ORDER_PROGRESS.get(status, -1))
+
+
+def cancelled_in_pack(orders: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Ids of the pack's cancelled orders while others still live (a partial cancel); ``[]`` else."""
+    dead = [text_of(o.get("id")) for o in orders if text_of(o.get("status")) in DEAD_ORDER_STATUSES]
+    return dead if len(dead) < len(orders) else []
+
+
+def pack_order(pack: Mapping[str, Any], orders: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The pack as one ML order, so the single-order readers (``canonical_order``, ``facts_of``,
+    ``remote_status``) read it unchanged: id = the pack id, the lines and money of its live orders
+    (of all of them when all are cancelled), the buyer and times of the pack, every payment."""
+    status = pack_status(orders)
+    counted = [o for o in orders if text_of(o.get("status")) not in DEAD_ORDER_STATUSES] or orders
+    first = orders[0] if orders else {}
+    total = sum((money(o.get("total_amount")) for o in counted), ZERO)
+    paid = sum((money(o.get("paid_amount")) for o in counted), ZERO)
+    times = [last_updated(o) for o in orders] + [text_of(pack.get("last_updated"))]
+    stamps = [(parse_time(t), t) for t in times if parse_time(t) is not None]
+    created = [parse_time(o.get("date_created")) for o in orders]
+    placed = min((c for c in created if c is not None), default=None)
+    return {
+        "id": text_of(pack.get("id")),
+        "pack_id": text_of(pack.get("id")),
+        "status": status,
+        "status_detail": next(
+            (o.get("status_detail") for o in orders if text_of(o.get("status")) == status), None
+        ),
+        "date_created": text_of(pack.get("date_created")) or (placed.isoformat() if placed else ""),
+        "last_updated": max(stamps)[1] if stamps else "",
+        "currency_id": text_of(first.get("currency_id")) or "BRL",
+        "buyer": first.get("buyer") or pack.get("buyer") or {},
+        "order_items": [line for o in counted for line in (o.get("order_items") or [])],
+        "payments": [p for o in counted for p in (o.get("payments") or [])],
+        "total_amount": str(total),
+        "paid_amount": str(paid),
+        "shipping": {"id": text_of((pack.get("shipment") or {}).get("id")) or _shared_shipment(orders)},
+    }
+
+
+def _shared_shipment(orders: Sequence[Mapping[str, Any]]) -> str:
+    return next((text_of((o.get("shipping") or {}).get("id")) for o in orders if o.get("shipping")), "")
+
+
+def pack_data(pack: Mapping[str, Any], orders: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """What Malote keeps of the pack on the order's link (``channel_data``): its id, the family
+    of packs a cart split across warehouses became, and each order's id and status."""
+    return {
+        "pack_id": text_of(pack.get("id")),
+        "family_pack_id": text_of(pack.get("family_pack_id")),
+        "shipment_id": text_of((pack.get("shipment") or {}).get("id")) or _shared_shipment(orders),
+        "orders": [{"id": text_of(o.get("id")), "status": text_of(o.get("status"))} for o in orders],
+    }
+
+
+# --- claims (post-purchase) -------------------------------------------------------------------------
+CLAIMS_TOPIC = "claims"
+MESSAGES_TOPIC = "messages"
+CLAIM_CLOSED = "closed"
+
+
+def claim_report(claim: Mapping[str, Any], order_ref: str) -> dict[str, Any]:
+    """A claim as a report on the Malote order (``facts["reports"]``): open or closed, its stage
+    (``claim``: buyer and seller talk; ``dispute``: ML mediates), the reason, and the seller's
+    earliest due date among the actions ML lists for the seller (``players[role=respondent]``)."""
+    due: list[tuple[datetime, str]] = []
+    for player in claim.get("players") or []:
+        if not isinstance(player, Mapping) or text_of(player.get("role")) != "respondent":
+            continue
+        for available in player.get("available_actions") or []:
+            if not isinstance(available, Mapping):
+                continue
+            moment = parse_time(available.get("due_date"))
+            if moment is not None:
+                due.append((moment, text_of(available.get("action"))))
+    due.sort()
+    status = text_of(claim.get("status"))
+    resolution = claim.get("resolution")
+    return {
+        "kind": "claim",
+        "id": text_of(claim.get("id")),
+        "open": status != CLAIM_CLOSED,
+        "order_ref": order_ref,
+        "ml_order_id": text_of(claim.get("resource_id")),
+        "status": status,
+        "stage": text_of(claim.get("stage")),
+        "reason_id": text_of(claim.get("reason_id")),
+        "due_date": due[0][0].isoformat() if due else "",
+        "due_action": due[0][1] if due else "",
+        "resolution": text_of(resolution.get("reason")) if isinstance(resolution, Mapping) else "",
+        "date_created": iso_time(claim.get("date_created")) or "",
+        "last_updated": iso_time(claim.get("last_updated")) or "",
+    }
+
+
+def partial_cancel_report(pack: Mapping[str, Any], orders: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """An order cancelled inside a pack whose others live: for a person (the Malote order keeps
+    every line); ``open`` while the pack is so, closed once all its orders are cancelled."""
+    dead = cancelled_in_pack(orders)
+    return {
+        "kind": "pack_partial_cancel",
+        "id": f"{text_of(pack.get('id'))}:{','.join(sorted(dead))}",
+        "open": bool(dead),
+        "pack_id": text_of(pack.get("id")),
+        "cancelled_orders": dead,
+        "lines": [
+            {
+                "order_id": text_of(o.get("id")),
+                "sku": text_of((line.get("item") or {}).get("seller_sku")),
+                "quantity": int(line.get("quantity") or 0),
+            }
+            for o in orders
+            if text_of(o.get("id")) in dead
+            for line in o.get("order_items") or []
+        ],
     }

@@ -28,9 +28,18 @@ class PagarmeClient(JsonHttp):
         auth = httpx.BasicAuth(secret_key, "")
         super().__init__(http, base_url, label="pagarme", headers={"Accept": "application/json"}, auth=auth)
 
-    def call(self, method: str, path: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotency_key: str | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         headers = {} if idempotency_key is None else {"idempotency-key": idempotency_key}
-        return self.object(method, path, headers=headers)
+        if body is None:
+            return self.object(method, path, headers=headers)
+        return self.object(method, path, headers=headers, json=body)
 
     def charge(self, charge_id: str) -> dict[str, Any]:
         return self.call("GET", f"/charges/{charge_id}")

@@ -9,6 +9,7 @@ import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from malote.connectors.base import (
     InboundChange,
     ListedOrder,
     OrderListing,
+    RefundAnswer,
     WebhookRejected,
 )
 from malote.connectors.errors import ConnectorErrorCode
@@ -31,6 +33,7 @@ from malote.connectors.pagarme.mapping import (
     DEFAULT_STATUS_IN,
     PAID_LIKE,
     PAYMENT_METHODS,
+    REFUND_WORDS,
     SETTLED,
 )
 from malote.connectors.payload import load_json
@@ -53,6 +56,7 @@ class PagarmeConnector(Connector):
             Capability.FETCH_ORDER,
             Capability.LIST_ORDERS,
             Capability.PUSH_CANCELLATION,
+            Capability.PUSH_REFUND,
         }
     )
     default_status_in = DEFAULT_STATUS_IN
@@ -205,6 +209,13 @@ class PagarmeConnector(Connector):
             reasons = {**CANCEL_REASONS, **self.option("cancel_reasons", {})}
             facts["cancel_reason"] = reasons.get(word, "channel")
             facts["note"] = f"Pagar.me: {word} ({charge_id or order.get('id') or '?'})"
+        if word in REFUND_WORDS:
+            # Part or all of a paid charge went back (a return's refund, or one made in the
+            # dashboard): the intake decides whether it cancels the order. ``total`` is cumulative.
+            facts["refund"] = {
+                "total": minor_to_decimal(charge.get("canceled_amount")),
+                "reference": charge_id,
+            }
         return InboundChange(
             event_id=event_id,
             external_id=charge_id or str(order.get("id") or ""),
@@ -306,3 +317,23 @@ class PagarmeConnector(Connector):
             if exc.status == 422 and str(self.api.charge(charge_id).get("status") or "") in SETTLED:
                 return
             raise
+
+    def push_refund(
+        self, external_id: str, snapshot: dict[str, Any], *, amount: str, reference: str, idempotency_key: str
+    ) -> RefundAnswer:
+        """``DELETE /charges/{id}`` with ``{"amount": cents}``: part of a paid charge goes back.
+        Pagar.me answers with the charge as it is now; a refunded last transaction (or the charge
+        canceled, for the whole amount) confirms the refund at once."""
+        payment = snapshot.get("payment") or {}
+        charge_id = str(payment.get("transaction_id") or "").strip()
+        if not charge_id and external_id.startswith("ch_"):
+            charge_id = external_id
+        if not charge_id:
+            raise DeliveryError("The order has no Pagar.me charge to refund.", retryable=False)
+        cents = int(Decimal(amount).scaleb(2))
+        charge = self.api.call(
+            "DELETE", f"/charges/{charge_id}", idempotency_key=idempotency_key, body={"amount": cents}
+        )
+        last = charge.get("last_transaction") if isinstance(charge.get("last_transaction"), dict) else {}
+        confirmed = charge.get("status") == "canceled" or (last or {}).get("status") == "refunded"
+        return RefundAnswer(confirmed=confirmed, reference=charge_id)

@@ -42,6 +42,8 @@ CANCEL_REASONS: dict[str, str] = {
     "charge.chargedback": "fraud",
     "chargedback": "fraud",
 }
+# Events that say money of a paid charge went back, all of it or part.
+REFUND_WORDS = frozenset({"charge.refunded", "charge.partial_canceled"})
 # Charge statuses with nothing left to void.
 SETTLED = frozenset({"canceled", "failed", "chargedback"})
 PAID_LIKE = frozenset({"paid", "overpaid", "underpaid"})

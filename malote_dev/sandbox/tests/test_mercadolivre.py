@@ -477,3 +477,54 @@ def test_the_seed_lists_every_demo_product_under_the_id_its_orders_name(http: ht
         item_id = order["order_items"][0]["item"]["id"]
         listing = _get(http, seeded, f"/items/{item_id}").json()
         assert listing["seller_custom_field"] == order["order_items"][0]["item"]["seller_sku"]
+
+
+def test_a_cart_is_a_pack_of_orders_sharing_one_shipment_shown_in_the_state(
+    ml: Fake, http: httpx.Client
+) -> None:
+    answer = http.post(f"{ml.url}/_sandbox/packs", json={})
+    assert answer.status_code == 201, answer.text
+    [pack], orders = answer.json()["packs"], answer.json()["orders"]
+    assert len(orders) == 3 and all("pack_order" in order["tags"] for order in orders)
+    read = _get(http, ml, f"/packs/{pack['id']}").json()
+    assert read["orders"] == [{"id": order["id"]} for order in orders] and read["family_pack_id"] is None
+    shipment = _get(http, ml, f"/shipments/{pack['shipment']['id']}").json()
+    assert (shipment["status"], shipment["substatus"]) == ("ready_to_ship", "invoice_pending")
+    assert {order["shipping"]["id"] for order in orders} == {shipment["id"]}
+    state = http.get(f"{ml.url}/_sandbox/state").json()
+    assert [p["id"] for p in state["packs"]] == [pack["id"]]
+    assert _get(http, ml, "/packs/1").status_code == 404
+
+
+def test_a_split_cart_is_two_packs_of_one_family(ml: Fake, http: httpx.Client) -> None:
+    answer = http.post(f"{ml.url}/_sandbox/packs", json={"split": True}).json()
+    first, second = answer["packs"]
+    assert first["family_pack_id"] == second["family_pack_id"] is not None
+    assert (len(first["orders"]), len(second["orders"])) == (1, 2)
+    assert first["shipment"]["id"] != second["shipment"]["id"]
+
+
+def test_a_claim_is_opened_escalated_and_closed_with_its_notifications(ml: Fake, http: httpx.Client) -> None:
+    order, _shipment = _buy(http, ml)
+    opened = http.post(f"{ml.url}/_sandbox/claims", json={"order_id": order["id"]})
+    assert opened.status_code == 201, opened.text
+    claim = opened.json()["claim"]
+    resource = f"/post-purchase/v1/claims/{claim['id']}"
+    assert opened.json()["notifications"] == [f"claims {resource}"]
+    read = _get(http, ml, resource).json()
+    assert (read["resource"], read["resource_id"], read["status"], read["stage"]) == (
+        "order",
+        order["id"],
+        "opened",
+        "claim",
+    )
+    seller = next(p for p in read["players"] if p["role"] == "respondent")
+    assert seller["available_actions"][0]["mandatory"] is True
+    http.post(f"{ml.url}/_sandbox/claims/{claim['id']}/dispute", json={})
+    assert _get(http, ml, resource).json()["stage"] == "dispute"
+    http.post(f"{ml.url}/_sandbox/claims/{claim['id']}/close", json={"reason": "refunded"})
+    closed = _get(http, ml, resource).json()
+    assert (closed["status"], closed["resolution"]["reason"]) == ("closed", "refunded")
+    again = http.post(f"{ml.url}/_sandbox/claims/{claim['id']}/close", json={})
+    assert again.status_code == 409, "a closed claim stays closed"
+    assert http.get(f"{ml.url}/_sandbox/state").json()["claims"][0]["status"] == "closed"
