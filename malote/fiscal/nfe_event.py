@@ -20,13 +20,12 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
 
 from lxml import etree
 
 from malote.fiscal.errors import FiscalError, FiscalErrorCode
 from malote.fiscal.nfe_key import parse_nfe_key
-from malote.fiscal.nfe_xml import _DTD_MARKERS, NFE_NAMESPACE, _safe_parser, _to_bytes
+from malote.fiscal.nfe_xml import NFE_NAMESPACE, hardened_root
 
 
 class NfeEventType(StrEnum):
@@ -190,24 +189,7 @@ def check_cancellation_window(authorized_at: datetime, registered_at: datetime) 
 
 
 def _parse_root(xml: str | bytes) -> etree._Element:
-    if not xml or not xml.strip():
-        raise _fail(FiscalErrorCode.NFE_XML_EMPTY, "the event XML is empty")
-    data = _to_bytes(xml)
-    if any(marker in data for marker in _DTD_MARKERS):
-        raise _fail(
-            FiscalErrorCode.NFE_XML_DOCTYPE, "the event XML must not contain a DOCTYPE or entity declarations"
-        )
-    try:
-        root = etree.fromstring(data, parser=_safe_parser())
-    except (etree.LxmlError, ValueError) as error:
-        raise _fail(
-            FiscalErrorCode.NFE_XML_MALFORMED, f"the event XML is not well-formed: {error}"
-        ) from error
-    docinfo: Any = root.getroottree().docinfo
-    if docinfo.doctype or docinfo.internalDTD is not None:
-        raise _fail(
-            FiscalErrorCode.NFE_XML_DOCTYPE, "the event XML must not contain a DOCTYPE or entity declarations"
-        )
+    root = hardened_root(xml, "the event XML")
     if root.tag != _ROOT:
         raise _fail(
             FiscalErrorCode.NFE_EVENT_XML_ROOT,

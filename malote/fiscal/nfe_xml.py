@@ -155,26 +155,31 @@ def _safe_parser() -> etree.XMLParser:
     )
 
 
-def _parse_root(xml: str | bytes) -> etree._Element:
+def hardened_root(xml: str | bytes, what: str = "the NF-e XML") -> etree._Element:
+    """The root of a fiscal XML document read with no DTD, entity, network or huge tree (``what``
+    names the document in the errors): ``nfe_xml_empty``, ``nfe_xml_doctype``, ``nfe_xml_malformed``."""
     if not xml or not xml.strip():
-        raise FiscalError(FiscalErrorCode.NFE_XML_EMPTY, "the NF-e XML is empty")
+        raise FiscalError(FiscalErrorCode.NFE_XML_EMPTY, f"{what} is empty")
     data = _to_bytes(xml)
     if any(marker in data for marker in _DTD_MARKERS):
         raise FiscalError(
-            FiscalErrorCode.NFE_XML_DOCTYPE, "NF-e XML must not contain a DOCTYPE or entity declarations"
+            FiscalErrorCode.NFE_XML_DOCTYPE, f"{what} must not contain a DOCTYPE or entity declarations"
         )
     try:
         root = etree.fromstring(data, parser=_safe_parser())
     except (etree.LxmlError, ValueError) as error:
-        raise FiscalError(
-            FiscalErrorCode.NFE_XML_MALFORMED, f"the NF-e XML is not well-formed: {error}"
-        ) from error
+        raise FiscalError(FiscalErrorCode.NFE_XML_MALFORMED, f"{what} is not well-formed: {error}") from error
     # lxml-stubs lack DocInfo.doctype, which also catches a bare "<!DOCTYPE x>".
     docinfo: Any = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None:
         raise FiscalError(
-            FiscalErrorCode.NFE_XML_DOCTYPE, "NF-e XML must not contain a DOCTYPE or entity declarations"
+            FiscalErrorCode.NFE_XML_DOCTYPE, f"{what} must not contain a DOCTYPE or entity declarations"
         )
+    return root
+
+
+def _parse_root(xml: str | bytes) -> etree._Element:
+    root = hardened_root(xml)
     if root.tag not in (_ROOT_PROC, _ROOT_NFE):
         raise FiscalError(
             FiscalErrorCode.NFE_XML_ROOT,
