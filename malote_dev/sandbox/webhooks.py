@@ -17,7 +17,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,10 +76,11 @@ class WebhookRecord:
 class WebhookLog:
     """Thread-safe list of :class:`WebhookRecord` with a blocking :meth:`wait_for`."""
 
-    def __init__(self) -> None:
+    def __init__(self, settle: Callable[[], object] | None = None) -> None:
         self._changed = threading.Condition()
         self._records: list[WebhookRecord] = []
         self._seq = 0
+        self._settle = settle
 
     def append(self, record: WebhookRecord) -> WebhookRecord:
         with self._changed:
@@ -90,6 +91,9 @@ class WebhookLog:
         return record
 
     def all(self) -> list[WebhookRecord]:
+        """Every webhook sent so far, once the ones already queued went out (``settle``)."""
+        if self._settle is not None:
+            self._settle()
         with self._changed:
             return list(self._records)
 
@@ -115,6 +119,11 @@ class WebhookLog:
             return matching()
 
     def clear(self) -> None:
+        """Forget every webhook recorded so far, those still queued included: ``settle`` (the
+        dispatcher's wait for its queue) runs first, so a webhook of an earlier step cannot be
+        recorded after the clear and read as one of the next."""
+        if self._settle is not None:
+            self._settle()
         with self._changed:
             self._records.clear()
 
@@ -145,7 +154,7 @@ class WebhookDispatcher:
 
     def __init__(self, faults: FaultController, *, timeout: float = DEFAULT_WEBHOOK_TIMEOUT) -> None:
         self.timeout = timeout
-        self.log = WebhookLog()
+        self.log = WebhookLog(settle=self.wait_idle)
         self._faults = faults
         self._queue: queue.Queue[_Outgoing | None] = queue.Queue()
         self._held_lock = threading.Lock()
