@@ -75,6 +75,10 @@ class ActIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(default="", max_length=2000)
+    # ``cancel`` of an invoiced order: what happens to its NF-e, as on ``POST …/transitions/cancel``.
+    nfe_action: Literal["cancel_nfe", "return_nfe"] | None = Field(
+        default=None, description="For an invoiced order: cancel_nfe (event 110111) or return_nfe"
+    )
 
 
 class ActOut(Schema):
@@ -163,10 +167,12 @@ def get_issue(request: HttpRequest, issue_id: IssueId) -> dict[str, Any]:
 )
 def act_on_issue(request: HttpRequest, issue_id: IssueId, action: Action) -> dict[str, Any]:
     """``dismiss`` needs a ``reason``; ``cancel`` cancels the order everywhere (reason
-    ``customer_gave_up``); ``reintegrate``/``open_ticket`` check the order and the payment first.
-    The body ``{"reason": …}`` may be left out."""
+    ``customer_gave_up``; an invoiced order needs ``nfe_action``, else 422 ``nfe_action_required``);
+    ``reintegrate``/``open_ticket`` check the order and the payment first. The body may be left out."""
     require(request, ACT)
     _get(issue_id)
     payload = optional_body(request, ActIn)
-    result = repair.act(issue_id, action, actor=actor_for(request), reason=payload.reason)
+    result = repair.act(
+        issue_id, action, actor=actor_for(request), reason=payload.reason, nfe_action=payload.nfe_action or ""
+    )
     return {"result": result, "issue": detail_dict(_get(issue_id))}

@@ -402,7 +402,9 @@ VERDICTS: dict[str, Any] = {
 
 
 def _payment(issue: IntegrationIssue, evidence: Mapping[str, Any], names: ChannelNames) -> EvidenceTable:
-    payment = evidence.get("payment") or {}
+    payment = evidence.get("payment")
+    if not isinstance(payment, Mapping):  # an older or hand-made issue: show what there is
+        payment = {}
     gateway = names.get(str(payment.get("gateway") or "")) or issue.channel
     table = EvidenceTable(gateway.name)
     table.add(_("Status"), status_label(evidence.get("status")), remote_status_label(

@@ -114,6 +114,20 @@ MESSAGES: dict[str, Promise] = {
     "shipping_service_mismatch": _("Este serviço não é da transportadora escolhida."),
     "stock_negative": _("O estoque não pode ficar negativo."),
     "stock_below_reserved": _("O estoque físico não pode ficar abaixo do reservado."),
+    # actions on an inbox issue (reconcile)
+    "issue_not_found": _("Pendência não encontrada."),
+    "issue_closed": _("Esta pendência já foi encerrada."),
+    "issue_not_repairable": _("Esta ação não se aplica a esta pendência."),
+    "issue_without_subject": _("Esta pendência não indica pedido nem referência."),
+    "helpdesk_missing": _("Nenhum canal de atendimento ativo para abrir o chamado."),
+    "unknown_action": _("Ação desconhecida."),
+    "reason_required": _("Informe o motivo."),
+    # divergences and the outbox
+    "unknown_resolution": _("Ação desconhecida."),
+    "link_not_found": _("Vínculo com o canal não encontrado."),
+    "link_not_divergent": _("Este vínculo já não está divergente."),
+    "accept_remote_not_allowed": _("O status do outro sistema não pode ser aplicado a este pedido."),
+    "message_not_retryable": _("Só mensagens pendentes ou que falharam de vez podem ser reenviadas."),
 }
 
 DETAILED: dict[str, Promise] = {
@@ -140,6 +154,7 @@ DETAILED: dict[str, Promise] = {
     "shipping_service_mismatch": _("O serviço %(service)s é de %(owner)s, não de %(carrier)s."),
 }
 GENERIC = _("Valor inválido.")
+ACTION_REFUSED = _("A ação não pôde ser feita agora.")
 # "missing" on a list or a choice of options.
 CHOOSE = _("Escolha uma das opções.")
 
@@ -152,6 +167,11 @@ def text(code: str, /, **params: Any) -> str:
         except (KeyError, TypeError, ValueError):
             pass
     return str(MESSAGES.get(code, GENERIC))
+
+
+def action_text(code: str, /) -> str:
+    """The operator's sentence for an action that was refused with ``code`` (never the English detail)."""
+    return str(MESSAGES.get(code, ACTION_REFUSED))
 
 
 def nfe_key_params(code: str, value: str) -> dict[str, Any]:

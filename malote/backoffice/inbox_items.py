@@ -25,6 +25,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from malote.backoffice import evidence as ev
 from malote.backoffice.selectors import PROBLEM_LINK_STATES
 from malote.channels.models import Channel, LinkState, OrderLink
+from malote.orders import invoice_events
 from malote.orders.models import Order, OrderLine
 from malote.orders.selectors import orders_awaiting_invoice_xml, orders_invoice_held_for_shipment
 from malote.orders.statuses import OrderStatus
@@ -98,9 +99,10 @@ def _first_primary(actions: list[dict[str, Any]], recommended: str | None) -> li
     return actions
 
 
-def issue_actions(issue: IntegrationIssue) -> list[dict[str, Any]]:
+def issue_actions(issue: IntegrationIssue, needs_nfe_choice: set[int] | None = None) -> list[dict[str, Any]]:
     """The actions of an active issue; the recommended first and primary — unless the issue is
-    already being corrected (``resolving``): then nothing is pressed twice by reflex."""
+    already being corrected (``resolving``): then nothing is pressed twice by reflex. An order whose
+    cancellation needs the NF-e choice (``needs_nfe_choice``, else looked up) is canceled on its page."""
     if not issue.is_active:
         return []
     offered = list(ACTIONS_BY_KIND.get(issue.kind, (IssueAction.DISMISS,)))
@@ -110,6 +112,15 @@ def issue_actions(issue: IntegrationIssue) -> list[dict[str, Any]]:
         offered.remove(IssueAction.IMPORT)
     url = reverse("reconcile:act", args=[issue.pk])
     actions = [action(code, url, fields={"action": code}) for code in offered]
+    if needs_nfe_choice is None and IssueAction.CANCEL in offered and issue.order_id:
+        needs_nfe_choice = invoice_events.orders_needing_nfe_action([issue.order_id])
+    if IssueAction.CANCEL in offered and issue.order_id in (needs_nfe_choice or ()):
+        # The order page's cancel form asks what happens to the NF-e; the inbox button leads there.
+        cancel_page = reverse("backoffice:process", args=[issue.order_id, "cancel"])
+        actions = [
+            action(code, cancel_page, link=True) if code == IssueAction.CANCEL else a
+            for code, a in zip(offered, actions, strict=True)
+        ]
     recommended = None if issue.state == IssueState.RESOLVING else issue.recommended_action
     return _first_primary(actions, recommended)
 
@@ -140,6 +151,11 @@ def _base(kind: str, channel_name: str, key: str, order: Order | None = None) ->
 
 def issue_items(issues: Iterable[IntegrationIssue], names: ev.ChannelNames) -> list[dict[str, Any]]:
     items = []
+    issues = list(issues)
+    cancelable = [
+        i.order_id for i in issues if i.order_id and IssueAction.CANCEL in ACTIONS_BY_KIND.get(i.kind, ())
+    ]
+    needs_nfe_choice = invoice_events.orders_needing_nfe_action(cancelable) if cancelable else set()
     for issue in issues:
         item = _base(issue.kind, issue.channel.name, f"issue-{issue.pk}", issue.order)
         item["ref"] = ("issue", issue.pk)
@@ -152,7 +168,7 @@ def issue_items(issues: Iterable[IntegrationIssue], names: ev.ChannelNames) -> l
             % {"first": ev.local_time(issue.first_seen), "last": ev.local_time(issue.last_seen)},
             state=issue.state,
             state_label=ev.state_label(issue.state),
-            actions=issue_actions(issue),
+            actions=issue_actions(issue, needs_nfe_choice),
             select=("issue", issue.pk) if issue.is_active else None,
         )
         if issue.ticket_id:

@@ -20,6 +20,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from malote.backoffice import form_messages
 from malote.backoffice.access import backoffice_view
 from malote.channels.models import OrderLink
 from malote.core.actors import Actor
@@ -38,7 +39,7 @@ def _back(order_id: int, anchor: str) -> HttpResponse:
 
 
 def _refused(request: HttpRequest, exc: MaloteError) -> None:
-    messages.error(request, f"{exc.detail} ({exc.code})")
+    messages.error(request, f"{form_messages.action_text(exc.code)} ({exc.code})")
 
 
 @backoffice_view("orders.change_order_status")

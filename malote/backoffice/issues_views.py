@@ -26,7 +26,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from malote.backoffice import evidence as ev
-from malote.backoffice import inbox_items, timeline
+from malote.backoffice import form_messages, inbox_items, timeline
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.inbox_items import BULK_SAFE, ISSUE_KINDS, STATES, failure_text
 from malote.channels.models import Channel
@@ -186,12 +186,16 @@ def issue_act(request: HttpRequest, issue_id: int) -> HttpResponse:
     label = str(ev.ACTION_LABELS.get(action, action))
     try:
         result = repair.act(
-            issue_id, action, actor=Actor.user(request.user), reason=request.POST.get("reason", "")
+            issue_id,
+            action,
+            actor=Actor.user(request.user),
+            reason=request.POST.get("reason", ""),
+            nfe_action=request.POST.get("nfe_action", ""),
         )
     except MaloteError as exc:
-        messages.error(
-            request, _("%(action)s: não foi feito. %(detail)s") % {"action": label, "detail": exc.detail}
-        )
+        # The operator's sentence for the code; the English detail is for machines (API, logs).
+        refused = {"action": label, "detail": form_messages.action_text(exc.code)}
+        messages.error(request, _("%(action)s: não foi feito. %(detail)s") % refused)
     else:
         if result in FAILED_OUTCOMES:
             messages.error(request, failure_text(result, _last_reason(issue_id)))

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from malote.backoffice import results
+from malote.backoffice import form_messages, results
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.stock_missing import missing_stock
 from malote.backoffice.transition_forms import (
@@ -192,7 +192,7 @@ def retry_message(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         outbox.retry_now(message.pk)
     except MaloteError as exc:
-        messages.error(request, f"{exc.detail} ({exc.code})")
+        messages.error(request, f"{form_messages.action_text(exc.code)} ({exc.code})")
     else:
         logger.info("outbox message %s retried by %s", message.pk, request.user.get_username())
         messages.success(request, _("Mensagem %(id)s colocada de volta na fila.") % {"id": message.pk})

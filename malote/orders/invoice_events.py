@@ -9,11 +9,13 @@ change ``INVOICE_EVENT_RECORDED``) are written in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from pydantic import ConfigDict, Field, ValidationError
 
 from malote import fiscal
@@ -305,21 +307,36 @@ def record_invoice_event(
     return InvoiceEventResult(order, recorded, applied=True)
 
 
+def orders_needing_nfe_action(order_ids: Iterable[int]) -> set[int]:
+    """Those of ``order_ids`` whose cancellation now needs the person to say what happens to the
+    NF-e: the order can be canceled, has an NF-e, and SEFAZ's cancellation of it is not recorded.
+    Two queries whatever the number of orders."""
+    cancelable = set(
+        Order.objects.filter(pk__in=list(order_ids), status__in=TRANSITIONS["cancel"].sources).values_list(
+            "pk", flat=True
+        )
+    )
+    if not cancelable:
+        return set()
+    invoiced = Invoice.objects.filter(order_id__in=cancelable)
+    canceled_nfe = InvoiceEvent.objects.filter(
+        invoice__order_id=OuterRef("order_id"), type=InvoiceEventType.CANCELLATION
+    )
+    return set(invoiced.exclude(Exists(canceled_nfe)).values_list("order_id", flat=True))
+
+
+def cancel_needs_nfe_action(order_id: int) -> bool:
+    """Whether cancelling this order now needs the person's word on its NF-e (see above)."""
+    return order_id in orders_needing_nfe_action([order_id])
+
+
 def check_cancel_declares_nfe_action(order_id: int, payload: dict[str, Any]) -> None:
     """A person cancelling an invoiced order says what happens to its NF-e (``nfe_action``:
     ``cancel_nfe`` or ``return_nfe``), never silently. Not asked when the order cannot be
     canceled now (already canceled: a repeat; delivered), or when SEFAZ's cancellation of its NF-e
     is already recorded.
     Raises ``InvalidInput`` ``nfe_action_required`` (422, field ``nfe_action``)."""
-    if payload.get("nfe_action") not in (None, ""):
-        return
-    order = Order.objects.filter(pk=order_id).only("status").first()
-    if order is None or order.status not in TRANSITIONS["cancel"].sources:
-        return  # the transition answers (a repeat is a no-op, a terminal order 409)
-    invoices = Invoice.objects.filter(order=order)
-    if not invoices.exists():
-        return
-    if InvoiceEvent.objects.filter(invoice__in=invoices, type=InvoiceEventType.CANCELLATION).exists():
+    if payload.get("nfe_action") not in (None, "") or not cancel_needs_nfe_action(order_id):
         return
     raise InvalidInput(
         "The order has an NF-e: say whether it is canceled at SEFAZ (cancel_nfe) or undone by a"

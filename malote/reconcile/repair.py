@@ -43,6 +43,7 @@ from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, MaloteError, NotFound
 from malote.orders import actions as order_actions
+from malote.orders import invoice_events
 from malote.orders.models import Order
 from malote.orders.statuses import CancelReason, OrderStatus, PaymentStatus
 from malote.reconcile import actions
@@ -245,9 +246,16 @@ def request_ticket(issue_id: int, *, actor: Actor, payment: dict[str, Any] | Non
 
 
 def cancel_everywhere(
-    issue: IntegrationIssue, *, reason: str, note: str, actor: Actor, evidence: dict[str, Any] | None = None
+    issue: IntegrationIssue,
+    *,
+    reason: str,
+    note: str,
+    actor: Actor,
+    evidence: dict[str, Any] | None = None,
+    nfe_action: str = "",
 ) -> None:
-    """Cancel the order (routing tells every system, stock is released, the customer is told once)."""
+    """Cancel the order (routing tells every system, stock is released, the customer is told once).
+    ``nfe_action`` is what the person said happens to the order's NF-e (recorded with the cancel)."""
     assert issue.order_id is not None
     if reason not in CancelReason.values:
         reason = CancelReason.OTHER
@@ -257,9 +265,10 @@ def cancel_everywhere(
             OrderLink.objects.filter(order_id=issue.order_id, channel=issue.channel).delete()
         # Already canceled or terminal: the issue is settled all the same.
         with contextlib.suppress(Conflict):
-            order_actions.run_transition(
-                issue.order_id, "cancel", {"reason": reason, "note": note[:2000]}, actor=actor
-            )
+            payload: dict[str, Any] = {"reason": reason, "note": note[:2000]}
+            if nfe_action:
+                payload["nfe_action"] = nfe_action
+            order_actions.run_transition(issue.order_id, "cancel", payload, actor=actor)
         actions.resolve(issue.pk, actor=actor, note=note, action=A.CANCEL, data={"payment": evidence or {}})
 
 
@@ -359,8 +368,10 @@ def _channels_resolver() -> Any:
     return getattr(channel_actions, "resolve_divergence", None)
 
 
-def act(issue_id: int, action: str, *, actor: Actor, reason: str = "") -> str:
-    """One operator action on an issue (API, back office, CLI); returns what happened."""
+def act(issue_id: int, action: str, *, actor: Actor, reason: str = "", nfe_action: str = "") -> str:
+    """One operator action on an issue (API, back office, CLI); returns what happened.
+    ``cancel`` of an invoiced order needs ``nfe_action`` (``cancel_nfe`` or ``return_nfe``), as on the
+    order page: a person never cancels an order with an NF-e silently."""
     if action not in ACTIONS:
         raise InvalidInput(
             f"Unknown action {action!r}.", code=ReconcileErrorCode.UNKNOWN_ACTION, field="action"
@@ -380,8 +391,11 @@ def act(issue_id: int, action: str, *, actor: Actor, reason: str = "") -> str:
             raise Conflict(
                 "There is no Malote order to cancel.", code=ReconcileErrorCode.ISSUE_NOT_REPAIRABLE
             )
+        invoice_events.check_cancel_declares_nfe_action(issue.order_id, {"nfe_action": nfe_action})
         note = reason or "Cancelado pelo operador (desistência do cliente)."
-        cancel_everywhere(issue, reason=CancelReason.CUSTOMER_GAVE_UP, note=note, actor=actor)
+        cancel_everywhere(
+            issue, reason=CancelReason.CUSTOMER_GAVE_UP, note=note, actor=actor, nfe_action=nfe_action
+        )
         return "canceled"
     if action == A.IMPORT:
         return import_order(issue, actor=actor)
