@@ -59,11 +59,6 @@ def policy() -> RetryPolicy:
 # --- writing ---------------------------------------------------------------------------------
 
 
-def _next_seq(order_id: int) -> int:
-    row = fastsql.rows("SELECT MAX(seq) FROM sync_outboxmessage WHERE order_id = %s", [order_id])
-    return int(row[0][0] or 0) + 1
-
-
 def enqueue(
     destination: str,
     kind: str,
@@ -78,24 +73,25 @@ def enqueue(
     ``key`` defaults to the order; ``seq`` to the order's next sequence number.
     """
     now = timezone.now()
+    values: dict[str, Any] = {
+        "destination": destination,
+        "key": key or f"order:{order_id}",
+        "order": order_id,
+        "kind": kind,
+        "payload": payload,
+        "idempotency_key": uuid.uuid4().hex,
+        "state": str(S.PENDING),
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_owner": "",
+        "last_error": "",
+        "created_at": now,
+    }
     if order_id is not None and seq is None:
-        seq = _next_seq(order_id)
-    fastsql.insert(
-        OutboxMessage,
-        destination=destination,
-        key=key or f"order:{order_id}",
-        order=order_id,
-        seq=seq or 0,
-        kind=kind,
-        payload=payload,
-        idempotency_key=uuid.uuid4().hex,
-        state=S.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        lease_owner="",
-        last_error="",
-        created_at=now,
-    )
+        # The order's next number computed by the INSERT itself: one statement, not a MAX read first.
+        fastsql.insert_next(OutboxMessage, "seq", ("order", order_id), **values)
+    else:
+        fastsql.insert(OutboxMessage, seq=seq or 0, **values)
 
 
 # A message of (destination, key) waiting to be claimed; ``_LIVE`` adds nothing to ``state =
