@@ -22,7 +22,9 @@ While a link is divergent, the channel's changes for that order are recorded on 
 the inbox (result ``held_divergent``) but not applied.
 
 A payment refusal (``cancel_reason`` ``payment_refused``) for a transaction other than the one
-the order was paid under is a stale attempt, not a cancellation (result ``stale_refusal``).
+the order was paid under is a stale attempt, not a cancellation (result ``stale_refusal``). A
+gateway's approval that happened before the cancellation or refund that gateway already reported
+is late history, not a divergence (result ``late_approval``).
 """
 
 from __future__ import annotations
@@ -239,6 +241,12 @@ def _apply_status(channel: Channel, change: InboundChange, event: InboxEvent) ->
             order.pk,
             detail=f"{change.transaction_id} refused; paid under another transaction",
         )
+    if _late_approval(channel, order, change, previous):
+        return inbox.Applied(
+            "late_approval",
+            order.pk,
+            detail=f"{channel.code}: an approval from before its own cancellation or refund, applied late",
+        )
     if target and _behind(order, target):
         regression = _regression(channel, change, previous)
         if regression:
@@ -290,19 +298,20 @@ def awaiting_keys(order: Order) -> set[str]:
 
 def queue_awaiting(change: OrderChange) -> None:
     """Order listener: a new order that payments were waiting for gets them applied (one outbox
-    message each, after this transaction commits: the listener may only write rows)."""
+    message each, after this transaction commits: the listener may only write rows). They are
+    queued in the order they arrived, under the order's key, so a gateway's authorisation is
+    applied before the refund that came after it (else the refund cancels first and the late
+    authorisation looks like a divergence)."""
     if change.transition != "created":
         return
-    waiting = InboxEvent.objects.filter(
-        result=inbox.AWAITING_ORDER, awaiting__in=awaiting_keys(change.order)
-    ).values_list("pk", "source")
+    waiting = (
+        InboxEvent.objects.filter(result=inbox.AWAITING_ORDER, awaiting__in=awaiting_keys(change.order))
+        .order_by("received_at", "pk")
+        .values_list("pk", "source")
+    )
     for event_pk, source in waiting:
         outbox.enqueue(
-            f"{REPLAY_PREFIX}:{source}",
-            "inbox.reapply",
-            {"event": event_pk},
-            order_id=change.order.pk,
-            key=f"inbox:{event_pk}",
+            f"{REPLAY_PREFIX}:{source}", "inbox.reapply", {"event": event_pk}, order_id=change.order.pk
         )
 
 
@@ -335,8 +344,10 @@ def replay_awaiting(schedule: Schedule, now: datetime) -> str:
     """Schedule job: waiting payments whose order exists now (created by a path that raced the
     listener) are applied; older than ``AWAITING_DAYS`` they are left as they are."""
     since = now - timedelta(days=AWAITING_DAYS)
-    waiting = InboxEvent.objects.filter(result=inbox.AWAITING_ORDER, received_at__gte=since).values_list(
-        "pk", "awaiting"
+    waiting = (
+        InboxEvent.objects.filter(result=inbox.AWAITING_ORDER, received_at__gte=since)
+        .order_by("received_at", "pk")  # as they arrived: an authorisation before its refund
+        .values_list("pk", "awaiting")
     )
     counts: Counter[str] = Counter()
     for event_pk, key in waiting.iterator(chunk_size=500):
@@ -399,6 +410,20 @@ def _stale_refusal(order: Order, change: InboundChange) -> bool:
         .values_list("transaction_id", flat=True)
     )
     return bool(paid_under) and change.transaction_id not in paid_under
+
+
+def _late_approval(channel: Channel, order: Order, change: InboundChange, previous: OrderLink | None) -> bool:
+    """A gateway's approval that happened before the cancellation or refund the same gateway
+    already reported for this order (webhooks arrive out of order; a waiting payment is applied
+    late): history, not a divergence. Without both times it is left to the divergence rules."""
+    if channel.role != ChannelRole.GATEWAY or change.status != OrderStatus.PAID:
+        return False
+    if order.status != OrderStatus.CANCELED or previous is None:
+        return False
+    if previous.remote_canonical_status != OrderStatus.CANCELED or previous.remote_status_at is None:
+        return False
+    occurred = _occurred_at(change)
+    return occurred is not None and occurred <= previous.remote_status_at
 
 
 def _effective_status(order: Order) -> str:

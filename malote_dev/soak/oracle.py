@@ -41,6 +41,7 @@ GOALS = {
     "stock_equal_within_seconds": 60,
     "statuses_not_converged_unflagged": 0,
     "history_records_touched": 0,
+    "links_in_error_unexplained": 0,
 }
 CANCELED_WORDS = ("cancel",)
 
@@ -301,12 +302,28 @@ def judge(
         "issues": issues,
         "sync_lag_seconds": sync_lag(),
         "timings": timings,
-        "links_in_error": list(
-            OrderLink.objects.filter(state__in=["error", "divergent"]).values_list(
-                "order__number", "channel__code", "state"
-            )
-        ),
+        "links_in_error": links_in_error(),
         "dead_letters": OutboxMessage.objects.filter(state="dead").count(),
+    }
+
+
+def links_in_error() -> dict[str, list[tuple[str | None, str, str]]]:
+    """Links in error or divergent at the end (each is an item in the operator's inbox), and those
+    of them no integration issue of that channel and order explains: an alarm the manifest cannot
+    have called for, since every injected fault is scored through its issues."""
+    found = list(
+        OrderLink.objects.filter(state__in=["error", "divergent"]).values_list(
+            "order_id", "order__number", "channel_id", "channel__code", "state"
+        )
+    )
+    explained = set(IntegrationIssue.objects.values_list("order_id", "channel_id"))
+    return {
+        "all": [(number, code, state) for _, number, _, code, state in found],
+        "unexplained": [
+            (number, code, state)
+            for order_id, number, channel_id, code, state in found
+            if (order_id, channel_id) not in explained
+        ],
     }
 
 
@@ -381,6 +398,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "actions_taken": len(issues["actions"]["taken"]),
         "harmful_actions": len(issues["actions"]["harmful"]),
         "convergence_after_last_change_seconds": report["timings"].get("converged_after_last_change"),
+        "links_in_error": len(report["links_in_error"]["all"]),
+        "links_in_error_unexplained": len(report["links_in_error"]["unexplained"]),
     }
 
 

@@ -678,3 +678,64 @@ def test_a_missing_merchant_account_or_an_unreachable_gateway(
     with connector_for(adyen) as connector, pytest.raises(DeliveryError) as unset:
         connector.push_cancellation("P000000000000001", order_snapshot(order), idempotency_key="k1")
     assert unset.value.retryable is False and "merchant_account" in unset.value.detail
+
+
+# ----------------------------------------------------------------- events out of order
+
+
+@pytest.mark.django_db
+def test_a_payment_and_its_refund_that_beat_the_order_apply_in_arrival_order(
+    fake: Fake, adyen: Channel, make_order: Callable[..., Order], control: Callable[..., Any]
+) -> None:
+    external_id = f"02-{time.monotonic_ns() % 10**9:09d}"
+    psp = control("payments", {"merchantReference": external_id, "amount": 11480})["payment"]["pspReference"]
+    control(f"payments/{psp}/refund")
+    # The store's order webhook was lost: the authorisation and then the refund arrive first and wait.
+    _deliver(_hook(fake, "AUTHORISATION"))
+    _deliver(_hook(fake, "REFUND"))
+    assert set(InboxEvent.objects.filter(source="adyen").values_list("result", flat=True)) == {
+        "awaiting_order"
+    }
+    payment = {"method": "credit_card", "gateway": "adyen", "installments": 1}
+    order = make_order(external_id=external_id, payment=payment)
+    drain()
+    order.refresh_from_db()
+    assert order.status == "canceled" and order.status_path == ["pending_payment", "paid", "canceled"]
+    link = OrderLink.objects.get(order=order, channel=adyen)
+    assert link.state != "divergent"
+
+
+@pytest.mark.django_db
+def test_an_approval_older_than_the_refund_already_applied_is_late_history_not_a_divergence(
+    fake: Fake, adyen: Channel, card_order: Callable[..., Order], control: Callable[..., Any]
+) -> None:
+    order = card_order()
+    psp = _pay(control, order)
+    control(f"payments/{psp}/refund")
+    assert _deliver(_hook(fake, "REFUND")).status_code == 200  # Adyen's webhooks came reordered
+    assert _deliver(_hook(fake, "AUTHORISATION")).status_code == 200
+    order.refresh_from_db()
+    assert order.status == "canceled"
+    assert OrderLink.objects.get(order=order, channel=adyen).state != "divergent"
+    assert InboxEvent.objects.filter(source="adyen").order_by("pk").last().result == "late_approval"  # type: ignore[union-attr]
+
+
+@pytest.mark.django_db
+def test_an_approval_after_the_refund_is_still_a_divergence(
+    fake: Fake, adyen: Channel, card_order: Callable[..., Order], control: Callable[..., Any]
+) -> None:
+    order = card_order()
+    psp = _pay(control, order)
+    control(f"payments/{psp}/refund")
+    refund = _hook(fake, "REFUND")
+    assert _deliver(refund).status_code == 200
+    # A new authorisation after the refund (a second payment for a canceled order) needs a person.
+    later = json.loads(_hook(fake, "AUTHORISATION").body)
+    item = later["notificationItems"][0]["NotificationRequestItem"]
+    item["pspReference"] = "P999999999999999"
+    item["eventDate"] = "2099-01-01T10:00:00+00:00"
+    item["additionalData"]["hmacSignature"] = hmac_signature(item, fake.credentials["hmac_key"])
+    assert _post(json.dumps(later).encode()).status_code == 200
+    order.refresh_from_db()
+    assert order.status == "canceled"
+    assert OrderLink.objects.get(order=order, channel=adyen).state == "divergent"
