@@ -155,6 +155,7 @@ class Day:
         self.step = step
         self.log: list[dict[str, Any]] = []
         self.last_change = time.time()
+        self.faults_cleared: float | None = None  # set by the run when the day's faults are cleared
         self._seen: dict[str, float] = {}
         self.before_place: Callable[[Sale], None] | None = None  # the fault plan's hook
 
