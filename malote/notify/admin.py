@@ -20,7 +20,7 @@ class EmailTemplateForm(forms.ModelForm):
     class Meta:
         model = EmailTemplate
         fields = ("status", "enabled", "subject", "body")
-        help_texts = {"body": rendering.CONTEXT_HELP}
+        help_texts = {"body": rendering.TEMPLATE_HELP}
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -45,11 +45,11 @@ class EmailTemplateAdmin(admin.ModelAdmin):
 
 @admin.register(SentEmail)
 class SentEmailAdmin(admin.ModelAdmin):
-    list_display = ("sent_at", "order", "status", "to", "subject", "message_id")
+    list_display = ("sent_at", "order", "ret", "status", "to", "subject", "message_id")
     list_filter = ("status",)
-    search_fields = ("order__number", "to", "message_id")
+    search_fields = ("order__number", "ret__number", "to", "message_id")
     date_hierarchy = "sent_at"
-    list_select_related = ("order",)
+    list_select_related = ("order", "ret")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -11,7 +11,9 @@ class NotifyConfig(AppConfig):
         # imports the modules first.
         from malote.notify import delivery, listeners
         from malote.orders.changes import register_listener
+        from malote.returns.changes import register_listener as register_return_listener
         from malote.sync.handlers import register_handler
 
         register_listener(listeners.queue_status_emails)
-        register_handler(delivery.PREFIX, delivery.send_status_email)
+        register_return_listener(listeners.queue_return_emails)
+        register_handler(delivery.PREFIX, delivery.send_email)

@@ -7,6 +7,9 @@ context of :func:`malote.notify.rendering.build_context`, sent as plain text.
 Every e-mail names the order as the customer knows it, the store's number with Malote's beside it
 (``order_reference``: "10016 (M0000070)"); money comes formatted (``R$ 1.234,56``) and times as
 ``dd/mm/aaaa hh:mm`` in the local zone.
+
+A return's e-mails (``RETURN_PT_BR``, ``RETURN_EN``) are rendered with the context of
+:func:`malote.notify.rendering.build_return_context`: the order's, plus the return's.
 """
 
 from __future__ import annotations
@@ -153,11 +156,106 @@ EN: dict[str, EmailText] = {
 }
 
 
+_RETURN_LINES = "{% for line in return_lines %}- {{ line.quantity }} × {{ line.name }}\n{% endfor %}"
+
+RETURN_PT_BR: dict[str, EmailText] = {
+    "return_requested": EmailText(
+        "Recebemos a sua solicitação de devolução: pedido {{ order_reference }}",
+        "Olá, {{ first_name }}!\n\n"
+        "Recebemos a sua solicitação de devolução {{ return_number }}, do pedido {{ order_reference }}.\n\n"
+        "Itens a devolver:\n" + _RETURN_LINES + "{% if return_reason_label %}"
+        "Motivo: {{ return_reason_label }}\n{% endif %}\n"
+        "Vamos analisar a solicitação e avisar você por e-mail, com os próximos passos. "
+        "Ainda não envie os produtos.\n" + _SIGNATURE,
+    ),
+    "return_authorized": EmailText(
+        "Devolução autorizada: pedido {{ order_reference }}",
+        "Olá, {{ first_name }}!\n\n"
+        "A sua devolução {{ return_number }}, do pedido {{ order_reference }}, foi autorizada.\n\n"
+        "Itens a devolver:\n" + _RETURN_LINES + "\n"
+        "Próximos passos:\n"
+        "1. Embale os itens, de preferência na embalagem original, com acessórios e manuais.\n"
+        "2. Escreva o número da devolução, {{ return_number }}, do lado de fora da embalagem.\n"
+        "3. Envie a embalagem para a loja. Se precisar do endereço ou de um código de postagem, "
+        "é só responder a este e-mail.\n\n"
+        "Quando os itens chegarem, vamos conferi-los e avisar você sobre o reembolso.\n" + _SIGNATURE,
+    ),
+    "return_refused": EmailText(
+        "Devolução não aprovada: pedido {{ order_reference }}",
+        "Olá, {{ first_name }}!\n\n"
+        "A sua solicitação de devolução {{ return_number }}, do pedido {{ order_reference }}, "
+        "não foi aprovada.\n"
+        "{% if refusal_reason %}Motivo: {{ refusal_reason }}\n{% endif %}\n"
+        "Se tiver alguma dúvida, é só responder a este e-mail.\n" + _SIGNATURE,
+    ),
+    "return_refunded": EmailText(
+        "Reembolso de {{ refunded_amount }} feito: pedido {{ order_reference }}",
+        "Olá, {{ first_name }}!\n\n"
+        "O reembolso da sua devolução {{ return_number }}, do pedido {{ order_reference }}, foi feito.\n\n"
+        "Valor reembolsado: {{ refunded_amount }}\n"
+        '{% if refunded_at %}Data: {{ refunded_at|date:"d/m/Y H:i" }}\n{% endif %}\n'
+        "O prazo para o valor aparecer depende da forma de pagamento: no cartão de crédito, "
+        "pode levar até duas faturas.\n" + _SIGNATURE,
+    ),
+}
+
+RETURN_EN: dict[str, EmailText] = {
+    "return_requested": EmailText(
+        "We received your return request: order {{ order_reference }}",
+        "Hello {{ first_name }},\n\n"
+        "We received your return request {{ return_number }} for order {{ order_reference }}.\n\n"
+        "Items to return:\n" + _RETURN_LINES + "{% if return_reason_label %}"
+        "Reason: {{ return_reason_label }}\n{% endif %}\n"
+        "We will review it and e-mail you with the next steps. Please do not send the items yet.\n"
+        + _SIGNATURE,
+    ),
+    "return_authorized": EmailText(
+        "Return authorized: order {{ order_reference }}",
+        "Hello {{ first_name }},\n\n"
+        "Your return {{ return_number }} for order {{ order_reference }} was authorized.\n\n"
+        "Items to return:\n" + _RETURN_LINES + "\n"
+        "Next steps:\n"
+        "1. Pack the items, preferably in their original packaging, with accessories and manuals.\n"
+        "2. Write the return number, {{ return_number }}, on the outside of the package.\n"
+        "3. Send the package to the store. If you need the address or a postage code, "
+        "just reply to this e-mail.\n\n"
+        "When the items arrive, we will check them and let you know about the refund.\n" + _SIGNATURE,
+    ),
+    "return_refused": EmailText(
+        "Return not approved: order {{ order_reference }}",
+        "Hello {{ first_name }},\n\n"
+        "Your return request {{ return_number }} for order {{ order_reference }} was not approved.\n"
+        "{% if refusal_reason %}Reason: {{ refusal_reason }}\n{% endif %}\n"
+        "If you have any question, just reply to this e-mail.\n" + _SIGNATURE,
+    ),
+    "return_refunded": EmailText(
+        "Refund of {{ refunded_amount }} made: order {{ order_reference }}",
+        "Hello {{ first_name }},\n\n"
+        "The refund for your return {{ return_number }} of order {{ order_reference }} was made.\n\n"
+        "Amount refunded: {{ refunded_amount }}\n"
+        '{% if refunded_at %}Date: {{ refunded_at|date:"Y-m-d H:i" }}\n{% endif %}\n'
+        "How soon it shows depends on the payment method: on a credit card it may take up to two "
+        "statements.\n" + _SIGNATURE,
+    ),
+}
+
+
+def _is_english(language: str | None) -> bool:
+    return (language or settings.LANGUAGE_CODE).lower().startswith("en")
+
+
 def defaults_for(language: str | None = None) -> dict[str, EmailText]:
-    """English texts when the language (default ``settings.LANGUAGE_CODE``) is English, else pt-BR."""
-    language = (language or settings.LANGUAGE_CODE).lower()
-    return EN if language.startswith("en") else PT_BR
+    """The order statuses' texts: English when the language (default ``settings.LANGUAGE_CODE``)
+    is English, else pt-BR."""
+    return EN if _is_english(language) else PT_BR
+
+
+def return_defaults_for(language: str | None = None) -> dict[str, EmailText]:
+    """The return steps' texts, in the same language as :func:`defaults_for`."""
+    return RETURN_EN if _is_english(language) else RETURN_PT_BR
 
 
 def default_for(status: str, language: str | None = None) -> EmailText:
-    return defaults_for(language)[status]
+    """The shipped text of an order status's or a return step's e-mail."""
+    found = defaults_for(language).get(status)
+    return found if found is not None else return_defaults_for(language)[status]

@@ -1,6 +1,12 @@
 """Send one customer e-mail for an outbox message: the handler of the ``email`` destination.
 
-Once per (order, status), as far as SMTP allows:
+Two kinds of message: ``email.status`` (an order status, once per order and status) and
+``email.return`` (a return step, once per return and step: ``SentEmail(ret, status)``, Message-ID
+``<return-{return number}-{step}@…>``, e.g. ``<return-MLT0000042-D1-authorized@…>``). Both follow
+the rules below; a return's e-mail is skipped when the return is gone, when the order has no
+e-mail address any more, or when its template was disabled after the message was queued.
+
+Once per (order, status), or per (return, step), as far as SMTP allows:
 
 - a ``SentEmail(order, status)`` row means the e-mail went out: the message is done, nothing sent;
 - the e-mail carries ``Message-ID: <order-{number}-{status}@{MALOTE_EMAIL_DOMAIN}>``, the same on
@@ -34,14 +40,23 @@ from django.utils import translation
 
 from malote.notify import rendering, selectors
 from malote.notify.models import SentEmail
-from malote.notify.statuses import MESSAGE_KIND, REQUIRED_ORDER_STATUS
+from malote.notify.statuses import MESSAGE_KIND, REQUIRED_ORDER_STATUS, RETURN_MESSAGE_KIND, RETURN_STATUS
 from malote.orders.models import Order
+from malote.returns.models import Return
 from malote.sync.errors import DeliveryError
 from malote.sync.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 PREFIX = "email"
+
+
+def send_email(message: OutboxMessage) -> None:
+    """The ``email`` handler: an order status's e-mail or a return step's, by the message's kind."""
+    if message.kind == RETURN_MESSAGE_KIND:
+        send_return_email(message)
+    else:
+        send_status_email(message)
 
 
 def message_id(order: Order, status: str) -> str:
@@ -87,7 +102,53 @@ def send_status_email(message: OutboxMessage) -> None:
     to = order.customer_email.strip()
     mid = message_id(order, status)
     _send(to, rendered, mid)
-    _record_sent(order, status, mid, to, rendered.subject, message.pk)
+    _record_sent(order, None, status, mid, to, rendered.subject, message.pk)
+
+
+def return_message_id(ret: Return, status: str) -> str:
+    """Stable per (return, step): ``<return-MLT0000042-D1-authorized@…>``."""
+    step = status.removeprefix("return_")
+    return f"<return-{ret.number}-{step}@{settings.MALOTE_EMAIL_DOMAIN}>"
+
+
+def return_skip_reason(ret: Return, status: str) -> str | None:
+    """Why this return e-mail must not be sent (now or ever), or None to send it."""
+    if SentEmail.objects.filter(ret=ret, status=status).exists():
+        return "already sent"
+    if not ret.order.customer_email.strip():
+        return "the order has no customer e-mail"
+    return None
+
+
+def send_return_email(message: OutboxMessage) -> None:
+    """Render and send the ``email.return`` e-mail of ``message``; raise ``DeliveryError`` on failure."""
+    status = message.payload.get("status")
+    return_id = message.payload.get("return_id")
+    if message.kind != RETURN_MESSAGE_KIND or status not in RETURN_STATUS or not isinstance(return_id, int):
+        raise DeliveryError(
+            f"Not a customer return e-mail: kind {message.kind!r}, status {status!r}, return {return_id!r}.",
+            retryable=False,
+        )
+    ret = Return.objects.select_related("order").filter(pk=return_id).first()
+    if ret is None:
+        log.info("e-mail %s for return %s not sent: the return is gone", status, return_id)
+        return
+    reason = return_skip_reason(ret, status)
+    text = selectors.template_for(status)
+    if reason is None and not text.enabled:
+        reason = "its template is disabled"
+    if reason is not None:
+        log.info("e-mail %s for return %s not sent: %s", status, ret.number, reason)
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        try:
+            rendered = rendering.render(text, rendering.build_return_context(ret, status), status=status)
+        except rendering.TemplateBroken as exc:
+            raise DeliveryError(str(exc), retryable=False) from exc
+    to = ret.order.customer_email.strip()
+    mid = return_message_id(ret, status)
+    _send(to, rendered, mid)
+    _record_sent(ret.order, ret, status, mid, to, rendered.subject, message.pk)
 
 
 def _send(to: str, rendered: rendering.RenderedEmail, mid: str) -> None:
@@ -123,11 +184,14 @@ def _text(reply: bytes | str) -> str:
     return reply.decode("utf-8", "replace") if isinstance(reply, bytes) else reply
 
 
-def _record_sent(order: Order, status: str, mid: str, to: str, subject: str, outbox_id: int) -> None:
+def _record_sent(
+    order: Order, ret: Return | None, status: str, mid: str, to: str, subject: str, outbox_id: int
+) -> None:
     try:
         with transaction.atomic():
             SentEmail.objects.create(
                 order=order,
+                ret=ret,
                 status=status,
                 message_id=mid,
                 to=to,

@@ -1,4 +1,5 @@
-"""Render a status e-mail: the template context, and the operator's template made safe to run.
+"""Render a customer e-mail: the template context (an order's, or a return's), and the operator's
+template made safe to run.
 
 Templates run on a standalone Django ``Engine`` with no loaders and no ``{% load %}``able
 libraries beyond the built-ins (plus ``brl``), without HTML auto-escaping (the e-mails are plain
@@ -15,13 +16,15 @@ from typing import Any
 
 from django.conf import settings
 from django.template import Context, Engine, Template
+from django.utils.text import format_lazy
 from django.utils.translation import gettext_lazy
 
 from malote.fiscal import format_nfe_key
 from malote.notify.defaults import EmailText
 from malote.notify.formatting import format_money, order_reference, store_number
-from malote.notify.statuses import CustomerStatus
+from malote.notify.statuses import label_for
 from malote.orders.models import Invoice, Order, Shipment
+from malote.returns.models import Return, ReturnEvent
 
 # Shown to operators next to the template fields (admin); keep in step with build_context().
 CONTEXT_HELP = gettext_lazy(
@@ -36,6 +39,17 @@ CONTEXT_HELP = gettext_lazy(
     'próprio pedido (order). Filtros: os do Django (ex.: date:"d/m/Y H:i", na hora local) e brl '
     "para outros valores."
 )
+
+# The variables a return's e-mail adds to the order's; keep in step with build_return_context().
+RETURN_CONTEXT_HELP = gettext_lazy(
+    "Nos e-mails de devolução, também: return_number (MLT0000042-D1), return_status_label, "
+    "return_reason_label, return_requested_at, return_lines (sku, name, quantity, received_quantity), "
+    "refusal_reason (a nota da recusa, que o cliente lê), refund_amount e refunded_amount (já "
+    "formatados como R$ 1.234,56), refund_reference, refunded_at, e a própria devolução (ret)."
+)
+
+# Shown next to the body of every template in the admin: the order's variables, then the return's.
+TEMPLATE_HELP = format_lazy("{} {}", CONTEXT_HELP, RETURN_CONTEXT_HELP)
 
 
 class TemplateBroken(Exception):
@@ -153,7 +167,7 @@ def build_context(order: Order, status: str) -> dict[str, Any]:
         "first_name": order.customer_name.split()[0] if order.customer_name.split() else "",
         "customer_email": order.customer_email,
         "status": status,
-        "status_label": str(CustomerStatus(status).label),
+        "status_label": label_for(status),
         "placed_at": order.placed_at,
         "store_name": store_name(),
         "lines": lines,
@@ -180,3 +194,46 @@ def build_context(order: Order, status: str) -> dict[str, Any]:
         "cancel_reason": order.cancel_reason,
         "cancel_reason_label": order.get_cancel_reason_display() if order.cancel_reason else "",
     }
+
+
+def _refusal_reason(ret: Return) -> str:
+    """The note given when the return was refused (the refuse transition's required input)."""
+    event = ReturnEvent.objects.filter(ret=ret, transition="refuse").order_by("-id").values("data").first()
+    if event is None:
+        return ""
+    given = event["data"].get("input") or {}
+    return str(given.get("note") or "").strip()
+
+
+def build_return_context(ret: Return, status: str) -> dict[str, Any]:
+    """Everything a return's e-mail may show: the order's context, plus the return as it is now."""
+    order = ret.order
+
+    def money(value: Any) -> str:
+        return format_money(value, order.currency) if value is not None else ""
+
+    context = build_context(order, status)
+    context.update(
+        {
+            "ret": ret,
+            "return_number": ret.number,
+            "return_status_label": ret.status_label,
+            "return_reason_label": ret.get_reason_display(),
+            "return_requested_at": ret.created_at,
+            "return_lines": [
+                {
+                    "sku": line.order_line.sku,
+                    "name": line.order_line.name,
+                    "quantity": line.quantity,
+                    "received_quantity": line.received_quantity,
+                }
+                for line in ret.lines.select_related("order_line")
+            ],
+            "refusal_reason": _refusal_reason(ret),
+            "refund_amount": money(ret.refund_amount),
+            "refunded_amount": money(ret.refunded_amount),
+            "refund_reference": ret.refund_reference,
+            "refunded_at": ret.refunded_at,
+        }
+    )
+    return context

@@ -1,8 +1,11 @@
-"""Which order changes the customer hears about, and what each e-mail is called.
+"""Which order and return changes the customer hears about, and what each e-mail is called.
 
-An e-mail is keyed by a ``CustomerStatus``: the order status it announces, plus ``received``
+An order e-mail is keyed by a ``CustomerStatus``: the order status it announces, plus ``received``
 for the order's creation. Each is queued at most once per order because each order status is
 entered at most once (``reopen`` re-enters one, and is ignored here).
+
+A return e-mail is keyed by a ``ReturnEmail`` (the return step it announces) and the return: an
+order may have several returns, each mailed at each step once.
 """
 
 from __future__ import annotations
@@ -12,9 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from malote.orders.changes import OrderChange
 from malote.orders.statuses import OrderStatus
+from malote.returns.changes import ReturnChange
+from malote.returns.statuses import ReturnStatus
 
 DESTINATION = "email:customer"
 MESSAGE_KIND = "email.status"
+RETURN_MESSAGE_KIND = "email.return"
 
 
 class CustomerStatus(models.TextChoices):
@@ -58,3 +64,44 @@ def statuses_for(change: OrderChange) -> list[str]:
     if status is not None:
         found.append(status)
     return found
+
+
+class ReturnEmail(models.TextChoices):
+    """The return steps the customer is told about (the key of their templates and sent log)."""
+
+    REQUESTED = "return_requested", _("Devolução solicitada")
+    AUTHORIZED = "return_authorized", _("Devolução autorizada")
+    REFUSED = "return_refused", _("Devolução recusada")
+    REFUNDED = "return_refunded", _("Devolução reembolsada")
+
+
+# The return status each e-mail announces; entered once per return (the table never goes back).
+RETURN_STATUS: dict[str, str] = {
+    ReturnEmail.REQUESTED: ReturnStatus.REQUESTED,
+    ReturnEmail.AUTHORIZED: ReturnStatus.AUTHORIZED,
+    ReturnEmail.REFUSED: ReturnStatus.REFUSED,
+    ReturnEmail.REFUNDED: ReturnStatus.REFUNDED,
+}
+
+_BY_RETURN_STATUS: dict[str, str] = {return_status: email for email, return_status in RETURN_STATUS.items()}
+
+# Every template an operator may edit: the order statuses', then the returns'.
+TEMPLATE_CHOICES = [*CustomerStatus.choices, *ReturnEmail.choices]
+
+
+def label_for(key: str) -> str:
+    """The name of an e-mail (order status or return step), in the active language."""
+    if key in ReturnEmail.values:
+        return str(ReturnEmail(key).label)
+    return str(CustomerStatus(key).label)
+
+
+def return_emails_for(change: ReturnChange) -> list[str]:
+    """The e-mail a return change calls for: opened (``requested``), authorized, refused, refunded.
+
+    Receipt, the refund request, closing and canceling send nothing.
+    """
+    if change.from_status == change.to_status:
+        return []
+    email = _BY_RETURN_STATUS.get(change.to_status)
+    return [email] if email is not None else []

@@ -1,11 +1,13 @@
 """The demo's shoppers, marketplaces and back-office people, acting on the fakes so a newcomer watches
 orders flow. Purchases take turns: a shopper buys in the Jumpseller store and pays through Pagar.me;
 a buyer orders at a SkyHub marketplace (Lojas Americanas, Submarino, Magazine Luiza…) and the
-marketplace confirms the payment; a buyer buys at Mercado Livre (Mercado Envios 2) and pays; a
-shopper checks out in the VTEX store (paid, ready for handling). The ERP operator in Tiny invoices
-and ships what Malote sent there, and confirms the delivery of what the store ships itself; the
-marketplaces' own logistics report theirs (SkyHub's B2W Entregas/Magalu Entregas once Malote
-reported the shipment, Mercado Livre ships once Malote uploaded the NF-e XML, then delivers).
+marketplace confirms the payment; a buyer buys at Mercado Livre (Mercado Envios 2) and pays —
+every other time a cart of two products bought together, which Mercado Livre makes a pack of two
+orders sharing one shipment and Malote keeps as one order with both lines; a shopper checks out
+in the VTEX store (paid, ready for handling). The ERP operator in Tiny invoices and ships what
+Malote sent there, and confirms the delivery of what the store ships itself; the marketplaces'
+own logistics report theirs (SkyHub's B2W Entregas/Magalu Entregas once Malote reported the
+shipment, Mercado Livre ships once Malote uploaded the NF-e XML, then delivers).
 Everything else (imports, payment, the ERP copies, invoice and tracking back to each channel,
 e-mails) is Malote's doing.
 
@@ -44,6 +46,8 @@ DELIVERED_BY_MARKETPLACE = frozenset(
 )
 # Purchases take turns in this order (the Jumpseller store every other time).
 TURNS = ["jumpseller", "skyhub", "jumpseller", "mercadolivre", "jumpseller", "vtex"]
+# Every this many Mercado Livre sales, one is a cart of two products bought together (a pack).
+MERCADOLIVRE_CART_EVERY = 2
 
 
 class DemoDriver:
@@ -77,6 +81,7 @@ class DemoDriver:
         }
         self.turns = [where for where in TURNS if available[where]]
         self._turn = 0
+        self._mercadolivre_sales = 0
         self._done: dict[str, float] = {}
         # What this driver sold at the marketplaces (their seeded orders are left alone).
         self.skyhub_codes: set[str] = set()
@@ -149,8 +154,13 @@ class DemoDriver:
         self._later(f"{self.skyhub.url}/_sandbox/orders/{quote(code, safe='')}/approve")
 
     def buy_at_mercadolivre(self) -> None:
-        """A buyer buys at Mercado Livre (ME2 drop-off) and pays a step later."""
+        """A buyer buys at Mercado Livre (ME2 drop-off) and pays a step later; every
+        ``MERCADOLIVRE_CART_EVERY``-th time two products in one cart (``buy_cart_at_mercadolivre``)."""
         assert self.mercadolivre is not None
+        self._mercadolivre_sales += 1
+        if self._mercadolivre_sales % MERCADOLIVRE_CART_EVERY == 0:
+            self.buy_cart_at_mercadolivre()
+            return
         placed = self.http.post(
             f"{self.mercadolivre.url}/_sandbox/orders",
             json={
@@ -165,6 +175,29 @@ class DemoDriver:
         self.mercadolivre_orders.add(order_id)
         log.info("demo: Mercado Livre order %s placed", order_id)
         self._later(f"{self.mercadolivre.url}/_sandbox/orders/{order_id}/pay")
+
+    def buy_cart_at_mercadolivre(self) -> None:
+        """A buyer buys two products in one cart at Mercado Livre: one pack of two orders sharing
+        one shipment (ME2 drop-off), each order paid a step later. Malote keeps one order, the
+        pack, with both lines."""
+        assert self.mercadolivre is not None
+        first, second = self.rng.sample(self.skus, 2)
+        answer = self.http.post(
+            f"{self.mercadolivre.url}/_sandbox/packs",
+            json={
+                "orders": [{"items": [{"sku": first, "qty": 1}]}, {"items": [{"sku": second, "qty": 1}]}],
+                "paid": False,
+                "payment_method": "pix",
+                "mode": "me2",
+                "logistic_type": "drop_off",
+            },
+        ).json()
+        (pack,) = answer["packs"]
+        order_ids = [int(order["id"]) for order in answer["orders"]]
+        self.mercadolivre_orders.update(order_ids)
+        log.info("demo: Mercado Livre cart placed: pack %s of orders %s", pack["id"], order_ids)
+        for order_id in order_ids:
+            self._later(f"{self.mercadolivre.url}/_sandbox/orders/{order_id}/pay")
 
     def buy_at_vtex(self) -> None:
         """A shopper checks out in the VTEX store: paid, ready for handling (VTEX sends the hooks)."""

@@ -146,6 +146,8 @@ class MercadoLivreState:
     next_item_id: int = 4200000001
     next_variation_id: int = 180000000001
     next_pack_id: int = 2000009000001
+    # A family of split packs has an id of its own, never an order's or a pack's.
+    next_family_pack_id: int = 2000007000001
     next_claim_id: int = 5300000001
 
 
@@ -1122,7 +1124,10 @@ class MercadoLivreApp(FakeApp[MercadoLivreState]):
         except (ValueError, InvalidOperation, KeyError, TypeError) as error:
             raise ControlError(400, "invalid", f"bad order: {error}") from error
         groups = [lines[:1], lines[1:]] if body.get("split") else [lines]
-        family = self.state.next_pack_id + 1000000 if len(groups) > 1 else None
+        family = None
+        if len(groups) > 1:
+            family = self.state.next_family_pack_id
+            self.state.next_family_pack_id += 1
         customer = customer_from_json(body.get("customer"))
         self._notified = []
         packs, orders = [], []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 from urllib.parse import quote
@@ -357,11 +357,34 @@ class MercadoLivreConnector(Connector):
         return PullResult(changes=changes, cursor=json.dumps(following), more=more)
 
     def list_orders(self, since: str, cursor: str | None = None) -> OrderListing:
+        """One page of the search as one entry per Malote order: the orders of a pack listed as
+        their pack. A page lists whole packs only: a pack the page ends in is left to the next
+        page, which then starts at its first order (the orders of a cart are placed together, so
+        they are neighbours in the date-sorted search); a page that is all one pack's reads on
+        until the pack ends. So each pack is listed once, whole, wherever the pages break."""
         offset = int(cursor or 0)
         data = self._search(since, offset)
-        # One entry per Malote order: the orders of a pack (on this page) listed as their pack.
+        results: list[Any] = list(data["results"])
+        following = offset + len(results)
+        more = following < _total(data) and bool(results)
+        tail = pack_id_of(results[-1]) if more and isinstance(results[-1], dict) else ""
+        if tail:
+            run = _pack_run(reversed(results), tail)
+            if run < len(results):
+                del results[len(results) - run :]  # the next page starts at the pack's first order
+                following -= run
+            else:
+                while more:  # the page is all this pack's: read on until it ends
+                    ahead = self._search(since, following)
+                    rows: list[Any] = list(ahead["results"])
+                    run = _pack_run(rows, tail)
+                    results += rows[:run]
+                    following += run
+                    more = following < _total(ahead) and bool(rows)
+                    if run < len(rows):
+                        break
         groups: dict[str, list[dict[str, Any]]] = {}
-        for order in data["results"]:
+        for order in results:
             if not isinstance(order, dict) or order.get("id") is None:
                 continue
             groups.setdefault(pack_id_of(order) or str(order["id"]), []).append(order)
@@ -378,8 +401,6 @@ class MercadoLivreConnector(Connector):
                     total=str(sum((money(o.get("total_amount")) for o in members), money(0))),
                 )
             )
-        following = offset + len(data["results"])
-        more = following < int((data.get("paging") or {}).get("total") or 0) and bool(data["results"])
         return OrderListing(orders=listed, cursor=str(following) if more else None, more=more)
 
     # --- outbound -------------------------------------------------------------------------------
@@ -587,6 +608,21 @@ class MercadoLivreConnector(Connector):
     def push_cancellation(self, external_id: str, snapshot: dict[str, Any], *, idempotency_key: str) -> None:
         """No seller cancel endpoint is confirmed : cancel in Mercado Livre's panel."""
         raise Unsupported
+
+
+def _total(search: Mapping[str, Any]) -> int:
+    """How many orders the search matches in all (``paging.total``)."""
+    return int((search.get("paging") or {}).get("total") or 0)
+
+
+def _pack_run(orders: Iterable[Any], pack_id: str) -> int:
+    """How many of ``orders``, from the first, are orders of the pack ``pack_id``."""
+    count = 0
+    for order in orders:
+        if not isinstance(order, Mapping) or pack_id_of(order) != pack_id:
+            break
+        count += 1
+    return count
 
 
 def _claim_id(topic: str, parts: list[str]) -> str:

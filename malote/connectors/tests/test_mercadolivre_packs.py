@@ -10,6 +10,7 @@ when ML closes it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,7 +21,9 @@ from django.utils import timezone
 import malote.connectors.mercadolivre as ml
 from malote.channels.models import Channel, OrderLink
 from malote.conftest import SYSTEM
+from malote.connectors.base import ListedOrder
 from malote.connectors.mercadolivre.mapping import cancelled_in_pack, pack_status
+from malote.connectors.registry import connector_for
 from malote.connectors.tests.mercadolivre_helpers import (
     CODE,
     UNREACHABLE_HOOK_URL,
@@ -170,6 +173,9 @@ def test_a_split_pack_gives_two_orders_of_one_family(fake: Fake, channel: Channe
     first, second = cart["packs"]
     assert first["family_pack_id"] == second["family_pack_id"] is not None
     assert first["shipment"]["id"] != second["shipment"]["id"]
+    # The family's id is its own: no order, pack or shipment of ML is known by it.
+    ids = {o["id"] for o in cart["orders"]} | {p["id"] for p in cart["packs"]}
+    assert first["family_pack_id"] not in ids | {s["id"] for s in cart["shipments"]}
     replay_all(fake)
     orders = {o.external_id: o for o in Order.objects.all()}
     assert set(orders) == {str(first["id"]), str(second["id"])}
@@ -192,6 +198,51 @@ def test_a_single_order_is_imported_as_before(fake: Fake, channel: Channel) -> N
     assert InboxEvent.objects.filter(event_id__startswith=f"order:{placed['id']}:").exists()
     assert OrderLink.objects.get(order=order, channel=channel).remote_data == {}
     assert not fake.calls.filter("GET", "/packs/"), "no pack to read"
+
+
+# --- the reconciliation's listing ---------------------------------------------------------------
+
+
+def _listing(channel: Channel) -> list[ListedOrder]:
+    """Every entry of the listing of the last hour, page after page."""
+    since = (timezone.now() - timedelta(hours=1)).isoformat()
+    listed: list[ListedOrder] = []
+    cursor: str | None = None
+    with connector_for(channel) as connector:
+        for _page in range(50):
+            page = connector.list_orders(since, cursor)
+            listed += page.orders
+            if not page.more:
+                return listed
+            cursor = page.cursor
+    raise AssertionError("the listing never ends")
+
+
+def _total(*orders: dict[str, Any]) -> str:
+    return str(sum((Decimal(str(o["total_amount"])).quantize(Decimal("0.01")) for o in orders), Decimal(0)))
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 4, 50])
+def test_the_listing_names_each_pack_once_and_whole_wherever_the_pages_break(
+    fake: Fake, channel: Channel, monkeypatch: pytest.MonkeyPatch, page_size: int
+) -> None:
+    first, _shipment = buy(fake)
+    cart = buy_pack(fake)  # one pack of three orders
+    split = buy_pack(fake, split=True)  # a pack of one order and a pack of two, of one family
+    last, _shipment = buy(fake)
+    monkeypatch.setattr("malote.connectors.mercadolivre.connector.PAGE_SIZE", page_size)
+    listed = _listing(channel)
+    by_pack = [
+        (str(pack["id"]), [o for o in cart["orders"] + split["orders"] if o["pack_id"] == pack["id"]])
+        for pack in cart["packs"] + split["packs"]
+    ]
+    assert [(o.external_id, o.total, o.remote_status) for o in listed] == [
+        (str(first["id"]), _total(first), "paid"),
+        *[(pack_id, _total(*orders), "paid") for pack_id, orders in by_pack],
+        (str(last["id"]), _total(last), "paid"),
+    ]
+    searches = fake.calls.filter("GET", "/orders/search")
+    assert {call.query["limit"][0] for call in searches} == {str(page_size)}
 
 
 # --- a cancel inside a pack ---------------------------------------------------------------------

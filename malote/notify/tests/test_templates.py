@@ -11,8 +11,10 @@ from malote.notify import defaults, rendering
 from malote.notify.admin import EmailTemplateForm
 from malote.notify.formatting import format_money
 from malote.notify.models import EmailTemplate
-from malote.notify.statuses import CustomerStatus
+from malote.notify.statuses import CustomerStatus, ReturnEmail
 from malote.orders.models import Order
+from malote.returns import actions as returns_actions
+from malote_dev.testing.orders import SYSTEM, bring_to
 
 
 @pytest.mark.parametrize(
@@ -42,12 +44,16 @@ def test_english_defaults_only_for_english() -> None:
     assert defaults.defaults_for("en-us") is defaults.EN
     assert defaults.defaults_for("pt-br") is defaults.PT_BR
     assert set(defaults.PT_BR) == set(defaults.EN) == set(CustomerStatus.values)
+    assert defaults.return_defaults_for("en-us") is defaults.RETURN_EN
+    assert defaults.return_defaults_for("pt-br") is defaults.RETURN_PT_BR
+    assert set(defaults.RETURN_PT_BR) == set(defaults.RETURN_EN) == set(ReturnEmail.values)
 
 
 @pytest.mark.django_db
 def test_the_migration_seeded_every_status_in_portuguese() -> None:
     rows = {t.status: (t.subject, t.body, t.enabled) for t in EmailTemplate.objects.all()}
-    assert rows == {s: (t.subject, t.body, True) for s, t in defaults.PT_BR.items()}
+    shipped = {**defaults.PT_BR, **defaults.RETURN_PT_BR}
+    assert rows == {s: (t.subject, t.body, True) for s, t in shipped.items()}
 
 
 @pytest.mark.django_db
@@ -59,6 +65,47 @@ def test_every_default_renders_for_a_bare_order(make_order: Callable[..., Order]
         email = rendering.render(text, rendering.build_context(order, status), status=status)
         assert str(order.number) in email.subject and "\n" not in email.subject
         assert email.body.rstrip().endswith("Loja Malote") and "None" not in email.body
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", ["pt-br", "en"])
+def test_every_return_default_renders_for_a_fresh_return(
+    make_order: Callable[..., Order], language: str
+) -> None:
+    # Just opened: no refusal note, no refund yet; the defaults must still render cleanly.
+    order = bring_to(make_order(), "delivered")
+    ret = returns_actions.create_return(
+        order.pk, {"reason": "regret", "lines": [{"position": 1, "quantity": 1}]}, actor=SYSTEM
+    )
+    for status, text in defaults.return_defaults_for(language).items():
+        email = rendering.render(text, rendering.build_return_context(ret, status), status=status)
+        assert str(order.number) in email.subject and "\n" not in email.subject
+        assert ret.number in email.body
+        if status in ("return_requested", "return_authorized"):
+            assert "- 1 × Chinelo de praia 42\n" in email.body
+        assert email.body.rstrip().endswith("Loja Malote") and "None" not in email.body
+
+
+@pytest.mark.django_db
+def test_the_admin_form_takes_a_return_template_with_the_returns_variables() -> None:
+    template = EmailTemplate.objects.get(status="return_refunded")
+    form = EmailTemplateForm(
+        data={
+            "status": "return_refunded",
+            "enabled": "on",
+            "subject": "{{ refunded_amount }} devolvidos: {{ return_number }}",
+            "body": "{% for line in return_lines %}{{ line.name }}{% endfor %}",
+        },
+        instance=template,
+    )
+    assert form.is_valid(), form.errors
+    form.save()
+    assert str(EmailTemplate.objects.get(status="return_refunded")) == "Devolução reembolsada"
+    broken = EmailTemplateForm(
+        data={"status": "return_refunded", "enabled": "on", "subject": "{{ x|nope }}", "body": "ok"},
+        instance=template,
+    )
+    assert not broken.is_valid() and set(broken.errors) == {"subject"}
 
 
 @pytest.mark.django_db

@@ -164,3 +164,69 @@ def test_marketplace_logistics_ship_and_deliver_only_the_drivers_own_orders(
     assert ml.state.shipments[seeded_shipment]["status"] == "ready_to_ship"
     assert skyhub.state.orders[seeded_code]["status"]["code"] == "order_shipped"
     driver.http.close()
+
+
+def _placed_at_mercadolivre(ml: RunningFake[Any], driver: DemoDriver) -> list[list[str]]:
+    """What the driver sold at Mercado Livre, oldest first: the SKUs of each sale (a pack: its orders')."""
+    with ml.app.lock:
+        orders = sorted((ml.state.orders[i] for i in driver.mercadolivre_orders), key=lambda o: o["id"])
+        sales: dict[Any, list[str]] = {}
+        for order in orders:
+            sales.setdefault(order["pack_id"] or order["id"], []).extend(
+                line["item"]["seller_sku"] for line in order["order_items"]
+            )
+    return list(sales.values())
+
+
+def test_every_other_mercadolivre_sale_is_a_cart_of_two_orders_in_one_pack(
+    fakes: dict[str, RunningFake[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ml = fakes["mercadolivre"]
+    driver = _driver(fakes)
+    later: list[str] = []
+    monkeypatch.setattr(driver, "_later", later.append)  # the steps run when the test says so
+    packs_before = set(ml.state.packs)
+    driver.buy_at_mercadolivre()
+    assert set(ml.state.packs) == packs_before, "the first sale is a single order"
+    (single,) = driver.mercadolivre_orders
+    assert ml.state.orders[single]["pack_id"] is None
+    driver.buy_at_mercadolivre()
+    (pack_id,) = set(ml.state.packs) - packs_before
+    pack = ml.state.packs[pack_id]
+    cart = [ml.state.orders[entry["id"]] for entry in pack["orders"]]
+    assert len(cart) == 2 and {o["id"] for o in cart} | {single} == driver.mercadolivre_orders
+    assert {o["shipping"]["id"] for o in cart} == {pack["shipment"]["id"]}, "one shipment for the cart"
+    skus = [line["item"]["seller_sku"] for o in cart for line in o["order_items"]]
+    assert len(skus) == len(set(skus)) == 2, "two different products, one of each"
+    assert [o["status"] for o in cart] == ["payment_required"] * 2, "paid a step later"
+    with httpx.Client(trust_env=False, timeout=5) as client:
+        for url in later:
+            client.post(url, json={})
+        assert [o["status"] for o in cart] == ["paid"] * 2
+        shipment = ml.state.shipments[pack["shipment"]["id"]]
+        assert (shipment["status"], shipment["substatus"]) == ("ready_to_ship", "invoice_pending")
+        # Malote uploaded the pack's one NF-e: Mercado Livre ships the cart, then delivers it.
+        client.post(
+            f"{ml.url}/_sandbox/shipments/{shipment['id']}/status",
+            json={"status": "ready_to_ship", "substatus": "ready_to_print"},
+        )
+    driver.marketplace_logistics()
+    assert shipment["status"] == "shipped"
+    driver.marketplace_logistics()
+    assert shipment["status"] == "delivered"
+    driver.http.close()
+
+
+def test_the_demos_mercadolivre_sales_are_the_same_on_every_run(
+    fakes: dict[str, RunningFake[Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = []
+    for _run in range(2):
+        driver = _driver(fakes)
+        monkeypatch.setattr(driver, "_later", lambda url: None)  # nobody pays: not needed here
+        for _ in range(4 * len(driver.turns)):
+            driver.purchase()
+        driver.http.close()
+        runs.append(_placed_at_mercadolivre(fakes["mercadolivre"], driver))
+    assert runs[0] == runs[1]
+    assert [len(skus) for skus in runs[0]] == [1, 2, 1, 2], "every other sale is a cart of two"

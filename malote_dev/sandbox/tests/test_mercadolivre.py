@@ -504,6 +504,24 @@ def test_a_split_cart_is_two_packs_of_one_family(ml: Fake, http: httpx.Client) -
     assert first["shipment"]["id"] != second["shipment"]["id"]
 
 
+def test_a_family_of_split_packs_has_an_id_of_its_own(ml: Fake, http: httpx.Client) -> None:
+    families = []
+    for _cart in range(2):
+        answer = http.post(f"{ml.url}/_sandbox/packs", json={"split": True}).json()
+        families.append(answer["packs"][0]["family_pack_id"])
+    state = http.get(f"{ml.url}/_sandbox/state").json()
+    taken = {order["id"] for order in state["orders"]} | {pack["id"] for pack in state["packs"]}
+    taken |= {shipment["id"] for shipment in state["shipments"]}
+    # ML's shape: 2000… ids of ten digits or more, one per split cart, never an order's or a pack's.
+    assert all(str(family).startswith("2000") and len(str(family)) >= 10 for family in families)
+    assert len(set(families)) == 2 and not set(families) & taken
+    # Far from the ids the fake hands out next, however many sales follow.
+    assert all(abs(family - other) > 100_000 for family in families for other in taken)
+    # A cart that leaves one warehouse is a pack of no family.
+    single = http.post(f"{ml.url}/_sandbox/packs", json={}).json()["packs"][0]
+    assert single["family_pack_id"] is None
+
+
 def test_a_claim_is_opened_escalated_and_closed_with_its_notifications(ml: Fake, http: httpx.Client) -> None:
     order, _shipment = _buy(http, ml)
     opened = http.post(f"{ml.url}/_sandbox/claims", json={"order_id": order["id"]})
