@@ -21,6 +21,19 @@ from django.db.models import QuerySet
 M = TypeVar("M", bound=models.Model)
 
 
+def _cursor() -> Any:
+    """A cursor of the default connection, reused from one statement to the next: creating Django's
+    cursor wrapper costs as much as running a small statement. A new one is made when the database
+    connection was replaced or when query logging was switched (debug cursors record statements)."""
+    db = connections[DEFAULT_DB_ALIAS]
+    kept = getattr(db, "_fastsql_cursor", None)
+    if kept is not None and kept[0] is db.connection and kept[0] is not None and kept[1] == db.queries_logged:
+        return kept[2]
+    cursor = db.cursor()
+    db._fastsql_cursor = (db.connection, db.queries_logged, cursor)  # type: ignore[attr-defined]
+    return cursor
+
+
 def _q(name: str) -> str:
     return connection.ops.quote_name(name)
 
@@ -97,9 +110,9 @@ def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
     """Run a queryset whose parameters never change (see ``fixed_plan``); rows come back as model
     instances, as the ORM would build them."""
     plan = fixed_plan(name, build)
-    with connection.cursor() as cursor:
-        cursor.execute(plan[0], plan[1])
-        return instances(plan, cursor.fetchall())
+    cursor = _cursor()
+    cursor.execute(plan[0], plan[1])
+    return instances(plan, cursor.fetchall())
 
 
 @cache
@@ -172,8 +185,8 @@ def prep(model: type[models.Model], field: str, value: Any) -> Any:
 def insert(model: type[models.Model], **values: Any) -> None:
     """INSERT one row with exactly these field values (defaults are not filled in)."""
     sql = _insert_sql(model, tuple(values), connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, _params(model, values))
+    cursor = _cursor()
+    cursor.execute(sql, _params(model, values))
 
 
 @cache
@@ -195,18 +208,16 @@ def insert_next(model: type[models.Model], counter: str, scope: tuple[str, Any],
     lock on what the scope belongs to), as it would around a separate ``MAX`` read."""
     field, value = scope
     sql = _insert_next_sql(model, tuple(values), counter, field, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql, [*_params(model, values), _field(model, field).get_db_prep_save(value, connection)]
-        )
+    cursor = _cursor()
+    cursor.execute(sql, [*_params(model, values), prep(model, field, value)])
 
 
 def update(model: type[models.Model], pk: Any, **values: Any) -> int:
     """UPDATE the row with primary key ``pk``; returns the number of rows changed."""
     sql = _update_sql(model, tuple(values), connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*_params(model, values), pk])
-        return int(cursor.rowcount)
+    cursor = _cursor()
+    cursor.execute(sql, [*_params(model, values), pk])
+    return int(cursor.rowcount)
 
 
 def lock(model: type[M], pk: Any) -> M | None:
@@ -216,9 +227,9 @@ def lock(model: type[M], pk: Any) -> M | None:
     instance is the one the ORM would build.
     """
     sql, compiler, converters, names = _lock_plan(model, connection.vendor)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [pk])
-        found = cursor.fetchall()
+    cursor = _cursor()
+    cursor.execute(sql, [pk])
+    found = cursor.fetchall()
     if not found:
         return None
     row = next(iter(compiler.apply_converters(found, converters))) if converters else found[0]
@@ -226,13 +237,13 @@ def lock(model: type[M], pk: Any) -> M | None:
 
 
 def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return list(cursor.fetchall())
+    cursor = _cursor()
+    cursor.execute(sql, list(params))
+    return list(cursor.fetchall())
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Run one statement; returns the number of rows it changed."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql, list(params))
-        return int(cursor.rowcount)
+    cursor = _cursor()
+    cursor.execute(sql, list(params))
+    return int(cursor.rowcount)
