@@ -10,8 +10,9 @@ every timestamp explicitly. Use them only where the ORM's cost shows in a benchm
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -32,6 +33,45 @@ def _cursor() -> Any:
     cursor = db.cursor()
     db._fastsql_cursor = (db.connection, db.queries_logged, cursor)  # type: ignore[attr-defined]
     return cursor
+
+
+@lru_cache(maxsize=512)
+def _qmark(sql: str) -> str:
+    """``sql`` in sqlite3's parameter style, as Django's SQLite cursor converts it on every call."""
+    return _FORMAT_QMARK.sub("?", sql).replace("%%", "%")
+
+
+_FORMAT_QMARK = re.compile(r"(?<!%)%s")
+
+
+def _raw_cursor(db: Any) -> Any:
+    kept = getattr(db, "_fastsql_raw", None)
+    if kept is not None and kept[0] is db.connection and kept[0] is not None:
+        return kept[1]
+    db.ensure_connection()
+    raw = db.connection.cursor()
+    db._fastsql_raw = (db.connection, raw)
+    return raw
+
+
+def _run(sql: str, params: list[Any]) -> Any:
+    """Execute one statement and return the cursor (for ``fetchall``/``rowcount``).
+
+    On SQLite, when nothing observes statements (no debug cursor, no execute wrapper), the driver's
+    own cursor runs it: Django's cursor layer costs more than SQLite's work for these small
+    statements. The checks that layer makes are kept: a broken transaction is refused, and driver
+    errors come out as Django's (``IntegrityError``…). Otherwise, and on other databases, Django's
+    cursor runs it, so tests that count queries and execute wrappers see every statement."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if db.vendor != "sqlite" or db.queries_logged or db.execute_wrappers:
+        cursor = _cursor()
+        cursor.execute(sql, params)
+        return cursor
+    raw = _raw_cursor(db)
+    db.validate_no_broken_transaction()
+    with db.wrap_database_errors:
+        raw.execute(_qmark(sql), params)
+    return raw
 
 
 def _q(name: str) -> str:
@@ -110,8 +150,7 @@ def fixed_query(name: str, build: Callable[[], QuerySet[M]]) -> list[M]:
     """Run a queryset whose parameters never change (see ``fixed_plan``); rows come back as model
     instances, as the ORM would build them."""
     plan = fixed_plan(name, build)
-    cursor = _cursor()
-    cursor.execute(plan[0], plan[1])
+    cursor = _run(plan[0], plan[1])
     return instances(plan, cursor.fetchall())
 
 
@@ -185,8 +224,7 @@ def prep(model: type[models.Model], field: str, value: Any) -> Any:
 def insert(model: type[models.Model], **values: Any) -> None:
     """INSERT one row with exactly these field values (defaults are not filled in)."""
     sql = _insert_sql(model, tuple(values), connection.vendor)
-    cursor = _cursor()
-    cursor.execute(sql, _params(model, values))
+    _run(sql, _params(model, values))
 
 
 @cache
@@ -208,15 +246,13 @@ def insert_next(model: type[models.Model], counter: str, scope: tuple[str, Any],
     lock on what the scope belongs to), as it would around a separate ``MAX`` read."""
     field, value = scope
     sql = _insert_next_sql(model, tuple(values), counter, field, connection.vendor)
-    cursor = _cursor()
-    cursor.execute(sql, [*_params(model, values), prep(model, field, value)])
+    _run(sql, [*_params(model, values), prep(model, field, value)])
 
 
 def update(model: type[models.Model], pk: Any, **values: Any) -> int:
     """UPDATE the row with primary key ``pk``; returns the number of rows changed."""
     sql = _update_sql(model, tuple(values), connection.vendor)
-    cursor = _cursor()
-    cursor.execute(sql, [*_params(model, values), pk])
+    cursor = _run(sql, [*_params(model, values), pk])
     return int(cursor.rowcount)
 
 
@@ -227,8 +263,7 @@ def lock(model: type[M], pk: Any) -> M | None:
     instance is the one the ORM would build.
     """
     sql, compiler, converters, names = _lock_plan(model, connection.vendor)
-    cursor = _cursor()
-    cursor.execute(sql, [pk])
+    cursor = _run(sql, [pk])
     found = cursor.fetchall()
     if not found:
         return None
@@ -237,13 +272,11 @@ def lock(model: type[M], pk: Any) -> M | None:
 
 
 def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
-    cursor = _cursor()
-    cursor.execute(sql, list(params))
+    cursor = _run(sql, list(params))
     return list(cursor.fetchall())
 
 
 def execute(sql: str, params: Sequence[Any]) -> int:
     """Run one statement; returns the number of rows it changed."""
-    cursor = _cursor()
-    cursor.execute(sql, list(params))
+    cursor = _run(sql, list(params))
     return int(cursor.rowcount)

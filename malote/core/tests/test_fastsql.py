@@ -84,3 +84,63 @@ def test_insert_next_numbers_each_order_from_its_own_rows(make_order: Any) -> No
     assert OutboxMessage.objects.filter(order=second).order_by("-id").values_list("seq", flat=True)[0] == (
         start_second + 1
     )
+
+
+def _duplicate_key_insert(message_key: str) -> None:
+    fastsql.insert(
+        OutboxMessage,
+        destination="erp:tiny",
+        key="k",
+        order=None,
+        seq=0,
+        kind="test",
+        payload={},
+        idempotency_key=message_key,
+        state="pending",
+        attempts=0,
+        next_attempt_at=AT,
+        lease_owner="",
+        last_error="",
+        created_at=AT,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_driver_error_comes_out_as_django_s_and_breaks_the_transaction_as_the_orm_would() -> None:
+    from django.db import IntegrityError, transaction
+    from django.db.transaction import TransactionManagementError
+
+    _duplicate_key_insert("same")
+    with transaction.atomic():
+        # A failed block without its own savepoint leaves the transaction to be rolled back.
+        with pytest.raises(IntegrityError), transaction.atomic(savepoint=False):
+            _duplicate_key_insert("same")  # idempotency_key is unique
+        # Forbidden: another statement in the broken transaction, as with Django's own cursor.
+        with pytest.raises(TransactionManagementError):
+            fastsql.rows("SELECT 1", [])
+    assert fastsql.rows("SELECT COUNT(*) FROM sync_outboxmessage WHERE idempotency_key = %s", ["same"]) == [
+        (1,)
+    ]
+
+
+def test_statements_stay_visible_to_query_counting(django_assert_num_queries: Any) -> None:
+    with django_assert_num_queries(2):
+        fastsql.rows("SELECT 1", [])
+        fastsql.execute("UPDATE sync_outboxmessage SET attempts = attempts WHERE id = %s", [0])
+
+
+def test_a_literal_percent_survives_the_parameter_style() -> None:
+    assert fastsql.rows("SELECT '100%%', %s", ["x"]) == [("100%", "x")]
+
+
+def test_on_sqlite_the_driver_runs_the_statement_when_nothing_observes_it() -> None:
+    import sqlite3
+
+    from django.db import connection as db
+
+    if db.vendor != "sqlite":
+        pytest.skip("the driver's own cursor is SQLite's path; PostgreSQL keeps Django's")
+    cursor = fastsql._run("SELECT 1", [])
+    assert type(cursor) is sqlite3.Cursor  # not Django's wrapper
+    with db.execute_wrapper(lambda execute, *args: execute(*args)):
+        assert type(fastsql._run("SELECT 1", [])) is not sqlite3.Cursor
