@@ -10,11 +10,14 @@ every timestamp explicitly. Use them only where the ORM's cost shows in a benchm
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from functools import cache, lru_cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import QuerySet
@@ -54,7 +57,7 @@ def _raw_cursor(db: Any) -> Any:
     return raw
 
 
-def _run(sql: str, params: list[Any]) -> Any:
+def _run(sql: str, params: list[Any], db: Any = None) -> Any:
     """Execute one statement and return the cursor (for ``fetchall``/``rowcount``).
 
     On SQLite, when nothing observes statements (no debug cursor, no execute wrapper), the driver's
@@ -62,7 +65,7 @@ def _run(sql: str, params: list[Any]) -> Any:
     statements. The checks that layer makes are kept: a broken transaction is refused, and driver
     errors come out as Django's (``IntegrityError``…). Otherwise, and on other databases, Django's
     cursor runs it, so tests that count queries and execute wrappers see every statement."""
-    db = connections[DEFAULT_DB_ALIAS]
+    db = db or connections[DEFAULT_DB_ALIAS]
     if db.vendor != "sqlite" or db.queries_logged or db.execute_wrappers:
         cursor = _cursor()
         cursor.execute(sql, params)
@@ -176,12 +179,19 @@ _INTEGER_FIELDS = (
 )
 
 
+# Markers of ``_as_is`` for values the SQLite backend converts in a known, simple way.
+_AWARE_DATETIME = object()
+_JSON = object()
+
+
 @cache
-def _as_is(model: type[models.Model], names: tuple[str, ...], vendor: str) -> tuple[type | None, ...]:
-    """Per field: the exact type of value that goes to the database as it is (else ``None``)."""
+def _as_is(model: type[models.Model], names: tuple[str, ...], vendor: str) -> tuple[Any, ...]:
+    """Per field: the exact type of value that goes to the database as it is, a marker of a simple
+    conversion done here exactly as the backend does it (SQLite only), or ``None``."""
     db = connections[DEFAULT_DB_ALIAS]
     plain_integers = type(db.ops).adapt_integerfield_value is BaseDatabaseOperations.adapt_integerfield_value
-    as_is: list[type | None] = []
+    sqlite = vendor == "sqlite"
+    as_is: list[Any] = []
     for field in _fields(model, names):
         target = field.target_field if isinstance(field, models.ForeignKey) else field
         kind = type(target)
@@ -191,40 +201,49 @@ def _as_is(model: type[models.Model], names: tuple[str, ...], vendor: str) -> tu
             as_is.append(bool)
         elif kind in _INTEGER_FIELDS and plain_integers:
             as_is.append(int)
+        elif kind is models.DateTimeField and sqlite and settings.USE_TZ:
+            as_is.append(_AWARE_DATETIME)  # DatabaseOperations.adapt_datetimefield_value
+        elif kind is models.JSONField and sqlite:
+            as_is.append(_JSON)  # BaseDatabaseOperations.adapt_json_value
         else:
             as_is.append(None)
     return tuple(as_is)
 
 
-def _params(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+def _prepared(field: models.Field[Any, Any], plain: Any, value: Any, db: Any) -> Any:
+    if value is None or type(value) is plain:
+        return value
+    if plain is _AWARE_DATETIME and type(value) is datetime and value.tzinfo is not None:
+        return str(value.astimezone(db.timezone).replace(tzinfo=None))
+    if plain is _JSON and type(value) in (dict, list):
+        return json.dumps(value, cls=cast("models.JSONField[Any]", field).encoder)
+    return field.get_db_prep_save(value, db)
+
+
+def _params(model: type[models.Model], values: dict[str, Any], db: Any) -> list[Any]:
     """The values as the database takes them, as the ORM prepares them. Plain values of plain fields
     skip Django's per-value conversion (a large share of the hot path's CPU went there), and the
     others get the connection itself rather than the ``connection`` proxy."""
     names = tuple(values)
     fields = _fields(model, names)
-    db = connections[DEFAULT_DB_ALIAS]
     as_is = _as_is(model, names, db.vendor)
-    params = []
-    for field, plain, value in zip(fields, as_is, values.values(), strict=True):
-        if value is None or type(value) is plain:
-            params.append(value)
-        else:
-            params.append(field.get_db_prep_save(value, db))
-    return params
+    return [
+        _prepared(field, plain, value, db)
+        for field, plain, value in zip(fields, as_is, values.values(), strict=True)
+    ]
 
 
 def prep(model: type[models.Model], field: str, value: Any) -> Any:
     """A value as the database stores it in ``model.field`` (for hand-written statements)."""
     db = connections[DEFAULT_DB_ALIAS]
-    if value is None or type(value) is _as_is(model, (field,), db.vendor)[0]:
-        return value
-    return _field(model, field).get_db_prep_save(value, db)
+    return _prepared(_field(model, field), _as_is(model, (field,), db.vendor)[0], value, db)
 
 
 def insert(model: type[models.Model], **values: Any) -> None:
     """INSERT one row with exactly these field values (defaults are not filled in)."""
-    sql = _insert_sql(model, tuple(values), connection.vendor)
-    _run(sql, _params(model, values))
+    db = connections[DEFAULT_DB_ALIAS]
+    sql = _insert_sql(model, tuple(values), db.vendor)
+    _run(sql, _params(model, values, db), db)
 
 
 @cache
@@ -245,14 +264,16 @@ def insert_next(model: type[models.Model], counter: str, scope: tuple[str, Any],
     ``scope`` (field, value), in one statement. The caller serializes writers of one scope (holds a
     lock on what the scope belongs to), as it would around a separate ``MAX`` read."""
     field, value = scope
-    sql = _insert_next_sql(model, tuple(values), counter, field, connection.vendor)
-    _run(sql, [*_params(model, values), prep(model, field, value)])
+    db = connections[DEFAULT_DB_ALIAS]
+    sql = _insert_next_sql(model, tuple(values), counter, field, db.vendor)
+    _run(sql, [*_params(model, values, db), prep(model, field, value)], db)
 
 
 def update(model: type[models.Model], pk: Any, **values: Any) -> int:
     """UPDATE the row with primary key ``pk``; returns the number of rows changed."""
-    sql = _update_sql(model, tuple(values), connection.vendor)
-    cursor = _run(sql, [*_params(model, values), pk])
+    db = connections[DEFAULT_DB_ALIAS]
+    sql = _update_sql(model, tuple(values), db.vendor)
+    cursor = _run(sql, [*_params(model, values, db), pk], db)
     return int(cursor.rowcount)
 
 
@@ -262,13 +283,14 @@ def lock(model: type[M], pk: Any) -> M | None:
     Call inside ``transaction.atomic()``. Values pass through Django's converters, so the
     instance is the one the ORM would build.
     """
-    sql, compiler, converters, names = _lock_plan(model, connection.vendor)
-    cursor = _run(sql, [pk])
+    db = connections[DEFAULT_DB_ALIAS]
+    sql, compiler, converters, names = _lock_plan(model, db.vendor)
+    cursor = _run(sql, [pk], db)
     found = cursor.fetchall()
     if not found:
         return None
     row = next(iter(compiler.apply_converters(found, converters))) if converters else found[0]
-    return model.from_db(connection.alias, names, row)
+    return model.from_db(db.alias, names, row)
 
 
 def rows(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:

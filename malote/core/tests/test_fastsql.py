@@ -3,7 +3,7 @@ per-order counter of ``insert_next`` follows each order's own rows."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -29,6 +29,13 @@ AT = datetime(2026, 11, 29, 23, 21, tzinfo=UTC)
         (OutboxMessage, "state", OrderStatus.PAID),  # a str subclass takes the ORM's path
         (OutboxMessage, "payload", {"status": "paid", "total": "10.00"}),
         (OutboxMessage, "created_at", AT),
+        (
+            OutboxMessage,
+            "created_at",
+            datetime(2026, 11, 29, 20, 21, 5, 123456, tzinfo=timezone(timedelta(hours=-3))),
+        ),
+        (OutboxMessage, "payload", [{"sku": "BONE-AZUL", "quantity": 12}, "ç"]),
+        (OrderEvent, "data", {"at": "2026-11-29T23:21:00+00:00", "nested": {"n": [1, 2]}}),
         (OrderEvent, "actor_user", None),
         (Order, "total", Decimal("94.90")),
     ],
