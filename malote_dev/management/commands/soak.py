@@ -33,7 +33,10 @@ class Command(BaseCommand):
         parser.add_argument("--out", default=None, help="also write the JSON here")
         parser.add_argument("--small", action="store_true", help="only a couple of faults (the suite's soak)")
         parser.add_argument(
-            "--sales", type=int, default=None, help="purchases in the day (default minutes×6)"
+            "--sales",
+            type=int,
+            default=None,
+            help="purchases in the day (default one per 10 s of the day, at least 6: 18 in 5 minutes)",
         )
         parser.add_argument("--dir", default=None, help="scratch directory, wiped first (default var/soak)")
 
