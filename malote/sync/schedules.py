@@ -14,6 +14,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from malote.sync.errors import DeliveryError
 from malote.sync.models import Schedule, ScheduleRun
 
 log = logging.getLogger(__name__)
@@ -59,7 +60,11 @@ def run_due(worker: str, *, now: datetime | None = None) -> list[ScheduleRun]:
                 raise LookupError(f"no job named {schedule.job!r}")
             detail, ok = job(schedule, slot), True
         except Exception as exc:  # a failing job is recorded and retried next slot, never kills the worker
-            log.exception("schedule %s failed", schedule.name)
+            if isinstance(exc, DeliveryError) and not getattr(exc, "counts_as_attempt", True):
+                # Deferred before any remote call (Malote's own rate limit): expected, no traceback.
+                log.warning("schedule %s deferred to its next slot: %s", schedule.name, exc)
+            else:
+                log.exception("schedule %s failed", schedule.name)
             detail, ok = f"{type(exc).__name__}: {exc}", False
         finished = timezone.now()
         ScheduleRun.objects.filter(pk=run.pk).update(finished_at=finished, ok=ok, detail=detail[:4000])

@@ -102,6 +102,26 @@ def test_a_failing_job_is_recorded_and_the_next_slot_runs(db: None) -> None:
     assert len(schedules.run_due("w", now=now + timedelta(seconds=61))) == 1
 
 
+@pytest.mark.parametrize("deferred", [True, False])
+def test_a_job_deferred_by_the_rate_limit_logs_no_traceback_a_failure_does(
+    db: None, caplog: pytest.LogCaptureFixture, deferred: bool
+) -> None:
+    from malote.sync.errors import DeliveryError
+
+    class Deferred(DeliveryError):
+        counts_as_attempt = False
+
+    def limited(schedule: Schedule, slot: datetime) -> str:
+        raise (Deferred if deferred else DeliveryError)("1/s for orders_get", retryable=True, retry_after=3.0)
+
+    schedules.register_job("test.limited", limited)
+    Schedule.objects.create(name="limited", job="test.limited", interval_seconds=60)
+    schedules.run_due("w", now=datetime(2026, 11, 21, 12, 0, 0, tzinfo=UTC))
+    [record] = [r for r in caplog.records if "limited" in r.getMessage()]
+    assert (record.exc_info is None) is deferred
+    assert ScheduleRun.objects.get().ok is False  # not done either way: the next slot runs it
+
+
 def test_disabled_schedules_do_not_run(counted_job: list[datetime]) -> None:
     Schedule.objects.create(name="off", job="test.count", interval_seconds=60, enabled=False)
     assert schedules.run_due("w") == []
