@@ -72,7 +72,7 @@ def _out(m: OutboxMessage) -> dict[str, Any]:
 @router.get("/outbox", response={200: list[MessageOut], **ERRORS}, summary="List outbox messages")
 def list_messages(
     request: HttpRequest,
-    state: Literal["pending", "in_flight", "done", "dead"] = Query(MessageState.DEAD),
+    state: Literal["pending", "in_flight", "done", "dead", "superseded"] = Query(MessageState.DEAD),
     destination: str | None = Query(None, max_length=80),
     order_id: int | None = Query(None, ge=1, le=MAX_ID),
     limit: int = Query(100, ge=1, le=1000),

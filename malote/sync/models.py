@@ -20,6 +20,9 @@ class MessageState(models.TextChoices):
     IN_FLIGHT = "in_flight", _("Em envio")
     DONE = "done", _("Entregue")
     DEAD = "dead", _("Falha definitiva")
+    # A dead message whose state a later message of its destination and key delivered (a status or
+    # a stock level pushed again since): nothing left to deliver, no longer a failure to act on.
+    SUPERSEDED = "superseded", _("Substituída por um envio posterior")
 
 
 # The states of a message still to be delivered. ``outbox_key_state`` covers only these rows, so its

@@ -185,6 +185,7 @@ def settle(worker: str, outcomes: list[Outcome], *, retry: RetryPolicy | None = 
             OutboxMessage.objects.filter(id__in=delivered, state=S.IN_FLIGHT, lease_owner=worker).update(
                 state=S.DONE, delivered_at=now, lease_owner="", lease_expires_at=None, last_error=""
             )
+            _supersede(delivered)
         for outcome in outcomes:
             error = outcome.error
             if error is None:
@@ -207,6 +208,24 @@ def settle(worker: str, outcomes: list[Outcome], *, retry: RetryPolicy | None = 
                 last_status=error.status,
             )
         crashpoints.reach("during_commit")
+
+
+# Kinds whose payload is the whole current state of what they push (the order's status, a SKU's
+# available stock): a later one delivered to the same destination and key leaves an earlier dead
+# one with nothing to deliver. An order's creation, an invoice or an e-mail is never superseded.
+STATE_KINDS = ("order.status", "order.cancellation", "stock.available")
+
+
+def _supersede(delivered: list[int]) -> int:
+    """Dead state messages older than a state message just delivered to the same destination and
+    key become ``superseded`` (kept, but no longer a failure for a person). Returns how many."""
+    fresh = OutboxMessage.objects.filter(id__in=delivered, state=S.DONE, kind__in=STATE_KINDS)
+    superseded = 0
+    for message_id, destination, key in fresh.values_list("id", "destination", "key"):
+        superseded += OutboxMessage.objects.filter(
+            destination=destination, key=key, state=S.DEAD, kind__in=STATE_KINDS, id__lt=message_id
+        ).update(state=S.SUPERSEDED)
+    return superseded
 
 
 # --- operators ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from malote.accounts import idempotency
@@ -131,7 +131,11 @@ def candidates(now: datetime, rules: Policy) -> dict[str, models.QuerySet[Any]]:
     found: dict[str, models.QuerySet[Any]] = {
         OUTBOX: _kept(
             OutboxMessage.objects.filter(
-                state=MessageState.DONE, delivered_at__lt=now - timedelta(days=rules.outbox_days)
+                Q(state=MessageState.DONE, delivered_at__lt=now - timedelta(days=rules.outbox_days))
+                # superseded dead messages: their state was delivered by a later message
+                | Q(
+                    state=MessageState.SUPERSEDED, next_attempt_at__lt=now - timedelta(days=rules.outbox_days)
+                )
             )
         ),
         INBOX: _kept(
