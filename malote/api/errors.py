@@ -129,6 +129,12 @@ RULES_BEYOND_SCHEMA: frozenset[str] = frozenset(
         OrdersErrorCode.INVOICE_NUMBER_MISMATCH,
         OrdersErrorCode.INVOICE_SERIES_MISMATCH,
         OrdersErrorCode.INVOICE_ISSUED_AT_MISMATCH,
+        # Shipments in parts: against the order's lines and what already left (docs/lifecycle.md)
+        OrdersErrorCode.SHIPMENT_LINE_UNKNOWN,
+        OrdersErrorCode.SHIPMENT_LINE_AMBIGUOUS,
+        OrdersErrorCode.SHIPMENT_LINE_REPEATED,
+        OrdersErrorCode.SHIPMENT_QUANTITY_EXCEEDS_REMAINING,
+        OrdersErrorCode.SHIPMENT_UNKNOWN,
         ApiErrorCode.INVALID_CURSOR,
         # Returns: against the order's lines, payments and NF-e (docs/returns.md)
         ReturnsErrorCode.RETURN_CHANNEL_UNKNOWN,

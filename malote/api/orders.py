@@ -11,22 +11,46 @@ from typing import Annotated, Any, Literal
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils import timezone
-from ninja import Path, Query, Router, Status
-from pydantic import WithJsonSchema
+from ninja import Path, Query, Router, Schema, Status
+from pydantic import Field, WithJsonSchema
 
+from malote.api import schemas
 from malote.api.auth import actor_for, require
 from malote.api.bodies import read_object, request_body
 from malote.api.errors import ApiErrorCode
-from malote.api.schemas import MAX_ID, EventOut, OrderOut, OrderPageOut, TransitionOut, error_responses
+from malote.api.schemas import MAX_ID, EventOut, OrderPageOut, TransitionOut, error_responses
 from malote.api.streaming import streaming_response
 from malote.core.errors import InvalidInput, NotFound
 from malote.fiscal.errors import FiscalErrorCode
-from malote.orders import actions, invoice_events, selectors, serializers
+from malote.orders import actions, invoice_events, selectors, serializers, shipments
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Order
-from malote.orders.schemas import YEAR_1970_TO_2200, OrderIn
+from malote.orders.schemas import YEAR_1970_TO_2200, InvoiceIn, OrderIn, ShipIn
 from malote.orders.statuses import OrderStatus
+
+
+# The parts of a partial shipment (docs/lifecycle.md). These extend ``malote.api.schemas``'
+# ShipmentOut and OrderOut under the same component names; they belong there (moved when that
+# module is next edited).
+class ShipmentLineOut(Schema):
+    line: int = Field(description="The order line's position")
+    sku: str
+    quantity: int = Field(description="Units of the line in this part")
+
+
+class ShipmentOut(schemas.ShipmentOut):
+    number: int = Field(description="The part's number in the order, 1, 2… in the order recorded")
+    lines: list[ShipmentLineOut] = Field(
+        description="The units this part carries (a shipment of the whole order lists every unit;"
+        " one still ready for collection, none)"
+    )
+
+
+class OrderOut(schemas.OrderOut):
+    shipments: list[ShipmentOut]  # type: ignore[assignment]
+    unshipped: list[ShipmentLineOut] = Field(description="Units of the order not yet in any part")
+
 
 router = Router(tags=["orders"])
 OrderId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -40,7 +64,7 @@ BODY_ERRORS = error_responses(404, 409, 413)
 def _order_or_404(order_id: int) -> Order:
     order = (
         Order.objects.select_related("channel")
-        .prefetch_related("lines", "payments", "invoices__events", "shipments", "links__channel")
+        .prefetch_related("lines", "payments", "invoices__events", "shipments__lines__line", "links__channel")
         .filter(pk=order_id)
         .first()
     )
@@ -334,6 +358,49 @@ def record_invoice_event(request: HttpRequest, order_id: OrderId) -> dict[str, A
     else:
         payload = read_object(request)
     invoice_events.record_invoice_event(order_id, payload, actor=actor_for(request))
+    return serializers.order_detail(_order_or_404(order_id), request.user)
+
+
+@router.post(
+    "/orders/{int:order_id}/shipments",
+    response={200: OrderOut, **BODY_ERRORS},
+    summary="Ship a further part of the order (partial shipment)",
+    description=(
+        "Records another part (volume) of an order already shipped — status shipped, in_transit or"
+        " delivery_failed — with its carrier, service, tracking code (checked by the carrier's rule)"
+        " and units: lines as {sku or line, quantity}, or none for every unit left. The status does"
+        " not change. Needs orders.change_order_status. The same part again is a no-op; its tracking"
+        " code with other data, or another part's: 409 shipment_part_conflict; nothing left: 409"
+        " order_fully_shipped; the order not on its way (the first part is transitions/ship): 409"
+        " shipment_part_not_allowed; more units than are left: 422 shipment_quantity_exceeds_remaining."
+    ),
+    openapi_extra={"requestBody": request_body(ShipIn, required=True)},
+)
+def ship_part(request: HttpRequest, order_id: OrderId) -> dict[str, Any]:
+    _order_or_404(order_id)
+    require(request, "orders.change_order_status")
+    shipments.ship_part(order_id, read_object(request), actor=actor_for(request))
+    return serializers.order_detail(_order_or_404(order_id), request.user)
+
+
+@router.post(
+    "/orders/{int:order_id}/invoices",
+    response={200: OrderOut, **BODY_ERRORS},
+    summary="Add a further NF-e to an invoiced order (the ERP split it)",
+    description=(
+        "For an order already invoiced (transitions/invoice) whose ERP issued several NF-e: the key's"
+        " number, series and month are checked as in invoice, the key is unique (409"
+        " invoice_key_in_use); the XML, when given, must be the key's and the customer's, but may"
+        " cover part of the order's total. No status changes and no stock moves. Needs"
+        " orders.change_order_status. The same key again is a no-op; before the first invoice: 409"
+        " invoice_missing; a canceled order: 409 invoice_not_allowed."
+    ),
+    openapi_extra={"requestBody": request_body(InvoiceIn, required=True)},
+)
+def add_invoice(request: HttpRequest, order_id: OrderId) -> dict[str, Any]:
+    _order_or_404(order_id)
+    require(request, "orders.change_order_status")
+    shipments.add_invoice(order_id, read_object(request), actor=actor_for(request))
     return serializers.order_detail(_order_or_404(order_id), request.user)
 
 

@@ -114,6 +114,21 @@ MESSAGES: dict[str, Promise] = {
     "shipping_service_mismatch": _("Este serviço não é da transportadora escolhida."),
     "stock_negative": _("O estoque não pode ficar negativo."),
     "stock_below_reserved": _("O estoque físico não pode ficar abaixo do reservado."),
+    # shipments in parts, further NF-e
+    "shipment_line_unknown": _("O pedido não tem esse item."),
+    "shipment_line_ambiguous": _("Este SKU está em mais de um item do pedido: indique a posição do item."),
+    "shipment_line_repeated": _("Este item foi informado duas vezes."),
+    "shipment_quantity_exceeds_remaining": _("A quantidade passa do que resta enviar deste item."),
+    "shipment_part_not_allowed": _(
+        "Outra parte só pode ser enviada depois do primeiro envio e enquanto o pedido está a caminho."
+    ),
+    "shipment_part_conflict": _("Este código de rastreio já está registrado em uma parte com outros dados."),
+    "shipment_unknown": _("Nenhuma parte deste pedido tem esse código de rastreio."),
+    "order_fully_shipped": _("Todas as unidades do pedido já foram enviadas."),
+    "order_not_fully_shipped": _(
+        "Ainda há unidades deste pedido sem envio: envie-as ou confirme a entrega de uma parte."
+    ),
+    "invoice_not_allowed": _("O pedido está cancelado: não recebe outra NF-e."),
     # actions on an inbox issue (reconcile)
     "issue_not_found": _("Pendência não encontrada."),
     "issue_closed": _("Esta pendência já foi encerrada."),

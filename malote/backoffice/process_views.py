@@ -23,6 +23,8 @@ from malote.backoffice import form_messages, results
 from malote.backoffice.access import backoffice_view
 from malote.backoffice.stock_missing import missing_stock
 from malote.backoffice.transition_forms import (
+    COMMANDS,
+    SHIP_PART,
     attach_error,
     build_form,
     build_invoice_event_form,
@@ -35,8 +37,9 @@ from malote.core.errors import MaloteError
 from malote.orders import actions
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.invoice_events import record_invoice_event
-from malote.orders.lifecycle import TRANSITIONS
+from malote.orders.lifecycle import TRANSITIONS, Transition
 from malote.orders.models import Invoice, InvoiceEvent, InvoiceEventType, Order
+from malote.orders.shipments import ship_part
 from malote.sync import outbox
 from malote.sync.models import OutboxMessage
 
@@ -63,6 +66,8 @@ def _done(request: HttpRequest, url: str) -> HttpResponse:
 @backoffice_view()
 @require_http_methods(["GET", "POST"])
 def process_transition(request: HttpRequest, order_id: int, name: str) -> HttpResponseBase:
+    if name in COMMANDS:
+        return _process_command(request, order_id, COMMANDS[name])
     transition = TRANSITIONS.get(name)
     if transition is None:
         raise Http404(_("Ação desconhecida."))
@@ -96,6 +101,55 @@ def process_transition(request: HttpRequest, order_id: int, name: str) -> HttpRe
         if blocked:
             form.errors.append({"code": OrdersErrorCode.TRANSITION_NOT_ALLOWED, "detail": blocked})
     context = {"order": order, "form": form, "action": request.path, "missing_stock": missing_stock(order)}
+    template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
+    return render(request, template or "backoffice/transition_page.html", context, status=status)
+
+
+def _ship_part_blocked(order: Order) -> str:
+    """Why no further part can leave now ("" : it can)."""
+    blocked = SHIP_PART.blocking_reason(order)
+    if blocked:
+        return blocked
+    if not order.units_left_to_ship():
+        return _("Todas as unidades do pedido já foram enviadas.")
+    return ""
+
+
+def _process_command(request: HttpRequest, order_id: int, command: Transition) -> HttpResponseBase:
+    """A command that changes no status, from the processing page: a further part of the shipment
+    (``orders.shipments.ship_part``), with the logged-in user as the actor."""
+    if not request.user.has_perm(command.permission):
+        raise PermissionDenied
+    order = Order.objects.filter(pk=order_id).select_related("channel").first()
+    if order is None:
+        raise Http404(_("Pedido não encontrado."))
+    status = 200
+    if request.method == "POST":
+        form = build_form(command, order, request.POST)
+        sent = payload(clean(form, order))
+        if form.has_errors:
+            status = 422
+        else:
+            try:
+                result = ship_part(order.pk, sent, actor=Actor.user(request.user))
+            except MaloteError as exc:
+                attach_error(form, exc, order, sent)
+                status = 422 if exc.status == 422 else 409
+            else:
+                if result.applied:
+                    text = _("Parte enviada (rastreio %(tracking)s).") % {
+                        "tracking": result.shipment.tracking_code
+                    }
+                else:
+                    text = _("Esta parte já estava registrada; nada mudou.")
+                messages.success(request, text)
+                return _done(request, _order_url(order.pk, "envios"))
+    else:
+        form = build_form(command, order)
+        blocked = _ship_part_blocked(order)
+        if blocked:
+            form.errors.append({"code": OrdersErrorCode.SHIPMENT_PART_NOT_ALLOWED, "detail": blocked})
+    context = {"order": order, "form": form, "action": request.path, "missing_stock": []}
     template = "backoffice/_transition_form.html" if getattr(request, "htmx", False) else None
     return render(request, template or "backoffice/transition_page.html", context, status=status)
 
@@ -215,6 +269,20 @@ def transitions_context(order: Order, user: Any) -> list[dict[str, Any]]:
                 "target": transition.target or "",
                 "url": reverse("backoffice:process", args=[order.pk, transition.name]),
                 "danger": transition.name == "cancel",
+            }
+        )
+    if (
+        user.has_perm(SHIP_PART.permission)
+        and order.status in SHIP_PART.sources
+        and not _ship_part_blocked(order)
+    ):
+        found.append(
+            {
+                "name": SHIP_PART.name,
+                "label": str(SHIP_PART.label),
+                "target": "",
+                "url": reverse("backoffice:process", args=[order.pk, SHIP_PART.name]),
+                "danger": False,
             }
         )
     return found

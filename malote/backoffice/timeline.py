@@ -134,6 +134,15 @@ def _describe(event: OrderEvent, order: Order, names: ev.ChannelNames) -> tuple[
         if sent:
             detail += " · " + _("Enviado a %(channels)s") % {"channels": _channels(sent, names)}
         return _("NF-e: %(event)s") % {"event": words}, detail, True
+    if kind == "shipment_part":
+        label = _("Parte %(part)s enviada (rastreio %(tracking)s)")
+        return label % {"part": data.get("part", ""), "tracking": data.get("tracking_code", "")}, "", True
+    if kind == "shipment_delivered":
+        label = _("Parte %(part)s entregue (rastreio %(tracking)s)")
+        return label % {"part": data.get("part", ""), "tracking": data.get("tracking_code", "")}, "", True
+    if kind == "invoice_added":
+        label = _("NF-e nº %(number)s (série %(series)s) adicionada")
+        return label % {"number": data.get("number", ""), "series": data.get("series", "")}, "", True
     if kind == "divergence_detected":
         return _("Divergência detectada em %(channel)s") % {"channel": channel}, "", True
     if kind == "divergence_resolved":

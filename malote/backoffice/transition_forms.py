@@ -44,8 +44,13 @@ from malote.backoffice.errors import BackofficeErrorCode
 from malote.core.errors import MaloteError
 from malote.fiscal.nfe_key import compact_nfe_key
 from malote.fiscal.tracking import CORREIOS, carrier_key
+from malote.orders import parts
 from malote.orders.errors import OrdersErrorCode
+from malote.orders.lifecycle import Transition
 from malote.orders.models import Invoice, Order, Shipment
+from malote.orders.schemas import ShipIn
+from malote.orders.shipments import SHIPPING
+from malote.orders.statuses import ShipmentStatus
 
 # Portuguese labels; a (transition, field) entry wins over the field's own.
 LABELS: dict[str | tuple[str, str], Any] = {
@@ -73,6 +78,8 @@ LABELS: dict[str | tuple[str, str], Any] = {
     "nfe_action": _("O que fazer com a NF-e"),
     ("approve_payment", "method"): _("Forma de pagamento"),
     ("ship", "method"): _("Serviço de envio"),
+    ("ship_part", "method"): _("Serviço de envio"),
+    ("deliver", "tracking_code"): _("Parte entregue"),
 }
 HELP: dict[str | tuple[str, str], Any] = {
     ("invoice", "key"): _("Pode colar com espaços ou em grupos de 4, como no DANFE."),
@@ -89,7 +96,15 @@ LONG_TEXT = frozenset({"xml", "note", "description"})
 # Fields the form reads from the key when left empty.
 FROM_KEY = frozenset({"number", "series"})
 # Text fields the form turns into lists of choices; the typed alternative follows each.
-CARRIER_FORMS = frozenset({"ship", "ready_to_ship"})
+CARRIER_FORMS = frozenset({"ship", "ready_to_ship", "ship_part"})
+# Forms that send a part of the order (docs/lifecycle.md, "Partial shipments"): one quantity per
+# line with units left when more than one unit is left; left as prefilled, everything leaves.
+SHIP_FORMS = frozenset({"ship", "ship_part"})
+QUANTITY = "qty_"
+# A further part of a shipment: a command, not a transition (``orders.shipments.ship_part``), run
+# from the same processing page while the order is on its way.
+SHIP_PART = Transition("ship_part", _("Enviar outra parte"), frozenset(SHIPPING), None, ShipIn)
+COMMANDS = {SHIP_PART.name: SHIP_PART}
 NFE_WINDOW = timedelta(hours=24)
 
 
@@ -232,7 +247,12 @@ def build_form(transition: Any, order: Order, data: QueryDict | None = None) -> 
             value = given(name) if data is not None else guessed[0]
             fields += _carrier_fields(name, label, required, value, given("carrier_other"))
             continue
-        if name_of == "ship" and name == "method":
+        if name == "lines":
+            continue  # one quantity per line, below
+        if name_of == "deliver" and name == "tracking_code":
+            fields += _part_choice(order, data)
+            continue
+        if name_of in SHIP_FORMS and name == "method":
             value = given(name) if data is not None else guessed[1]
             fields.append(FormField(name, label, "select", required, value, groups=carriers.service_groups()))
             fields.append(
@@ -264,12 +284,59 @@ def build_form(transition: Any, order: Order, data: QueryDict | None = None) -> 
             )
         )
     form = TransitionForm(name_of, str(transition.label), fields)
+    if name_of in SHIP_FORMS:
+        form.fields += _quantity_fields(order, data)
     if name_of == "cancel" and has_invoice(order):
         chosen = data.get("nfe_action", "") if data is not None else ""
         choices = [(value, str(text)) for value, text in NFE_ACTIONS]
         form.fields.append(FormField("nfe_action", str(LABELS["nfe_action"]), "radio", True, chosen, choices))
         form.warning = nfe_warning(order)
     return form
+
+
+def _left_by_position(order: Order) -> dict[int, int]:
+    left = parts.remaining_quantities(order)
+    return {line.position: left[line.pk] for line in order.lines.all() if line.pk in left}
+
+
+def _quantity_fields(order: Order, data: QueryDict | None) -> list[FormField]:
+    """One quantity per line with units left, prefilled with all of them, when more than one unit
+    is left: the operator lowers what does not leave in this part (0: none of the line)."""
+    left = _left_by_position(order)
+    if sum(left.values()) <= 1:
+        return []
+    found = []
+    for line in order.lines.all():
+        if line.position not in left:
+            continue
+        name = f"{QUANTITY}{line.position}"
+        value = data.get(name, "") if data is not None else str(left[line.position])
+        help_text = _g("Unidades nesta parte (%(left)s a enviar); 0 para não enviar agora.") % {
+            "left": left[line.position]
+        }
+        found.append(
+            FormField(name, f"{line.sku} — {line.name}", "text", False, value, max_length=7, help=help_text)
+        )
+    return found
+
+
+def _part_choice(order: Order, data: QueryDict | None) -> list[FormField]:
+    """Which part was delivered, when the order left in several: none chosen is the whole order."""
+    sent = parts.sent_parts(order)
+    if len(sent) < 2:
+        return []
+    choices = [
+        (
+            part.tracking_code,
+            _g("Parte %(number)s: %(tracking)s") % {"number": n, "tracking": part.tracking_code},
+        )
+        for n, part in enumerate(sent, start=1)
+        if part.status != ShipmentStatus.DELIVERED
+    ]
+    value = data.get("tracking_code", "") if data is not None else ""
+    label = str(LABELS[("deliver", "tracking_code")])
+    help_text = _g("Deixe em branco para confirmar a entrega do pedido inteiro.")
+    return [FormField("tracking_code", label, "select", False, value, choices=choices, help=help_text)]
 
 
 # --- reading and checking a submitted form -----------------------------------------------------------
@@ -366,16 +433,44 @@ def _check_tracking(form: TransitionForm, data: dict[str, Any]) -> None:
         form.add_error("tracking_code", exc.code, form_messages.text(exc.code, **params))
 
 
+def _part_lines(form: TransitionForm, data: dict[str, Any], order: Order) -> None:
+    """The quantities typed per line → the ``lines`` of the part (none when every unit left leaves:
+    the whole order, or the rest of it). An empty quantity is all of the line's units left."""
+    typed = {name: data.pop(name) for name in list(data) if name.startswith(QUANTITY)}
+    asked = [item for item in form.fields if item.name.startswith(QUANTITY)]
+    if not asked:
+        return
+    left = _left_by_position(order)
+    lines = []
+    everything = True
+    for item in asked:
+        position = int(item.name.removeprefix(QUANTITY))
+        units_left = left.get(position, 0)
+        value = str(typed.get(item.name, "")).strip()
+        if value and not value.isdigit():
+            form.add_error(item.name, "int_parsing", form_messages.text("int_parsing"))
+            continue
+        units = int(value) if value else units_left
+        if units > units_left:
+            code = OrdersErrorCode.SHIPMENT_QUANTITY_EXCEEDS_REMAINING
+            form.add_error(item.name, code, form_messages.text(code, remaining=units_left))
+            continue
+        everything = everything and units == units_left
+        if units:
+            lines.append({"line": position, "quantity": units})
+    if not everything:
+        data["lines"] = lines  # none at all: the schema's "at least one line"
+
+
 def _check_delivery(form: TransitionForm, data: dict[str, Any], order: Order, typed: str) -> None:
     delivered = data.get("delivered_at")
     if not isinstance(delivered, datetime):
         return
-    shipped = (
-        Shipment.objects.filter(order=order, shipped_at__isnull=False)
-        .order_by("-shipped_at")
-        .values_list("shipped_at", flat=True)
-        .first()
-    )
+    named = data.get("tracking_code")
+    shipments = Shipment.objects.filter(order=order, shipped_at__isnull=False)
+    if named:
+        shipments = shipments.filter(tracking_code=named)
+    shipped = shipments.order_by("-shipped_at").values_list("shipped_at", flat=True).first()
     if shipped is None or delivered >= shipped:
         return
     # The form shows minutes: a delivery typed in the shipment's own minute is not before it.
@@ -421,9 +516,10 @@ def clean(form: TransitionForm, order: Order) -> dict[str, Any]:
         _check_key(form, data, order)
     if form.transition in CARRIER_FORMS:
         carrier = _resolve_carrier(form, data)
-        if form.transition == "ship":
+        if form.transition in SHIP_FORMS:
             _resolve_service(form, data, carrier)
             _check_tracking(form, data)
+            _part_lines(form, data, order)
     if form.transition == "deliver":
         _check_delivery(form, data, order, typed.get("delivered_at", ""))
     _check_schema(form, data)
@@ -453,7 +549,7 @@ def _check_schema(form: TransitionForm, data: dict[str, Any]) -> None:
 def _schema_of(form: TransitionForm) -> type[BaseModel]:
     from malote.orders.lifecycle import TRANSITIONS
 
-    schema: type[BaseModel] = TRANSITIONS[form.transition].input
+    schema: type[BaseModel] = (COMMANDS.get(form.transition) or TRANSITIONS[form.transition]).input
     return schema
 
 
@@ -471,7 +567,19 @@ def attach_error(form: TransitionForm, exc: MaloteError, order: Order, sent: dic
         name = str(error.get("field") or "").split(".")[-1]
         if code == OrdersErrorCode.INVOICE_KEY_IN_USE:
             name = "key"
+        if str(error.get("field") or "").startswith("lines."):
+            name = _quantity_field_of(form, sent, str(error["field"]))
         form.add_error(name, code, _command_text(code, exc, order, sent))
+
+
+def _quantity_field_of(form: TransitionForm, sent: dict[str, Any], field_path: str) -> str:
+    """The quantity field of the part's line an error on ``lines.N…`` is about ("" : the form's)."""
+    try:
+        line = sent["lines"][int(field_path.split(".")[1])]
+    except (KeyError, IndexError, ValueError, TypeError):
+        return ""
+    name = f"{QUANTITY}{line.get('line')}"
+    return name if form.get(name) is not None else ""
 
 
 def _command_text(code: str, exc: MaloteError, order: Order, sent: dict[str, Any]) -> str:

@@ -213,10 +213,16 @@ def run_transition(
     ``Conflict`` ``transition_not_allowed`` (with the current status) when the table forbids it,
     and ``Conflict`` ``transition_conflict`` when the transition already happened with other data.
     Repeating a transition that already happened with the same data is a successful no-op
-    (``applied`` is False), so connectors may retry freely.
+    (``applied`` is False), so connectors may retry freely. ``deliver`` naming a part by its
+    tracking code is ``shipments.deliver_part``.
     """
     transition = get_transition_or_404(name)
     data = parse_transition_input(transition, payload)
+    if name == "deliver" and getattr(data, "tracking_code", None) is not None:
+        # One part of a partial shipment (docs/lifecycle.md): the status changes with the last one.
+        from malote.orders.shipments import deliver_part
+
+        return deliver_part(order_id, data, actor=actor)  # type: ignore[arg-type]
     with transaction.atomic():
         order = fastsql.lock(Order, order_id)
         if order is None:

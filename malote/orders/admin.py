@@ -36,7 +36,7 @@ class InvoiceInline(ReadOnlyInline):
 
 class ShipmentInline(ReadOnlyInline):
     model = Shipment
-    fields = ("status", "carrier", "method", "tracking_code", "shipped_at", "delivered_at")
+    fields = ("part", "status", "carrier", "method", "tracking_code", "shipped_at", "delivered_at")
 
 
 class EventInline(ReadOnlyInline):

@@ -21,7 +21,7 @@ from malote.channels.models import Channel, ChannelRole, OrderLink
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput
-from malote.orders import events, schemas
+from malote.orders import events, parts, schemas
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.models import Invoice, Order, Payment, Shipment
 from malote.orders.selectors import channels_needing_invoice_xml, order_stock_lines
@@ -144,7 +144,9 @@ def invoice_xml_fields(doc: fiscal.NfeDocument) -> dict[str, Any]:
     }
 
 
-def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> dict[str, Any]:
+def check_invoice_xml(
+    order: Order, xml: str, key: str, *, needs_xml: bool, whole_order: bool = True
+) -> dict[str, Any]:
     """Parse the XML and make it agree with the key, the order total and the customer; a channel
     that takes the NF-e only as XML needs the authorized file (nfeProc). Returns the SEFAZ
     authorization facts (no ``protocol`` and ``status`` without a protNFe) and, under
@@ -155,7 +157,7 @@ def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> d
         fiscal.check_nfe_xml_against_key(doc, key)
     except fiscal.FiscalError as exc:
         raise InvalidInput(exc.detail, code=exc.code, field="xml") from None
-    if doc.total != order.total:
+    if whole_order and doc.total != order.total:
         raise InvalidInput(
             f"The NF-e total {doc.total} differs from the order total {order.total}.",
             code=OrdersErrorCode.NFE_XML_TOTAL_MISMATCH,
@@ -188,7 +190,8 @@ def check_invoice_xml(order: Order, xml: str, key: str, *, needs_xml: bool) -> d
     }
 
 
-def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
+def check_invoice_key(data: schemas.InvoiceIn) -> fiscal.NfeKey:
+    """The key's number, series and issue month must be the input's; raises coded ``InvalidInput``."""
     key = fiscal.parse_nfe_key(data.key)
     if key.number != int(data.number):
         raise InvalidInput(
@@ -208,12 +211,20 @@ def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
             code=OrdersErrorCode.INVOICE_ISSUED_AT_MISMATCH,
             field="issued_at",
         )
-    if fastsql.rows(
-        "SELECT order_id FROM orders_invoice WHERE key = %s AND order_id <> %s", [key.key, order.pk]
-    ):
+    return key
+
+
+def check_key_free(order: Order, key: str) -> None:
+    """An NF-e key belongs to one order (409 ``invoice_key_in_use``)."""
+    if fastsql.rows("SELECT order_id FROM orders_invoice WHERE key = %s AND order_id <> %s", [key, order.pk]):
         raise Conflict(
             "This NF-e key already belongs to another order.", code=OrdersErrorCode.INVOICE_KEY_IN_USE
         )
+
+
+def invoice(order: Order, data: schemas.InvoiceIn, actor: Actor) -> Outcome:
+    key = check_invoice_key(data)
+    check_key_free(order, key.key)
     # "Invoice needs XML" (docs/channel-rules.md): an invoice without the XML is still accepted; the
     # channels that take only the XML wait for it (``actions.attach_invoice_xml``), the others
     # (the ERP, other channels) hear about the invoice at once.
@@ -265,6 +276,11 @@ def ship(order: Order, data: schemas.ShipIn, actor: Actor) -> Outcome:
         code = fiscal.validate_tracking_code(data.carrier, data.tracking_code)
     except fiscal.FiscalError as exc:
         raise InvalidInput(exc.detail, code=exc.code, field="tracking_code") from None
+    if data.lines is not None:
+        # The first part of a partial shipment (docs/lifecycle.md): only the units named leave.
+        lines = parts.resolve(order, data.lines, parts.remaining_quantities(order, []))
+        parts.write_part(order, {**parts.shipment_facts(data, code), "part": 1}, lines)
+        return Outcome({"tracking_code": code, "part": 1, "lines": parts.part_lines_dict(lines)})
     facts = {
         "status": ShipmentStatus.SHIPPED,
         "carrier": data.carrier,
@@ -281,7 +297,13 @@ def ship(order: Order, data: schemas.ShipIn, actor: Actor) -> Outcome:
         fastsql.update(Shipment, ready[0][0], **facts)
     else:
         fastsql.insert(
-            Shipment, order=order.pk, collection_code="", problem="", created_at=timezone.now(), **facts
+            Shipment,
+            order=order.pk,
+            collection_code="",
+            problem="",
+            part=0,
+            created_at=timezone.now(),
+            **facts,
         )
     return Outcome({"tracking_code": code})
 
@@ -300,17 +322,31 @@ def report_delivery_problem(order: Order, data: schemas.ReportDeliveryProblemIn,
     return Outcome()
 
 
+# Per shipment still on its way: whether it left after the delivery time, and its part number (0:
+# the whole order in one shipment). One statement, as before partial shipments.
+_OPEN_PARTS = (
+    "SELECT shipped_at > %s, part FROM orders_shipment WHERE order_id = %s AND status NOT IN (%s, %s)"
+)
+
+
 def deliver(order: Order, data: schemas.DeliverIn, actor: Actor) -> Outcome:
-    left_later = fastsql.rows(
-        "SELECT 1 FROM orders_shipment WHERE order_id = %s AND shipped_at > %s",
-        [order.pk, fastsql.prep(Shipment, "shipped_at", data.delivered_at)],
+    open_parts = fastsql.rows(
+        _OPEN_PARTS,
+        [
+            fastsql.prep(Shipment, "shipped_at", data.delivered_at),
+            order.pk,
+            ShipmentStatus.READY,
+            ShipmentStatus.DELIVERED,
+        ],
     )
-    if left_later:
+    if any(left_later for left_later, _ in open_parts):
         raise InvalidInput(
             "The delivery time is before the shipment left.",
             code=OrdersErrorCode.DELIVERED_BEFORE_SHIPPED,
             field="delivered_at",
         )
+    if any(part for _, part in open_parts) or (not open_parts and data.tracking_code is None):
+        _check_nothing_unshipped(order)
     fastsql.execute(
         "UPDATE orders_shipment SET status = %s, delivered_at = %s"
         " WHERE order_id = %s AND status NOT IN (%s, %s)",
@@ -323,6 +359,22 @@ def deliver(order: Order, data: schemas.DeliverIn, actor: Actor) -> Outcome:
         ],
     )
     return Outcome()
+
+
+def _check_nothing_unshipped(order: Order) -> None:
+    """The whole order is delivered only once every unit left (a partial shipment's parts). An order
+    with no shipment Malote knows (a marketplace reporting the delivery itself) is not held back."""
+    sent = parts.sent_parts(order)
+    if not sent:
+        return
+    left = parts.unshipped(order, sent)
+    if left:
+        raise Conflict(
+            "Some units of the order have not shipped yet: ship them (another part) or deliver a part"
+            " by its tracking code.",
+            code=OrdersErrorCode.ORDER_NOT_FULLY_SHIPPED,
+            extra={"status": order.status, "transition": "deliver", "unshipped": left},
+        )
 
 
 def cancel(order: Order, data: schemas.CancelIn, actor: Actor) -> Outcome:

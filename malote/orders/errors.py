@@ -49,6 +49,17 @@ class OrdersErrorCode(StrEnum):
     INVOICE_CORRECTION_SEQUENCE = "invoice_correction_sequence"
     INVOICE_EVENT_PROTOCOL_MISMATCH = "invoice_event_protocol_mismatch"
     NFE_ACTION_REQUIRED = "nfe_action_required"
+    # Partial shipments and further NF-e (effects.py, shipments.py)
+    SHIPMENT_LINE_UNKNOWN = "shipment_line_unknown"
+    SHIPMENT_LINE_AMBIGUOUS = "shipment_line_ambiguous"
+    SHIPMENT_LINE_REPEATED = "shipment_line_repeated"
+    SHIPMENT_QUANTITY_EXCEEDS_REMAINING = "shipment_quantity_exceeds_remaining"
+    SHIPMENT_PART_NOT_ALLOWED = "shipment_part_not_allowed"
+    SHIPMENT_PART_CONFLICT = "shipment_part_conflict"
+    SHIPMENT_UNKNOWN = "shipment_unknown"
+    ORDER_FULLY_SHIPPED = "order_fully_shipped"
+    ORDER_NOT_FULLY_SHIPPED = "order_not_fully_shipped"
+    INVOICE_NOT_ALLOWED = "invoice_not_allowed"
     # Searching and listing (selectors.py)
     INVALID_DATETIME = "invalid_datetime"
     QUERY_TOO_LONG = "query_too_long"

@@ -86,3 +86,20 @@ def divergence_resolved(
 def integration_link(order: Order, actor: Actor, *, channel: str, external_id: str, note: str) -> None:
     """The order's copy in ``channel`` was found under ``external_id`` ("" : it has none there)."""
     _event(order, "integration_link", actor, {"channel": channel, "external_id": external_id, "note": note})
+
+
+def shipment_part(order: Order, actor: Actor, data: dict[str, Any]) -> None:
+    """A further part of a partial shipment left (``data``: input, part, tracking_code, lines,
+    unshipped)."""
+    _event(order, "shipment_part", actor, data)
+
+
+def shipment_delivered(order: Order, actor: Actor, data: dict[str, Any]) -> None:
+    """One part of several was delivered; the order's status did not change (others are on their
+    way or units remain unshipped)."""
+    _event(order, "shipment_delivered", actor, data)
+
+
+def invoice_added(order: Order, actor: Actor, data: dict[str, Any]) -> None:
+    """A further NF-e of the order (the ERP split it): key, number, series."""
+    _event(order, "invoice_added", actor, data)

@@ -95,6 +95,17 @@ class Order(models.Model):
     def status_label(self) -> str:
         return str(OrderStatus(self.status).label)
 
+    def units_left_to_ship(self) -> list[dict[str, object]]:
+        """Once part of the order left, the units not yet in any part (``{line, sku, quantity}``);
+        before it left, or when everything did, none (docs/lifecycle.md, "Partial shipments")."""
+        from malote.orders import parts
+
+        sent = [s for s in self.shipments.all() if s.status != ShipmentStatus.READY]
+        if not any(s.part for s in sent):
+            return []  # nothing sent yet, or everything in one shipment
+        parts.load_lines(self)
+        return parts.unshipped(self, sent)
+
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
@@ -259,6 +270,9 @@ class Shipment(models.Model):
     shipped_at = models.DateTimeField(null=True, blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
     problem = models.TextField(blank=True)
+    # 0: the whole order in one shipment (no ``ShipmentLine``); 1, 2…: the part's number in a
+    # partial shipment, its units in ``lines`` (docs/lifecycle.md, "Partial shipments").
+    part = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -266,6 +280,37 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_code}".strip()
+
+    def line_items(self) -> list[ShipmentLine]:
+        """The units this part carries (none: a shipment of the whole order, docs/lifecycle.md).
+        The lines of all the order's shipments are read together (``parts.load_lines``)."""
+        if not self.part:
+            return []
+        from malote.orders import parts
+
+        parts.load_lines(self.order)
+        return sorted(self.lines.all(), key=lambda item: item.line.position)
+
+
+class ShipmentLine(models.Model):
+    """Units of one order line carried by one part (``Shipment``) of a partial shipment. A shipment
+    without lines is the whole order, shipped in one part."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="shipped")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["shipment", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["shipment", "line"], name="shipment_line_once"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="shipment_line_quantity_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.line_id}"
 
 
 class ActorKind(models.TextChoices):

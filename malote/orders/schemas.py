@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
@@ -354,12 +355,53 @@ class ReadyToShipIn(Strict):
     carrier: str | None = Field(default=None, max_length=60)
 
 
+def _sku_or_line(schema: dict[str, Any]) -> None:
+    """The OpenAPI form of a part's line: ``sku`` or ``line`` (or both), each without null."""
+    for name in ("sku", "line"):
+        prop = schema["properties"][name]
+        branches = [b for b in prop.pop("anyOf", []) if b.get("type") != "null"]
+        if branches:
+            prop.update(branches[0])
+        prop.pop("default", None)
+        # Bounds on an optional annotated integer come out under pydantic's own names.
+        for bound, json_name in (("ge", "minimum"), ("le", "maximum")):
+            if bound in prop:
+                prop[json_name] = prop.pop(bound)
+    schema["anyOf"] = [{"required": ["sku"]}, {"required": ["line"]}]
+
+
+class ShipLineIn(Strict):
+    """Units of one order line in a part of the shipment: the line named by its SKU or position."""
+
+    model_config = ConfigDict(json_schema_extra=_sku_or_line)
+
+    sku: str | None = Field(default=None, min_length=1, max_length=60)
+    line: WholeNumber | None = Field(
+        default=None, description="The line's position (needed when the SKU is on two lines)", ge=1, le=500
+    )
+    quantity: WholeNumber = Field(description="Units of the line in this part", ge=1, le=1_000_000)
+
+    @model_validator(mode="after")
+    def _named(self) -> ShipLineIn:
+        if self.sku is None and self.line is None:
+            raise PydanticCustomError(
+                OrdersErrorCode.SHIPMENT_LINE_UNKNOWN, "Name the line by its sku or its position (line)."
+            )
+        return self
+
+
 class ShipIn(Strict):
     carrier: str = Field(min_length=1, max_length=60, examples=["correios"])
     method: str = Field(min_length=1, max_length=100, examples=["SEDEX"])
     tracking_code: str = Field(min_length=1, max_length=64, examples=["AA123456785BR"])
     tracking_url: str | None = Field(default=None, max_length=500, pattern=r"^https?://\S+$")
     shipped_at: AwareDatetime | None = None
+    lines: list[ShipLineIn] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=500,
+        description="Only these units leave in this part (partial shipment); without it, every unit left",
+    )
 
 
 class ReportDeliveryProblemIn(Strict):
@@ -368,6 +410,12 @@ class ReportDeliveryProblemIn(Strict):
 
 class DeliverIn(Strict):
     delivered_at: AwareDatetime
+    tracking_code: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Deliver only the part with this tracking code (the order is delivered with its last)",
+    )
 
 
 class CancelIn(Strict):

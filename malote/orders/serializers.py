@@ -9,10 +9,12 @@ from django.contrib.auth.models import AbstractUser, AnonymousUser
 from malote import fiscal
 from malote.channels.models import OrderLink
 from malote.fiscal.nfe_event import NfeEventType
+from malote.orders import parts
 from malote.orders.effects import reopen_target
 from malote.orders.lifecycle import TRANSITIONS
-from malote.orders.models import Invoice, InvoiceEventType, Order, OrderEvent, Payment, Shipment
+from malote.orders.models import Invoice, InvoiceEventType, Order, OrderEvent, OrderLine, Payment, Shipment
 from malote.orders.selectors import awaiting_invoice_xml
+from malote.orders.statuses import ShipmentStatus
 
 
 def format_document(number: str) -> str:
@@ -98,8 +100,20 @@ def invoice_events_dict(i: Invoice) -> dict[str, Any]:
     }
 
 
-def shipment_dict(s: Shipment) -> dict[str, Any]:
+def shipment_dict(s: Shipment, number: int = 1, order_lines: list[OrderLine] | None = None) -> dict[str, Any]:
+    """A part of the order's shipment; ``lines``: the units it carries (a shipment without lines of
+    its own carries every unit of ``order_lines``, the whole order; one still ready for collection,
+    none). Reads ``s.lines.all()`` (prefetch ``shipments__lines__line``)."""
+    if s.part:
+        own = sorted(s.lines.all(), key=lambda item: item.line.position)
+        lines = [{"line": i.line.position, "sku": i.line.sku, "quantity": i.quantity} for i in own]
+    elif s.status != ShipmentStatus.READY and order_lines is not None:
+        lines = [{"line": line.position, "sku": line.sku, "quantity": line.quantity} for line in order_lines]
+    else:
+        lines = []
     return {
+        "number": s.part or number,
+        "lines": lines,
         "status": s.status,
         "carrier": s.carrier,
         "method": s.method,
@@ -155,6 +169,8 @@ def transitions_for(order: Order, user: AbstractUser | AnonymousUser | None) -> 
 def order_detail(order: Order, user: AbstractUser | AnonymousUser | None) -> dict[str, Any]:
     payments = [payment_dict(p) for p in order.payments.all()]
     invoices = [invoice_dict(i) for i in order.invoices.all()]
+    shipments = list(order.shipments.all())
+    order_lines = list(order.lines.all())
     return {
         **order_summary(order),
         "created_at": order.created_at,
@@ -195,7 +211,8 @@ def order_detail(order: Order, user: AbstractUser | AnonymousUser | None) -> dic
         "invoices": invoices,
         "invoice_xml_pending": awaiting_invoice_xml(order),
         "links": [link_dict(link) for link in order.links.all()],
-        "shipments": [shipment_dict(s) for s in order.shipments.all()],
+        "shipments": [shipment_dict(s, n, order_lines) for n, s in enumerate(shipments, start=1)],
+        "unshipped": parts.unshipped(order, [s for s in shipments if s.status != ShipmentStatus.READY]),
         "available_transitions": [t["name"] for t in transitions_for(order, user) if t["allowed"]],
     }
 
