@@ -24,7 +24,8 @@ the inbox (result ``held_divergent``) but not applied.
 A payment refusal (``cancel_reason`` ``payment_refused``) for a transaction other than the one
 the order was paid under is a stale attempt, not a cancellation (result ``stale_refusal``). A
 gateway's approval that happened before the cancellation or refund that gateway already reported
-is late history, not a divergence (result ``late_approval``).
+is late history, not a divergence (result ``late_approval``); so is a status without canonical
+meaning after the link showed a final one (result ``late_update``).
 """
 
 from __future__ import annotations
@@ -260,6 +261,14 @@ def _apply_status(channel: Channel, change: InboundChange, event: InboxEvent) ->
         )
     if target == OrderStatus.CANCELED and order.status in CANCEL_IS_DIVERGENT_FROM:
         return _diverge(order, channel, change, event, f"canceled_after:{order.status}")
+    if _late_unmapped(change, previous):
+        return inbox.Applied(
+            "late_update",
+            order.pk,
+            detail=f"{change.remote_status!r} after {previous.remote_status!r}: an older notification"
+            if previous is not None
+            else "",
+        )
     _remember_remote_status(order, channel, change)
     if not target:
         return inbox.Applied("recorded", order.pk, detail=f"no canonical status for {change.remote_status!r}")
@@ -456,6 +465,20 @@ def _regression(channel: Channel, change: InboundChange, previous: OrderLink | N
         if later and since is not None and occurred > since:
             return f"went_back:{status}->{change.status}"
     return None
+
+
+FINAL_REMOTE = (OrderStatus.CANCELED, OrderStatus.DELIVERED)
+
+
+def _late_unmapped(change: InboundChange, previous: OrderLink | None) -> bool:
+    """A status with no canonical meaning after the link already shows a final one (canceled,
+    delivered) is an older notification that came late (Tiny's carry no time and may arrive in
+    reverse order), not news: the link keeps the final status, else the divergence check compares
+    the stale word with the order's and raises a false alarm. With both times known, the newer wins."""
+    if change.status or previous is None or previous.remote_canonical_status not in FINAL_REMOTE:
+        return False
+    occurred = _occurred_at(change)
+    return occurred is None or previous.remote_status_at is None or occurred <= previous.remote_status_at
 
 
 def _older_than_known(target: str, previous: OrderLink | None) -> bool:

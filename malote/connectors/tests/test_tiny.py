@@ -475,6 +475,34 @@ def test_aberto_and_aprovado_are_recorded_without_a_transition(
     assert OrderLink.objects.get(order=order, channel=tiny).remote_status == "aprovado"
 
 
+def test_a_late_aprovado_after_cancelado_keeps_the_link_at_cancelado(
+    fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
+) -> None:
+    order = bring_to(make_order(), "paid")
+    pedido_id = linked(order, "tiny")
+    control(f"orders/{pedido_id}/situacao", {"situacao": "aprovado"})
+    aprovado = _last_webhook(fake).body
+    control(f"orders/{pedido_id}/cancel")
+    cancelado = _last_webhook(fake).body
+    # Tiny's notifications came in reverse order (they carry no time).
+    assert _post_hook(cancelado).json()["results"] == ["applied"]
+    assert _post_hook(aprovado).json()["results"] == ["late_update"]
+    link = OrderLink.objects.get(order=order, channel=tiny)
+    assert (link.remote_status, link.remote_canonical_status) == ("cancelado", "canceled")
+
+
+def test_an_unmapped_status_before_any_final_one_is_still_recorded(
+    fake: Fake, tiny: Channel, make_order: Callable[..., Order], control: Callable[..., dict[str, Any]]
+) -> None:
+    order = bring_to(make_order(), "paid")
+    pedido_id = linked(order, "tiny")
+    control(f"orders/{pedido_id}/situacao", {"situacao": "preparando_envio"})
+    assert _post_hook(_last_webhook(fake).body).json()["results"] == ["applied"]
+    control(f"orders/{pedido_id}/situacao", {"situacao": "aprovado"})  # no meaning, no final status before
+    assert _post_hook(_last_webhook(fake).body).json()["results"] == ["recorded"]
+    assert OrderLink.objects.get(order=order, channel=tiny).remote_status == "aprovado"
+
+
 @pytest.mark.parametrize(
     ("token", "code"),
     [(None, "webhook_token_missing"), ("wrong", "webhook_token_invalid"), ("", "webhook_token_missing")],
