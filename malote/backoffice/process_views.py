@@ -34,7 +34,7 @@ from malote.backoffice.transition_forms import (
 )
 from malote.core.actors import Actor
 from malote.core.errors import MaloteError
-from malote.orders import actions
+from malote.orders import actions, parts
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.invoice_events import record_invoice_event
 from malote.orders.lifecycle import TRANSITIONS, Transition
@@ -110,7 +110,7 @@ def _ship_part_blocked(order: Order) -> str:
     blocked = SHIP_PART.blocking_reason(order)
     if blocked:
         return blocked
-    if not order.units_left_to_ship():
+    if not parts.units_left_to_ship(order):
         return _("Todas as unidades do pedido já foram enviadas.")
     return ""
 

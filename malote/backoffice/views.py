@@ -19,6 +19,7 @@ from malote.backoffice.forms import DEFAULT_SORT, OrderFilterForm, ThrottledAuth
 from malote.backoffice.invoice_panel import invoice_panel
 from malote.backoffice.process_views import transitions_context
 from malote.core.errors import InvalidInput
+from malote.orders import parts
 from malote.orders.billing_export import billing_export
 from malote.orders.models import Order
 from malote.orders.serializers import format_document
@@ -134,7 +135,11 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
     if order is None:
         raise Http404(_("Pedido não encontrado."))
     shipments = [
-        {"shipment": s, "link": s.tracking_url or fiscal.tracking_url(s.carrier, s.tracking_code) or ""}
+        {
+            "shipment": s,
+            "link": s.tracking_url or fiscal.tracking_url(s.carrier, s.tracking_code) or "",
+            "items": parts.line_items(s),
+        }
         for s in order.shipments.all()
     ]
     names = ChannelNames([order.channel])
@@ -145,6 +150,7 @@ def order_detail(request: HttpRequest, order_id: int) -> HttpResponse:
         "payments": list(order.payments.all()),
         "invoices": [invoice_panel(i) for i in order.invoices.all()],
         "shipments": shipments,
+        "units_left": parts.units_left_to_ship(order),
         "events": timeline.entries(order, order.events.all(), names),
         "document": format_document(order.customer_document),
         "billing": _address_lines(order.billing_address),

@@ -7,6 +7,7 @@ are the caller's business (see ``lifecycle``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -204,6 +205,15 @@ def _conflicting_fields(before: dict[str, Any], now: dict[str, Any]) -> list[str
     return sorted(k for k in before.keys() & now.keys() if before[k] != now[k])
 
 
+# ``deliver`` naming a part is ``shipments.deliver_part``, which builds on this module; it registers
+# itself here when the orders app is ready, so this module does not import it back.
+_PART_HANDLERS: dict[str, Callable[..., TransitionResult]] = {}
+
+
+def register_part_delivery(handler: Callable[..., TransitionResult]) -> None:
+    _PART_HANDLERS["deliver"] = handler
+
+
 def run_transition(
     order_id: int, name: str, payload: dict[str, Any] | BaseModel | None, *, actor: Actor
 ) -> TransitionResult:
@@ -220,9 +230,10 @@ def run_transition(
     data = parse_transition_input(transition, payload)
     if name == "deliver" and getattr(data, "tracking_code", None) is not None:
         # One part of a partial shipment (docs/lifecycle.md): the status changes with the last one.
-        from malote.orders.shipments import deliver_part
-
-        return deliver_part(order_id, data, actor=actor)  # type: ignore[arg-type]
+        deliver_part = _PART_HANDLERS.get("deliver")
+        if deliver_part is None:
+            raise RuntimeError("orders.shipments has not registered the delivery of a part")
+        return deliver_part(order_id, data, actor=actor)
     with transaction.atomic():
         order = fastsql.lock(Order, order_id)
         if order is None:

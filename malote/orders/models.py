@@ -95,17 +95,6 @@ class Order(models.Model):
     def status_label(self) -> str:
         return str(OrderStatus(self.status).label)
 
-    def units_left_to_ship(self) -> list[dict[str, object]]:
-        """Once part of the order left, the units not yet in any part (``{line, sku, quantity}``);
-        before it left, or when everything did, none (docs/lifecycle.md, "Partial shipments")."""
-        from malote.orders import parts
-
-        sent = [s for s in self.shipments.all() if s.status != ShipmentStatus.READY]
-        if not any(s.part for s in sent):
-            return []  # nothing sent yet, or everything in one shipment
-        parts.load_lines(self)
-        return parts.unshipped(self, sent)
-
 
 class OrderLine(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
@@ -280,16 +269,6 @@ class Shipment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.carrier} {self.tracking_code}".strip()
-
-    def line_items(self) -> list[ShipmentLine]:
-        """The units this part carries (none: a shipment of the whole order, docs/lifecycle.md).
-        The lines of all the order's shipments are read together (``parts.load_lines``)."""
-        if not self.part:
-            return []
-        from malote.orders import parts
-
-        parts.load_lines(self.order)
-        return sorted(self.lines.all(), key=lambda item: item.line.position)
 
 
 class ShipmentLine(models.Model):

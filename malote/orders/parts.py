@@ -202,3 +202,22 @@ def tracking_key(code: str) -> str:
 def part_lines_dict(lines: Sequence[PartLine]) -> list[dict[str, Any]]:
     """The lines of a part as the timeline records them."""
     return [{"line": item.line.position, "sku": item.line.sku, "quantity": item.quantity} for item in lines]
+
+
+def units_left_to_ship(order: Order) -> list[dict[str, Any]]:
+    """Once part of the order left, the units not yet in any part (``{line, sku, quantity}``);
+    before it left, or when everything did, none (docs/lifecycle.md, "Partial shipments")."""
+    sent = [s for s in order.shipments.all() if s.status != ShipmentStatus.READY]
+    if not any(s.part for s in sent):
+        return []  # nothing sent yet, or everything in one shipment
+    load_lines(order)
+    return unshipped(order, sent)
+
+
+def line_items(shipment: Shipment) -> list[ShipmentLine]:
+    """The units this part carries (none: a shipment of the whole order). The lines of all the
+    order's shipments are read together (``load_lines``)."""
+    if not shipment.part:
+        return []
+    load_lines(shipment.order)
+    return sorted(shipment.lines.all(), key=lambda item: item.line.position)
