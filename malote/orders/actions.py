@@ -176,16 +176,23 @@ def _insert_order(data: OrderIn, channel: Channel, subtotal: Decimal, actor: Act
 # --- transitions -------------------------------------------------------------------------------
 
 
-def parse_transition_input(transition: Transition, payload: dict[str, Any] | BaseModel | None) -> BaseModel:
-    """Validate a transition's input against its schema; raises a coded ``InvalidInput``."""
-    if isinstance(payload, transition.input):
+def parse_input(schema: type[BaseModel], payload: dict[str, Any] | BaseModel | None) -> Any:
+    """Validate a command's input against ``schema`` (a model of it passes as it is, another model
+    is re-read by its set fields); raises a coded ``InvalidInput``."""
+    if isinstance(payload, schema):
         return payload
     if isinstance(payload, BaseModel):
         payload = payload.model_dump(exclude_unset=True)
     try:
-        return transition.input.model_validate(payload or {})
+        return schema.model_validate(payload or {})
     except ValidationError as exc:
         raise invalid_input_from(exc) from None
+
+
+def parse_transition_input(transition: Transition, payload: dict[str, Any] | BaseModel | None) -> BaseModel:
+    """Validate a transition's input against its schema; raises a coded ``InvalidInput``."""
+    parsed: BaseModel = parse_input(transition.input, payload)
+    return parsed
 
 
 def get_transition_or_404(name: str) -> Transition:

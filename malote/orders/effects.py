@@ -271,11 +271,16 @@ def ready_to_ship(order: Order, data: schemas.ReadyToShipIn, actor: Actor) -> Ou
     return Outcome()
 
 
-def ship(order: Order, data: schemas.ShipIn, actor: Actor) -> Outcome:
+def checked_tracking_code(data: schemas.ShipIn) -> str:
+    """The tracking code as the carrier's rule normalises it; raises a coded ``InvalidInput``."""
     try:
-        code = fiscal.validate_tracking_code(data.carrier, data.tracking_code)
+        return fiscal.validate_tracking_code(data.carrier, data.tracking_code)
     except fiscal.FiscalError as exc:
         raise InvalidInput(exc.detail, code=exc.code, field="tracking_code") from None
+
+
+def ship(order: Order, data: schemas.ShipIn, actor: Actor) -> Outcome:
+    code = checked_tracking_code(data)
     if data.lines is not None:
         # The first part of a partial shipment (docs/lifecycle.md): only the units named leave.
         lines = parts.resolve(order, data.lines, parts.remaining_quantities(order, []))

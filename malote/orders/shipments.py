@@ -18,15 +18,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from pydantic import BaseModel, ValidationError
 
-from malote import fiscal
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
 from malote.orders import events, parts
-from malote.orders.actions import TransitionResult, _apply, invalid_input_from
-from malote.orders.effects import NO_XML_FIELDS, check_invoice_key, check_invoice_xml, check_key_free
+from malote.orders.actions import TransitionResult, _apply, parse_input
+from malote.orders.effects import (
+    NO_XML_FIELDS,
+    check_invoice_key,
+    check_invoice_xml,
+    check_key_free,
+    checked_tracking_code,
+)
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.lifecycle import TRANSITIONS
 from malote.orders.models import Invoice, Order, Shipment
@@ -45,29 +49,11 @@ class PartResult:
     applied: bool
 
 
-def _parse(schema: type[BaseModel], payload: dict[str, Any] | BaseModel | None) -> Any:
-    if isinstance(payload, schema):
-        return payload
-    if isinstance(payload, BaseModel):
-        payload = payload.model_dump(exclude_unset=True)
-    try:
-        return schema.model_validate(payload or {})
-    except ValidationError as exc:
-        raise invalid_input_from(exc) from None
-
-
 def _lock(order_id: int) -> Order:
     order = fastsql.lock(Order, order_id)
     if order is None:
         raise NotFound(f"No order with id {order_id}.", code=OrdersErrorCode.ORDER_NOT_FOUND)
     return order
-
-
-def _tracking_code(data: ShipIn) -> str:
-    try:
-        return fiscal.validate_tracking_code(data.carrier, data.tracking_code)
-    except fiscal.FiscalError as exc:
-        raise InvalidInput(exc.detail, code=exc.code, field="tracking_code") from None
 
 
 def _differing(order: Order, part: Shipment, data: ShipIn) -> list[str]:
@@ -97,8 +83,8 @@ def ship_part(order_id: int, payload: dict[str, Any] | ShipIn | None, *, actor: 
     transition), ``order_fully_shipped``, ``shipment_part_conflict`` (the tracking code is another
     part's, or this part's with other data). The same part again is a no-op (``applied`` False).
     """
-    data: ShipIn = _parse(ShipIn, payload)
-    code = _tracking_code(data)
+    data: ShipIn = parse_input(ShipIn, payload)
+    code = checked_tracking_code(data)
     with transaction.atomic():
         order = _lock(order_id)
         sent = parts.sent_parts(order)
@@ -229,7 +215,7 @@ def add_invoice(
     ``order_not_found``; ``Conflict`` ``invoice_missing`` (not invoiced yet: run ``invoice``),
     ``invoice_not_allowed`` (a canceled order). The same key again is a no-op (``applied`` False).
     """
-    data: InvoiceIn = _parse(InvoiceIn, payload)
+    data: InvoiceIn = parse_input(InvoiceIn, payload)
     key = check_invoice_key(data)  # number and series come from the key: the same key, the same NF-e
     with transaction.atomic():
         order = _lock(order_id)

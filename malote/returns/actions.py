@@ -15,14 +15,14 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from malote import fiscal
 from malote.channels.models import Channel
 from malote.core import fastsql
 from malote.core.actors import Actor
 from malote.core.errors import Conflict, InvalidInput, NotFound
-from malote.orders.actions import invalid_input_from
+from malote.orders.actions import parse_input
 from malote.orders.errors import OrdersErrorCode
 from malote.orders.models import Invoice, Order, OrderEvent
 from malote.returns import changes, selectors
@@ -48,17 +48,6 @@ MAX_XML_CHARS = 2_000_000
 class ReturnResult:
     ret: Return
     applied: bool
-
-
-def _parse(schema: type[BaseModel], payload: dict[str, Any] | BaseModel | None) -> Any:
-    if isinstance(payload, schema):
-        return payload
-    if isinstance(payload, BaseModel):
-        payload = payload.model_dump(exclude_unset=True)
-    try:
-        return schema.model_validate(payload or {})
-    except ValidationError as exc:
-        raise invalid_input_from(exc) from None
 
 
 class _Errors:
@@ -124,7 +113,7 @@ def create_return(order_id: int, payload: ReturnIn | dict[str, Any], *, actor: A
     ``return_line_repeated``, ``return_quantity_exceeds_ordered`` (ordered minus what other open
     returns hold), ``return_channel_unknown``.
     """
-    data: ReturnIn = _parse(ReturnIn, payload)
+    data: ReturnIn = parse_input(ReturnIn, payload)
     with transaction.atomic():
         order = _lock_order(order_id)
         if order.status not in selectors.SHIPPED_OR_LATER:
@@ -215,7 +204,7 @@ def run_return_transition(
     a gateway's confirmation may arrive twice.
     """
     transition = get_return_transition_or_404(name)
-    data = _parse(transition.input, payload)
+    data = parse_input(transition.input, payload)
     with transaction.atomic():
         ret = _lock_return(return_id)
         if ret.status == transition.target:
@@ -356,7 +345,7 @@ def attach_return_nfe(return_id: int, payload: ReturnNfeIn | dict[str, Any], *, 
     order has none). The same key again is a no-op; another key: ``Conflict``
     ``return_nfe_conflict``. Refused or canceled returns take none.
     """
-    data: ReturnNfeIn = _parse(ReturnNfeIn, payload)
+    data: ReturnNfeIn = parse_input(ReturnNfeIn, payload)
     xml = (data.xml or "").strip()
     if len(xml) > MAX_XML_CHARS:
         raise InvalidInput(
